@@ -1,0 +1,100 @@
+// The Istio control plane: CRDs and shared base objects once, one group per revision,
+// revision tags, injected namespaces and mesh-wide custom resources.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { IstioConfig } from "../../config/index.js";
+import { type KubeObject, registerObjects } from "../k8s/objects.js";
+import { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER } from "./overlay.js";
+import { renderManifest } from "./render.js";
+import { ISTIOD_OWNED_FIELDS, shapeInstall, tagWebhook } from "./shape.js";
+
+export { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
+export { shapeInstall, tagWebhook, compareVersions } from "./shape.js";
+export { renderManifest } from "./render.js";
+
+export interface IstioControlPlaneArgs {
+  /** Istio settings from the stack config. */
+  readonly istio: IstioConfig;
+  /** Host of the Jaeger collector's Zipkin service. */
+  readonly zipkinHost: string;
+  /** Percentage of requests traced. */
+  readonly samplingPercent: number;
+  /** Keep CRDs and namespaces in the cluster when they leave the stack. */
+  readonly retainOnDelete: boolean;
+}
+
+/** Objects rendered per revision, before they are handed to Pulumi (also used by render checks). */
+export function renderRevisions(args: Pick<IstioControlPlaneArgs, "istio" | "zipkinHost">) {
+  const { istio } = args;
+  const gatewayRevision = istio.gateways.revision || istio.revisions[0]?.name;
+  return istio.revisions.map((revision) => {
+    const overlay = buildOverlay({ istio, revision, withGateways: revision.name === gatewayRevision, zipkinHost: args.zipkinHost });
+    const result = renderManifest(revision.version, overlay);
+    return { revision: revision.name, version: revision.version, objects: result.objects as KubeObject[], cacheHit: result.cacheHit };
+  });
+}
+
+export class IstioControlPlane extends pulumi.ComponentResource {
+  /** Name of the namespace holding the control plane. */
+  public readonly namespace: pulumi.Output<string>;
+  /** Revision names deployed. */
+  public readonly revisions: string[];
+  /** Revision each tag points at. */
+  public readonly tags: Record<string, string>;
+  /** The istiod Deployments, one per revision (for dependents that need a ready control plane). */
+  public readonly istiods: pulumi.Resource[];
+
+  constructor(name: string, args: IstioControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("obs:istio:ControlPlane", name, {}, opts);
+    const { istio } = args;
+    const retain = args.retainOnDelete;
+
+    const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { "app.kubernetes.io/managed-by": "observability-stack" } } }, { parent: this, retainOnDelete: retain });
+
+    const rendered = renderRevisions(args);
+    const shaped = shapeInstall(rendered);
+    const istiodOwned = (o: KubeObject) => (ISTIOD_OWNED_FIELDS[o.kind] ? { ignoreChanges: ISTIOD_OWNED_FIELDS[o.kind] } : undefined);
+
+    // Deleting a CRD deletes every custom resource of its kind, users' included.
+    const crds = registerObjects(`${name}-crd`, shaped.crds, { parent: this, retainOnDelete: retain });
+    const base = registerObjects(`${name}-base`, shaped.shared, { parent: this, dependsOn: [ns, ...crds] }, istiodOwned);
+
+    this.istiods = [];
+    const revisionGroups: Record<string, pulumi.Resource[]> = {};
+    for (const r of istio.revisions) {
+      const group = new pulumi.ComponentResource("obs:istio:Revision", `${name}-${r.name}`, {}, { parent: this });
+      const objs = shaped.revisions[r.name] ?? [];
+      const created = registerObjects(`${name}-${r.name}`, objs, { parent: group, dependsOn: [ns, ...crds, ...base] }, istiodOwned);
+      revisionGroups[r.name] = created;
+      objs.forEach((o, i) => {
+        if (o.kind === "Deployment" && o.metadata.name === `istiod-${r.name}`) this.istiods.push(created[i]!);
+      });
+    }
+
+    const tagObjects = Object.entries(istio.tags).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
+    registerObjects(`${name}-tag`, tagObjects, { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
+
+    for (const [nsName, target] of Object.entries(istio.namespaces)) {
+      new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels: { "istio.io/rev": target } } }, { parent: this, retainOnDelete: retain });
+    }
+
+    const meshResources: KubeObject[] = [
+      {
+        apiVersion: "telemetry.istio.io/v1",
+        kind: "Telemetry",
+        metadata: { name: "mesh-default", namespace: ISTIO_NAMESPACE },
+        spec: {
+          tracing: [{ providers: [{ name: TRACING_PROVIDER }], randomSamplingPercentage: args.samplingPercent }],
+          ...(istio.accessLog ? { accessLogging: [{ providers: [{ name: "envoy" }] }] } : {}),
+        },
+      },
+      { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: ISTIO_NAMESPACE }, spec: { mtls: { mode: istio.mtls } } },
+    ];
+    if (istio.revisions.length) registerObjects(`${name}-mesh`, meshResources, { parent: this, dependsOn: [...crds, ...this.istiods] });
+
+    this.namespace = ns.metadata.name;
+    this.revisions = istio.revisions.map((r) => r.name);
+    this.tags = { ...istio.tags };
+    this.registerOutputs({ namespace: this.namespace, revisions: this.revisions, tags: this.tags });
+  }
+}

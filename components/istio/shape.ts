@@ -1,0 +1,104 @@
+// Pure shaping of istioctl output: which objects are cluster-wide (CRDs, shared base) and
+// which belong to one revision; revision-tag webhooks derived from a revision's injector.
+import type { KubeObject } from "../k8s/objects.js";
+import { objectKey } from "../k8s/objects.js";
+
+export interface RenderedRevision {
+  readonly revision: string;
+  readonly version: string;
+  readonly objects: readonly KubeObject[];
+}
+
+export interface ShapedInstall {
+  /** CRDs, from the newest Istio version rendered (upgraded once, never per revision). */
+  readonly crds: KubeObject[];
+  /** Cluster-wide objects identical in name across revisions (e.g. the istio-reader account). */
+  readonly shared: KubeObject[];
+  /** Objects owned by one revision. */
+  readonly revisions: Record<string, KubeObject[]>;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function belongsToRevision(o: KubeObject, revision: string): boolean {
+  if (o.metadata.labels?.["istio.io/rev"] === revision) return true;
+  return o.metadata.name.endsWith(`-${revision}`) || o.metadata.name.includes(`-${revision}-`);
+}
+
+export function shapeInstall(rendered: readonly RenderedRevision[]): ShapedInstall {
+  // newest version last, so its copy of a shared object wins
+  const ordered = [...rendered].sort((a, b) => compareVersions(a.version, b.version));
+  const crds = new Map<string, KubeObject>();
+  const shared = new Map<string, KubeObject>();
+  const revisions: Record<string, KubeObject[]> = {};
+  for (const r of ordered) {
+    revisions[r.revision] = [];
+    for (const o of r.objects) {
+      if (o.kind === "CustomResourceDefinition") crds.set(objectKey(o), o);
+      else if (belongsToRevision(o, r.revision)) revisions[r.revision]!.push(o);
+      else shared.set(objectKey(o), o);
+    }
+  }
+  const byKey = (m: Map<string, KubeObject>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
+  return { crds: byKey(crds), shared: byKey(shared), revisions };
+}
+
+interface WebhookLike {
+  name: string;
+  namespaceSelector?: { matchExpressions?: { key: string; operator: string; values?: string[] }[]; matchLabels?: Record<string, string> };
+  objectSelector?: { matchExpressions?: { key: string; operator: string; values?: string[] }[]; matchLabels?: Record<string, string> };
+  [k: string]: unknown;
+}
+
+/**
+ * The equivalent of `istioctl tag set <tag> --revision <rev>`: a copy of the revision's
+ * injector webhook that selects namespaces (and pods) labelled `istio.io/rev=<tag>`.
+ */
+export function tagWebhook(tag: string, revision: string, revisionObjects: readonly KubeObject[]): KubeObject {
+  const injector = revisionObjects.find((o) => o.kind === "MutatingWebhookConfiguration" && o.metadata.name === `istio-sidecar-injector-${revision}`);
+  if (!injector) throw new Error(`revision ${revision} renders no injector webhook (istio-sidecar-injector-${revision}); its profile cannot back tag '${tag}'`);
+  const webhooks = ((injector.webhooks as WebhookLike[] | undefined) ?? [])
+    // only the revision-selected hooks: the legacy istio-injection=enabled hooks stay with the default revision
+    .filter((w) => hasRevSelector(w, revision))
+    .map((w) => ({
+      ...structuredClone(w),
+      name: w.name.startsWith("rev.") ? `${tag}.${w.name.slice(4)}` : `${tag}.${w.name}`,
+      namespaceSelector: retarget(w.namespaceSelector, revision, tag),
+      objectSelector: retarget(w.objectSelector, revision, tag),
+    }));
+  return {
+    apiVersion: injector.apiVersion,
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: `istio-revision-tag-${tag}`, labels: { ...(injector.metadata.labels ?? {}), "istio.io/rev": revision, "istio.io/tag": tag, "app.kubernetes.io/managed-by": "observability-stack" } },
+    webhooks,
+  };
+}
+
+function hasRevSelector(w: WebhookLike, revision: string): boolean {
+  const sel = [w.namespaceSelector, w.objectSelector];
+  return sel.some((s) => s?.matchExpressions?.some((e) => e.key === "istio.io/rev" && e.operator === "In" && e.values?.includes(revision)) || s?.matchLabels?.["istio.io/rev"] === revision);
+}
+
+function retarget<T extends WebhookLike["namespaceSelector"]>(sel: T, revision: string, tag: string): T {
+  if (!sel) return sel;
+  const copy = structuredClone(sel)!;
+  for (const e of copy.matchExpressions ?? []) {
+    if (e.key === "istio.io/rev" && e.values) e.values = e.values.map((v) => (v === revision ? tag : v));
+  }
+  if (copy.matchLabels?.["istio.io/rev"] === revision) copy.matchLabels["istio.io/rev"] = tag;
+  return copy as T;
+}
+
+/** Fields istiod writes after install; Pulumi must not fight it over them. */
+export const ISTIOD_OWNED_FIELDS: Record<string, string[]> = {
+  MutatingWebhookConfiguration: ["webhooks[*].clientConfig.caBundle"],
+  ValidatingWebhookConfiguration: ["webhooks[*].clientConfig.caBundle", "webhooks[*].failurePolicy"],
+};

@@ -1,0 +1,8 @@
+// The `local` stack's target: the embedded control plane started by `npm run cluster -- up`.
+import { kubeconfigPath } from "../scripts/lib/cluster.js";
+
+export const LOCAL_CONTEXT = "obs-local";
+
+export function localKubeconfig(): string {
+  return kubeconfigPath;
+}

@@ -1,0 +1,150 @@
+// A small validating schema: each field knows its type, default and doc line, so parsing,
+// the error report and the README's config reference all come from one definition.
+
+export interface Issue {
+  readonly key: string;
+  readonly value: unknown;
+  readonly allowed: string;
+}
+
+export interface Field<T> {
+  readonly kind: string;
+  readonly doc: string;
+  readonly allowed: string;
+  readonly hasDefault: boolean;
+  readonly defaultValue?: T;
+  /** Returns the parsed value, or pushes issues and returns undefined. */
+  parse(value: unknown, key: string, issues: Issue[]): T | undefined;
+  /** Nested fields, for the reference table. */
+  readonly children?: Record<string, Field<unknown>>;
+}
+
+type Opts<T> = { doc: string; default?: T };
+
+function field<T>(kind: string, allowed: string, opts: Opts<T>, check: (v: unknown, key: string, issues: Issue[]) => T | undefined, children?: Record<string, Field<unknown>>): Field<T> {
+  const hasDefault = "default" in opts;
+  return {
+    kind,
+    doc: opts.doc,
+    allowed,
+    hasDefault,
+    defaultValue: opts.default,
+    children,
+    parse(value, key, issues) {
+      if (value === undefined || value === null) {
+        if (hasDefault) return structuredClone(opts.default) as T;
+        issues.push({ key, value: undefined, allowed: `required: ${allowed}` });
+        return undefined;
+      }
+      return check(value, key, issues);
+    },
+  };
+}
+
+export const str = (opts: Opts<string> & { pattern?: RegExp; patternDoc?: string }) =>
+  field<string>("string", opts.patternDoc ?? "a string", opts, (v, key, issues) => {
+    if (typeof v !== "string") return void issues.push({ key, value: v, allowed: opts.patternDoc ?? "a string" });
+    if (opts.pattern && !opts.pattern.test(v)) return void issues.push({ key, value: v, allowed: opts.patternDoc ?? String(opts.pattern) });
+    return v;
+  });
+
+export const bool = (opts: Opts<boolean>) =>
+  field<boolean>("boolean", "true or false", opts, (v, key, issues) => {
+    if (typeof v === "boolean") return v;
+    if (v === "true" || v === "false") return v === "true";
+    issues.push({ key, value: v, allowed: "true or false" });
+    return undefined;
+  });
+
+export const num = (opts: Opts<number> & { min?: number; max?: number; integer?: boolean }) => {
+  const range = `${opts.integer ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}${opts.max !== undefined ? `${opts.min !== undefined ? " and" : ""} <= ${opts.max}` : ""}`;
+  return field<number>("number", range, opts, (v, key, issues) => {
+    const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+    if (typeof n !== "number" || Number.isNaN(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+      return void issues.push({ key, value: v, allowed: range });
+    }
+    return n;
+  });
+};
+
+export const oneOf = <const T extends string>(values: readonly T[], opts: Opts<T>) =>
+  field<T>("enum", `one of ${values.join(", ")}`, opts, (v, key, issues) => {
+    if (typeof v === "string" && (values as readonly string[]).includes(v)) return v as T;
+    issues.push({ key, value: v, allowed: `one of ${values.join(", ")}` });
+    return undefined;
+  });
+
+/** Kubernetes resource quantity, e.g. 500m, 2, 512Mi, 10Gi. */
+export const quantity = (opts: Opts<string>) => str({ ...opts, pattern: /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, patternDoc: "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi" });
+
+export const dnsLabel = (opts: Opts<string>) => str({ ...opts, pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternDoc: "a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)" });
+
+export type Shape = Record<string, Field<unknown>>;
+export type Infer<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export const obj = <S extends Shape>(shape: S, opts: { doc: string; optional?: boolean }) =>
+  field<Infer<S>>("object", "an object", { doc: opts.doc, ...(opts.optional !== false ? { default: {} as Infer<S> } : {}) }, (v, key, issues) => parseObject(shape, v, key, issues), shape);
+
+export function parseObject<S extends Shape>(shape: S, v: unknown, key: string, issues: Issue[]): Infer<S> | undefined {
+  if (!isPlainObject(v)) return void issues.push({ key, value: v, allowed: "an object" });
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    if (!(k in shape)) issues.push({ key: `${key}.${k}`, value: v[k], allowed: `a known key (unknown key; known: ${Object.keys(shape).join(", ")})` });
+  }
+  let ok = true;
+  for (const [k, f] of Object.entries(shape)) {
+    const before = issues.length;
+    const parsed = f.parse(v[k], `${key}.${k}`, issues);
+    if (issues.length > before) ok = false;
+    if (parsed !== undefined) out[k] = parsed;
+  }
+  return ok ? (out as Infer<S>) : undefined;
+}
+
+export const list = <T>(item: Field<T>, opts: Opts<T[]>) =>
+  field<T[]>("list", `a list of ${item.allowed}`, opts, (v, key, issues) => {
+    if (!Array.isArray(v)) return void issues.push({ key, value: v, allowed: `a list of ${item.allowed}` });
+    const out: T[] = [];
+    v.forEach((x, i) => {
+      const p = item.parse(x, `${key}[${i}]`, issues);
+      if (p !== undefined) out.push(p);
+    });
+    return out.length === v.length ? out : undefined;
+  }, item.children);
+
+export const record = <T>(value: Field<T>, opts: Opts<Record<string, T>> & { keyDoc?: string; keyPattern?: RegExp }) =>
+  field<Record<string, T>>("map", `a map of ${opts.keyDoc ?? "name"} to ${value.allowed}`, opts, (v, key, issues) => {
+    if (!isPlainObject(v)) return void issues.push({ key, value: v, allowed: `a map of ${opts.keyDoc ?? "name"} to ${value.allowed}` });
+    const out: Record<string, T> = {};
+    let ok = true;
+    for (const [k, x] of Object.entries(v)) {
+      if (opts.keyPattern && !opts.keyPattern.test(k)) {
+        issues.push({ key: `${key}.${k}`, value: k, allowed: `a key that is ${opts.keyDoc}` });
+        ok = false;
+      }
+      const before = issues.length;
+      const p = value.parse(x, `${key}.${k}`, issues);
+      if (issues.length > before) ok = false;
+      if (p !== undefined) out[k] = p;
+    }
+    return ok ? out : undefined;
+  }, value.children);
+
+export function formatIssues(issues: readonly Issue[]): string {
+  const show = (v: unknown) => (v === undefined ? "(missing)" : JSON.stringify(v));
+  return issues.map((i) => `  - ${i.key} = ${show(i.value)}: expected ${i.allowed}`).join("\n");
+}
+
+/** Rows for the README config reference: key, type/allowed values, default, doc. */
+export function referenceRows(prefix: string, f: Field<unknown>): string[][] {
+  const rows: string[][] = [[prefix, f.allowed, f.hasDefault && f.kind !== "object" ? "`" + JSON.stringify(f.defaultValue) + "`" : f.kind === "object" ? "" : "required", f.doc]];
+  if (f.children) {
+    const childPrefix = f.kind === "list" ? `${prefix}[]` : f.kind === "map" ? `${prefix}.<name>` : prefix;
+    for (const [k, c] of Object.entries(f.children)) rows.push(...referenceRows(`${childPrefix}.${k}`, c));
+  }
+  return rows;
+}

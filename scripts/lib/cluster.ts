@@ -1,0 +1,290 @@
+// The embedded local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+// and kwok (simulated nodes, pods and volumes, see scripts/cluster/kwok-stages.yaml) on 127.0.0.1.
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { cacheRoot, pins, preflight, repoRoot, toolPath } from "./tools.js";
+
+export const clusterDir = process.env.OBS_CLUSTER_DIR ?? path.join(cacheRoot, "cluster");
+export const kubeconfigPath = path.join(clusterDir, "kubeconfig");
+const pkiDir = path.join(clusterDir, "pki");
+const pidDir = path.join(clusterDir, "pids");
+const logDir = path.join(clusterDir, "logs");
+const statePath = path.join(clusterDir, "state.json");
+
+/** Components in start order; stopped in reverse. */
+export const COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
+type Component = (typeof COMPONENTS)[number];
+
+export const NODE_COUNT = Number(process.env.OBS_CLUSTER_NODES ?? 3);
+const STATE_FORMAT = 1;
+
+interface State {
+  format: number;
+  kubernetesVersion: string;
+  ports: { etcd: number; etcdPeer: number; apiserver: number; controllerManager: number; scheduler: number; kwok: number };
+}
+
+const say = (msg: string) => console.log(`[cluster] ${msg}`);
+
+function readState(): State | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function pidOf(c: Component): number | undefined {
+  try {
+    return Number(readFileSync(path.join(pidDir, `${c}.pid`), "utf8").trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pid is ours only if it is alive and its command line names the binary we started. */
+function ownsPid(c: Component, pid: number): boolean {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return cmd.includes(c === "etcd" ? "/etcd" : c);
+  } catch {
+    return false;
+  }
+}
+
+export function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+  const r = spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, ...args], { encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function openssl(args: string[]): void {
+  const r = spawnSync("openssl", args, { cwd: pkiDir, encoding: "utf8" });
+  if (r.error) throw new Error("openssl is missing: the local cluster generates its certificates with it; install it: apt-get install openssl");
+  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr}`);
+}
+
+function makePki(): void {
+  mkdirSync(pkiDir, { recursive: true });
+  const days = "3650";
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", days, "-subj", "/CN=observability-stack-local-ca"]);
+  const sign = (name: string, subj: string, ext?: string) => {
+    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
+    const extArgs: string[] = [];
+    if (ext) {
+      writeFileSync(path.join(pkiDir, `${name}.ext`), ext);
+      extArgs.push("-extfile", `${name}.ext`);
+    }
+    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", days, ...extArgs]);
+  };
+  sign("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n");
+  sign("admin", "/O=system:masters/CN=observability-stack-admin", "extendedKeyUsage=clientAuth\n");
+  openssl(["genrsa", "-out", "sa.key", "2048"]);
+  openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+}
+
+function writeKubeconfig(port: number): void {
+  const b64 = (f: string) => readFileSync(path.join(pkiDir, f)).toString("base64");
+  writeFileSync(
+    kubeconfigPath,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: obs-local
+  cluster:
+    server: https://127.0.0.1:${port}
+    certificate-authority-data: ${b64("ca.crt")}
+users:
+- name: obs-local-admin
+  user:
+    client-certificate-data: ${b64("admin.crt")}
+    client-key-data: ${b64("admin.key")}
+contexts:
+- name: obs-local
+  context: { cluster: obs-local, user: obs-local-admin }
+current-context: obs-local
+`,
+    { mode: 0o600 },
+  );
+}
+
+function start(c: Component, bin: string, args: string[]): number {
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(pidDir, { recursive: true });
+  const out = openSync(path.join(logDir, `${c}.log`), "a");
+  const child = spawn(bin, args, { detached: true, stdio: ["ignore", out, out], cwd: clusterDir });
+  closeSync(out);
+  child.unref();
+  writeFileSync(path.join(pidDir, `${c}.pid`), String(child.pid));
+  return child.pid!;
+}
+
+function argsFor(c: Component, s: State): [string, string[]] {
+  const p = (f: string) => path.join(pkiDir, f);
+  const kc = kubeconfigPath;
+  switch (c) {
+    case "etcd":
+      return [toolPath("etcd"), ["--name=obs-local", `--data-dir=${path.join(clusterDir, "etcd")}`, `--listen-client-urls=http://127.0.0.1:${s.ports.etcd}`, `--advertise-client-urls=http://127.0.0.1:${s.ports.etcd}`, `--listen-peer-urls=http://127.0.0.1:${s.ports.etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${s.ports.etcdPeer}`, `--initial-cluster=obs-local=http://127.0.0.1:${s.ports.etcdPeer}`, "--quota-backend-bytes=4294967296", "--log-level=warn"]];
+    case "kube-apiserver":
+      // Admission webhooks are off: Istio's injector and validator run in pods that kwok only
+      // pretends to run, so calling them would fail every pod create in injected namespaces.
+      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook", "--allow-privileged=true", "--v=0"]];
+    case "kube-controller-manager":
+      return [toolPath("kube-controller-manager"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.controllerManager}`, "--leader-elect=false", `--service-account-private-key-file=${p("sa.key")}`, `--root-ca-file=${p("ca.crt")}`, `--cluster-signing-cert-file=${p("ca.crt")}`, `--cluster-signing-key-file=${p("ca.key")}`, "--use-service-account-credentials=true", "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller", "--v=0"]];
+    case "kube-scheduler":
+      return [toolPath("kube-scheduler"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.scheduler}`, "--leader-elect=false", "--v=0"]];
+    case "kwok":
+      return [toolPath("kwok"), [`--kubeconfig=${kc}`, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.244.0.0/16", "--node-ip=10.1.0.1", "--node-lease-duration-seconds=40", `--server-address=127.0.0.1:${s.ports.kwok}`, `--config=${path.join(repoRoot, "scripts", "cluster", "kwok-stages.yaml")}`]];
+  }
+}
+
+async function waitFor(what: string, seconds: number, check: () => boolean | Promise<boolean>, logFile?: string): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  let tail = "";
+  if (logFile && existsSync(logFile)) tail = "\n" + readFileSync(logFile, "utf8").trim().split("\n").slice(-10).join("\n");
+  throw new Error(`${what} did not come up within ${seconds}s${logFile ? ` (log: ${logFile})` : ""}${tail}`);
+}
+
+function healthy(port: number, p: string): boolean {
+  const r = spawnSync("curl", ["-sk", "--max-time", "2", `https://127.0.0.1:${port}${p}`], { encoding: "utf8" });
+  return r.stdout.trim() === "ok";
+}
+
+export interface ComponentStatus {
+  name: Component;
+  pid?: number;
+  running: boolean;
+}
+
+export function status(): { up: boolean; healthy: boolean; components: ComponentStatus[]; state?: State } {
+  const state = readState();
+  const components = COMPONENTS.map((name) => {
+    const pid = pidOf(name);
+    return { name, pid, running: pid !== undefined && ownsPid(name, pid) };
+  });
+  const up = components.every((c) => c.running);
+  const isHealthy = up && !!state && healthy(state.ports.apiserver, "/readyz");
+  return { up, healthy: isHealthy, components, state };
+}
+
+export async function up(): Promise<void> {
+  preflight(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"]);
+  const st = status();
+  if (st.up && st.healthy) {
+    say(`already up: API server https://127.0.0.1:${st.state!.ports.apiserver}; kubeconfig ${kubeconfigPath}`);
+    return;
+  }
+  if (existsSync(clusterDir)) {
+    const s = readState();
+    const why = !s ? "no readable state" : s.format !== STATE_FORMAT || s.kubernetesVersion !== pins.kubernetes.version ? `state from another version (${s.kubernetesVersion})` : "some components are not running (stale pids from a killed run?)";
+    say(`found ${clusterDir} with ${why}: stopping what is left and starting fresh`);
+    down({ quiet: true });
+  }
+  const t0 = Date.now();
+  mkdirSync(clusterDir, { recursive: true });
+  makePki();
+  const state: State = {
+    format: STATE_FORMAT,
+    kubernetesVersion: pins.kubernetes.version,
+    ports: { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(), controllerManager: await freePort(), scheduler: await freePort(), kwok: await freePort() },
+  };
+  writeFileSync(statePath, JSON.stringify(state, null, 2));
+  writeKubeconfig(state.ports.apiserver);
+  const log = (c: Component) => path.join(logDir, `${c}.log`);
+  try {
+    start("etcd", ...argsFor("etcd", state));
+    await waitFor("etcd", 30, () => spawnSync("curl", ["-s", "--max-time", "2", `http://127.0.0.1:${state.ports.etcd}/health`], { encoding: "utf8" }).stdout.includes('"health":"true"'), log("etcd"));
+    say(`etcd ready (${Date.now() - t0} ms)`);
+    start("kube-apiserver", ...argsFor("kube-apiserver", state));
+    await waitFor("kube-apiserver", 90, () => healthy(state.ports.apiserver, "/readyz"), log("kube-apiserver"));
+    say(`kube-apiserver ready on https://127.0.0.1:${state.ports.apiserver} (${Date.now() - t0} ms)`);
+    start("kube-controller-manager", ...argsFor("kube-controller-manager", state));
+    start("kube-scheduler", ...argsFor("kube-scheduler", state));
+    await waitFor("kube-controller-manager", 60, () => healthy(state.ports.controllerManager, "/healthz"), log("kube-controller-manager"));
+    await waitFor("kube-scheduler", 60, () => healthy(state.ports.scheduler, "/healthz"), log("kube-scheduler"));
+    say(`controller-manager and scheduler healthy (${Date.now() - t0} ms)`);
+    kubectl(["apply", "-f", "-"], { input: bootstrapObjects() });
+    start("kwok", ...argsFor("kwok", state));
+    await waitFor(`${NODE_COUNT} kwok nodes Ready`, 60, () => readyNodes() >= NODE_COUNT, log("kwok"));
+    await waitFor("the default ServiceAccount", 60, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"], { allowFail: true }).includes("default"), log("kube-controller-manager"));
+    say(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${NODE_COUNT} nodes; kubeconfig ${kubeconfigPath}`);
+  } catch (e) {
+    say(`up failed; stopping what started`);
+    down({ quiet: true, keepLogs: true });
+    throw e;
+  }
+}
+
+function readyNodes(): number {
+  const nodes = JSON.parse(kubectl(["get", "nodes", "-o", "json"]));
+  return nodes.items.filter((n: { status?: { conditions?: { type: string; status: string }[] } }) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
+}
+
+function bootstrapObjects(): string {
+  const nodes = Array.from({ length: NODE_COUNT }, (_, i) => `---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-${i}
+  annotations: { kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0" }
+  labels: { type: kwok, kubernetes.io/hostname: kwok-node-${i}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, topology.kubernetes.io/zone: local-${String.fromCharCode(97 + (i % 3))} }
+status:
+  allocatable: { cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 1Ti }
+  capacity: { cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 1Ti }
+`);
+  return `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: { storageclass.kubernetes.io/is-default-class: "true" }
+provisioner: obs.local/hostpath
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+allowVolumeExpansion: true
+${nodes.join("")}`;
+}
+
+export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
+  for (const c of [...COMPONENTS].reverse()) {
+    const pid = pidOf(c);
+    if (pid === undefined) continue;
+    if (ownsPid(c, pid)) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && ownsPid(c, pid)) spawnSync("sleep", ["0.2"]);
+      if (ownsPid(c, pid)) process.kill(pid, "SIGKILL");
+      if (!opts.quiet) say(`stopped ${c} (pid ${pid})`);
+    } else if (!opts.quiet) say(`${c}: pid ${pid} is not running (stale pid file)`);
+  }
+  if (opts.keepLogs) {
+    for (const d of ["etcd", "pki", "pids"]) rmSync(path.join(clusterDir, d), { recursive: true, force: true });
+    rmSync(statePath, { force: true });
+  } else rmSync(clusterDir, { recursive: true, force: true });
+  if (!opts.quiet) say(`removed ${clusterDir}`);
+}

@@ -1,0 +1,78 @@
+// Runs the pinned Pulumi CLI on this project's program.
+//
+// The program runs in this Node process behind @pulumi/pulumi's own language server, and the
+// CLI connects to it with `--client` (what the Automation API does for inline programs). So no
+// pulumi-language-nodejs binary is needed: the module proxy here does not serve it.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { cacheRoot, pins, preflight, repoRoot, toolPath, toolPathDirs } from "./tools.js";
+
+const require = createRequire(import.meta.url);
+
+/** The passphrase of the disposable `local` stack and of throwaway render stacks. Never for real stacks. */
+export const LOCAL_PASSPHRASE = "observability-stack-local";
+export const defaultBackend = `file://${path.join(repoRoot, ".state")}`;
+
+export interface PulumiEnvOptions {
+  readonly stack: string;
+  /** Overrides PULUMI_BACKEND_URL (render uses a throwaway one). */
+  readonly backendUrl?: string;
+  readonly passphrase?: string;
+}
+
+export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
+  preflight(["pulumi", "pulumi-resource-kubernetes"]);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: [...toolPathDirs(), process.env.PATH ?? ""].join(path.delimiter),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(cacheRoot, "pulumi-home"),
+    PULUMI_BACKEND_URL: o.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? defaultBackend,
+  };
+  if (o.passphrase) env.PULUMI_CONFIG_PASSPHRASE = o.passphrase;
+  else if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    if (o.stack !== "local") throw new Error(`stack '${o.stack}': set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for its secrets, or use a backend with its own secrets provider`);
+    env.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
+  }
+  if (env.PULUMI_BACKEND_URL!.startsWith("file://")) mkdirSync(env.PULUMI_BACKEND_URL!.slice("file://".length), { recursive: true });
+  return env;
+}
+
+export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(toolPath("pulumi"), [...args, "--non-interactive"], { env, cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function selectStack(stack: string, env: NodeJS.ProcessEnv, cwd = repoRoot): void {
+  const r = pulumiSync(["stack", "select", stack, "--create"], env, cwd);
+  if (r.status !== 0) throw new Error(`pulumi stack select ${stack} --create failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+type Program = () => Promise<Record<string, unknown> | void>;
+
+/** Serves `program` to the engine and runs `pulumi <args> --client=<addr>`; resolves with the CLI's exit code. */
+export async function runWithProgram(program: Program, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; capture?: boolean } = {}): Promise<{ code: number; stdout: string }> {
+  const grpc = require("@grpc/grpc-js");
+  const { LanguageServer } = require("@pulumi/pulumi/automation/server");
+  const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
+  const server = new grpc.Server({ "grpc.max_receive_message_length": 1024 * 1024 * 400 });
+  const languageServer = new LanguageServer(program);
+  server.addService(langrpc.LanguageRuntimeService, languageServer);
+  const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
+  const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? repoRoot, stdio: ["inherit", opts.capture ? "pipe" : "inherit", "inherit"] });
+  let stdout = "";
+  child.stdout?.on("data", (d) => (stdout += d));
+  const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+  server.forceShutdown();
+  return { code, stdout };
+}
+
+/** The project program: index.ts's default export. */
+export const projectProgram: Program = async () => {
+  const mod = await import(path.join(repoRoot, "index.ts"));
+  return mod.default();
+};
+
+export const pulumiVersion = pins.pulumi.version;

@@ -1,0 +1,343 @@
+// usage: npm run tools [-- --only NAME[,NAME]] [--verify]
+// Builds every tool pinned in tools/versions.json from its Go module into
+// ~/.cache/observability-stack/tools/<name>/<version>/, verifies what is already there.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { binariesOf, cacheRoot, type ModuleTool, pinnedTools, pins, STAMP, toolDir, toolsRoot } from "./lib/tools.js";
+
+const started = Date.now();
+const elapsed = (from = started) => {
+  const s = Math.round((Date.now() - from) / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+};
+const log = (msg: string) => console.log(`[tools ${elapsed()}] ${msg}`);
+
+class BuildError extends Error {}
+
+function goEnv(): NodeJS.ProcessEnv {
+  // -mod=mod lets the wrapper modules resolve their go.sum as they build; CGO off gives static binaries.
+  return { ...process.env, GOFLAGS: "-mod=mod -buildvcs=false", CGO_ENABLED: "0", GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "local" };
+}
+
+function checkGo(): string {
+  const r = spawnSync("go", ["env", "GOVERSION"], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new BuildError(`go is not installed: the tools are built from Go modules; install Go >= ${pins.go.minimum} (e.g. apt-get install golang-go, or the official tarball) and rerun: npm run tools`);
+  }
+  const v = r.stdout.trim().replace(/^go/, "");
+  const [maj, min] = v.split(".").map(Number);
+  const [wantMaj, wantMin] = pins.go.minimum.split(".").map(Number);
+  if (maj! < wantMaj! || (maj === wantMaj && min! < wantMin!)) {
+    throw new BuildError(`go ${v} is too old: the tools need Go >= ${pins.go.minimum}; install a newer Go and rerun: npm run tools`);
+  }
+  return v;
+}
+
+/** Runs a command, streaming nothing but a heartbeat; on failure shows the tail of its output. */
+function run(what: string, cmd: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stepStart = Date.now();
+    const child = spawn(cmd, args, { cwd, env: goEnv() });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const beat = setInterval(() => log(`  ${what}: still running (${elapsed(stepStart)})`), 30_000);
+    child.on("error", (e) => {
+      clearInterval(beat);
+      reject(new BuildError(`${what}: ${e.message}`));
+    });
+    child.on("close", (code) => {
+      clearInterval(beat);
+      if (code === 0) return resolve(out);
+      const tail = out.trim().split("\n").slice(-15).join("\n");
+      reject(new BuildError(`${what} failed (exit ${code}):\n${tail}`));
+    });
+  });
+}
+
+interface Recipe {
+  module: string;
+  moduleVersion: string;
+  packages: string[];
+  ldflags: string[];
+  /** Module paths whose upstream replace points into the upstream repo, mapped to a published version. */
+  localReplaces: (modPath: string) => string | undefined;
+  /** Build from a writable copy of the module itself instead of a wrapper module. */
+  fromCopy?: (srcDir: string) => void;
+}
+
+function recipe(name: string, version: string): Recipe {
+  const simple = (t: ModuleTool): Recipe => ({
+    module: t.module,
+    moduleVersion: t.moduleVersion,
+    packages: [t.package],
+    ldflags: t.versionFlag ? [`-X ${t.versionFlag}`] : [],
+    localReplaces: (m) => t.localReplaces?.[m],
+  });
+  switch (name) {
+    case "pulumi":
+    case "etcd":
+    case "kwok":
+    case "jaeger":
+      return simple(pins[name]);
+    case "promtool":
+      return { ...simple(pins.promtool), ldflags: [`-X github.com/prometheus/common/version.Version=${pins.promtool.version}`] };
+    case "pulumi-resource-kubernetes": {
+      const t = pins["pulumi-resource-kubernetes"];
+      return {
+        ...simple(t),
+        packages: ["./cmd/pulumi-resource-kubernetes"],
+        fromCopy: (src) => writeProviderEmbeds(path.join(src, "cmd", "pulumi-resource-kubernetes"), t.version),
+      };
+    }
+    case "kubernetes": {
+      const k = pins.kubernetes;
+      const [major, minor] = k.version.split(".");
+      const keys = { gitVersion: `v${k.version}`, gitMajor: major, gitMinor: minor, gitTreeState: "clean", buildDate: "1970-01-01T00:00:00Z" };
+      const ldflags = Object.entries(keys).flatMap(([key, val]) => [`-X k8s.io/component-base/version.${key}=${val}`, `-X k8s.io/client-go/pkg/version.${key}=${val}`]);
+      return {
+        module: k.module,
+        moduleVersion: k.moduleVersion,
+        packages: k.binaries.map((b) => (b === "kubectl" ? "k8s.io/kubernetes/cmd/kubectl" : `k8s.io/kubernetes/cmd/${b}`)),
+        ldflags,
+        localReplaces: (m) => (m.startsWith("k8s.io/") ? k.stagingVersion : undefined),
+      };
+    }
+    case "istioctl": {
+      const i = pins.istioctl;
+      const pin = i.versions[version]!;
+      return {
+        module: i.module,
+        moduleVersion: pin.moduleVersion,
+        packages: [i.package],
+        ldflags: [`-X istio.io/istio/pkg/version.buildVersion=${pin.imageTag}`, `-X istio.io/istio/pkg/version.buildHub=${i.hub}`, `-X istio.io/istio/pkg/version.buildTag=${pin.imageTag}`],
+        localReplaces: () => undefined,
+      };
+    }
+  }
+  throw new BuildError(`no recipe for ${name}`);
+}
+
+// The provider embeds a versioned schema and a minified mapping, generated upstream by `make`;
+// the module zip has only their sources.
+function writeProviderEmbeds(cmdDir: string, version: string): void {
+  const schema = JSON.parse(readFileSync(path.join(cmdDir, "schema.json"), "utf8"));
+  schema.version = version;
+  writeFileSync(path.join(cmdDir, "schema-embed.json"), JSON.stringify(schema));
+  const mapping = JSON.parse(readFileSync(path.join(cmdDir, "terraform-mapping.json"), "utf8"));
+  writeFileSync(path.join(cmdDir, "terraform-mapping-embed.json"), JSON.stringify(mapping));
+}
+
+async function download(mod: string, version: string, workDir: string): Promise<{ Dir: string; GoMod: string }> {
+  let out: string;
+  try {
+    out = await run(`download ${mod}@${version}`, "go", ["mod", "download", "-json", `${mod}@${version}`], workDir);
+  } catch (e) {
+    throw new BuildError(`${(e as Error).message}\nThe Go module proxy must serve ${mod}@${version} (check GOPROXY, network, and tools/versions.json).`);
+  }
+  const info = JSON.parse(out);
+  if (info.Error) throw new BuildError(`download ${mod}@${version}: ${info.Error}`);
+  return info;
+}
+
+/** replace directives of an upstream go.mod: [from, to] with to = "path version" or a local path. */
+function parseReplaces(goMod: string): [string, string][] {
+  const out: [string, string][] = [];
+  let inBlock = false;
+  for (const raw of goMod.split("\n")) {
+    const line = raw.replace(/\/\/.*$/, "").trim();
+    if (line.startsWith("replace (")) inBlock = true;
+    else if (inBlock && line === ")") inBlock = false;
+    else if (inBlock || line.startsWith("replace ")) {
+      const body = line.replace(/^replace\s+/, "");
+      const m = body.match(/^(\S+)(?:\s+\S+)?\s*=>\s*(.+)$/);
+      if (m) out.push([m[1]!, m[2]!.trim()]);
+    }
+  }
+  return out;
+}
+
+async function buildTool(name: string, version: string, index: string): Promise<void> {
+  const r = recipe(name, version);
+  const buildRoot = path.join(cacheRoot, "build", `${name}-${version}`);
+  mkdirSync(buildRoot, { recursive: true });
+  log(`${index} ${name} ${version}: fetching ${r.module}@${r.moduleVersion}`);
+  const info = await download(r.module, r.moduleVersion, buildRoot);
+
+  let modDir: string;
+  if (r.fromCopy) {
+    modDir = path.join(buildRoot, "src");
+    rmSync(modDir, { recursive: true, force: true });
+    cpSync(info.Dir, modDir, { recursive: true });
+    makeWritable(modDir);
+    r.fromCopy(modDir);
+    const goMod = readFileSync(path.join(modDir, "go.mod"), "utf8")
+      .split("\n")
+      .filter((l) => !/^replace\s+\S+\s*=>\s*\.\.?\//.test(l))
+      .join("\n");
+    writeFileSync(path.join(modDir, "go.mod"), goMod);
+  } else {
+    modDir = path.join(buildRoot, "wrapper");
+    mkdirSync(modDir, { recursive: true });
+    const lines = [`module obsbuild/${name}`, "", "go 1.26", "", `require ${r.module} ${r.moduleVersion}`, ""];
+    for (const [from, to] of parseReplaces(readFileSync(info.GoMod, "utf8"))) {
+      if (to.startsWith(".") || to.startsWith("/")) {
+        const v = r.localReplaces(from);
+        if (v) lines.push(`replace ${from} => ${from} ${v}`);
+      } else lines.push(`replace ${from} => ${to}`);
+    }
+    writeFileSync(path.join(modDir, "go.mod"), lines.join("\n") + "\n");
+    rmSync(path.join(modDir, "go.sum"), { force: true });
+  }
+
+  const tmpOut = path.join(toolsRoot, name, `.tmp-${version}-${process.pid}`);
+  rmSync(tmpOut, { recursive: true, force: true });
+  mkdirSync(tmpOut, { recursive: true });
+  log(`${index} ${name} ${version}: go build ${r.packages.join(" ")} (a cold build takes minutes)`);
+  const buildStart = Date.now();
+  const ldflags = ["-s", "-w", ...r.ldflags].join(" ");
+  try {
+    await run(`go build ${name}`, "go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmpOut + "/", ...r.packages], modDir);
+    // etcd's main package is the module root: go names the binary after the last path element (v3)
+    if (name === "etcd" && existsSync(path.join(tmpOut, "v3"))) renameSync(path.join(tmpOut, "v3"), path.join(tmpOut, "etcd"));
+    const stamp = { name, version, module: r.module, moduleVersion: r.moduleVersion, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - buildStart) / 1000), sha256: hashes(tmpOut, binariesOf(name)) };
+    writeFileSync(path.join(tmpOut, STAMP), JSON.stringify(stamp, null, 2) + "\n");
+    verifyRuns(name, version, tmpOut);
+    const finalDir = toolDir(name, version);
+    rmSync(finalDir, { recursive: true, force: true });
+    renameSync(tmpOut, finalDir);
+    log(`${index} ${name} ${version}: built in ${elapsed(buildStart)} -> ${finalDir}`);
+  } catch (e) {
+    rmSync(tmpOut, { recursive: true, force: true });
+    throw new BuildError(`${name} ${version}: ${(e as Error).message}`);
+  }
+}
+
+function makeWritable(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    chmodSync(p, entry.isDirectory() ? 0o755 : 0o644);
+    if (entry.isDirectory()) makeWritable(p);
+  }
+  chmodSync(dir, 0o755);
+}
+
+function hashes(dir: string, bins: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const b of bins) {
+    const p = path.join(dir, b);
+    if (!existsSync(p)) throw new BuildError(`expected binary ${b} was not produced`);
+    out[b] = createHash("sha256").update(readFileSync(p)).digest("hex");
+  }
+  return out;
+}
+
+/** The binary runs and reports the pinned version (or embeds the pinned module). */
+function verifyRuns(name: string, version: string, dir: string): void {
+  for (const b of binariesOf(name)) {
+    const bin = path.join(dir, b);
+    const bi = spawnSync("go", ["version", "-m", bin], { encoding: "utf8" });
+    if (bi.status !== 0) throw new BuildError(`${b}: not a Go binary (${bi.stderr.trim()})`);
+    const r = recipe(name, version);
+    const embedsPin = bi.stdout.includes(r.moduleVersion) || r.ldflags.some((f) => bi.stdout.includes(f.replace(/^-X /, "")));
+    if (!embedsPin) throw new BuildError(`${b}: build info does not mention ${r.module} ${r.moduleVersion}`);
+  }
+}
+
+function verifyCached(name: string, version: string): boolean {
+  const dir = toolDir(name, version);
+  const stampPath = path.join(dir, STAMP);
+  if (!existsSync(stampPath)) return false;
+  try {
+    const stamp = JSON.parse(readFileSync(stampPath, "utf8"));
+    const now = hashes(dir, binariesOf(name));
+    return Object.entries(stamp.sha256 as Record<string, string>).every(([b, h]) => now[b] === h) && binariesOf(name).every((b) => stamp.sha256[b]);
+  } catch {
+    return false;
+  }
+}
+
+// A lock directory: mkdir is atomic. A lock whose owner pid is gone is stale and taken over.
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(toolsRoot, ".lock");
+  mkdirSync(toolsRoot, { recursive: true });
+  const waitStart = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch {
+      const owner = Number(readFileSync(path.join(lock, "pid"), { encoding: "utf8", flag: "a+" }) || 0);
+      if (!owner || !alive(owner)) {
+        // a pid-less lock younger than a few seconds is a run that is just writing its pid
+        if (!owner && Date.now() - statSync(lock).mtimeMs < 5000) {
+          await sleep(1000);
+          continue;
+        }
+        log(`removing stale lock of pid ${owner || "?"}`);
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if ((Date.now() - waitStart) % 30_000 < 2000) log(`waiting for another 'npm run tools' (pid ${owner}) to finish`);
+      await sleep(2000);
+    }
+  }
+  const release = () => rmSync(lock, { recursive: true, force: true });
+  process.once("SIGINT", () => (release(), process.exit(130)));
+  process.once("SIGTERM", () => (release(), process.exit(143)));
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const onlyIdx = args.indexOf("--only");
+  const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? "").split(",") : undefined;
+  const wanted = pinnedTools().filter((t) => !only || only.includes(t.name));
+  if (only && wanted.length === 0) throw new BuildError(`--only ${only.join(",")}: no such tool; known: ${[...new Set(pinnedTools().map((t) => t.name))].join(", ")}`);
+
+  await withLock(async () => {
+    const missing = wanted.filter((t) => {
+      const ok = verifyCached(t.name, t.version);
+      if (ok) log(`${t.name} ${t.version}: ok (cached, checksums match)`);
+      return !ok;
+    });
+    if (missing.length === 0) {
+      log(`all ${wanted.length} pinned tools present in ${toolsRoot}`);
+      return;
+    }
+    log(`go ${checkGo()}; building ${missing.length} of ${wanted.length}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}`);
+    const failures: string[] = [];
+    for (const [i, t] of missing.entries()) {
+      try {
+        await buildTool(t.name, t.version, `(${i + 1}/${missing.length})`);
+      } catch (e) {
+        failures.push((e as Error).message);
+        log(`FAILED ${(e as Error).message}`);
+      }
+    }
+    if (failures.length) throw new BuildError(`${failures.length} tool(s) failed to build:\n${failures.join("\n")}`);
+    log(`done: ${missing.length} built`);
+  });
+}
+
+main().catch((e) => {
+  console.error(e instanceof BuildError ? `npm run tools: ${e.message}` : e);
+  process.exit(1);
+});
