@@ -86,8 +86,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-export const obj = <S extends Shape>(shape: S, opts: { doc: string; optional?: boolean }) =>
-  field<Infer<S>>("object", "an object", { doc: opts.doc, ...(opts.optional !== false ? { default: {} as Infer<S> } : {}) }, (v, key, issues) => parseObject(shape, v, key, issues), shape);
+export const obj = <S extends Shape>(shape: S, opts: { doc: string; optional?: boolean }) => {
+  const f = field<Infer<S>>("object", "an object", { doc: opts.doc }, (v, key, issues) => parseObject(shape, v, key, issues), shape);
+  if (opts.optional === false) return f;
+  // a missing optional object is an empty one, so its fields' own defaults apply
+  return { ...f, hasDefault: true, parse: (v: unknown, key: string, issues: Issue[]) => f.parse(v ?? {}, key, issues) };
+};
 
 export function parseObject<S extends Shape>(shape: S, v: unknown, key: string, issues: Issue[]): Infer<S> | undefined {
   if (!isPlainObject(v)) return void issues.push({ key, value: v, allowed: "an object" });

@@ -241,7 +241,8 @@ function verifyRuns(name: string, version: string, dir: string): void {
     const bi = spawnSync("go", ["version", "-m", bin], { encoding: "utf8" });
     if (bi.status !== 0) throw new BuildError(`${b}: not a Go binary (${bi.stderr.trim()})`);
     const r = recipe(name, version);
-    const embedsPin = bi.stdout.includes(r.moduleVersion) || r.ldflags.some((f) => bi.stdout.includes(f.replace(/^-X /, "")));
+    // -trimpath keeps ldflags out of the build info; a copy build is the main module itself
+    const embedsPin = bi.stdout.includes(`${r.module}\t${r.moduleVersion}`) || (!!r.fromCopy && bi.stdout.includes(`mod\t${r.module}\t`));
     if (!embedsPin) throw new BuildError(`${b}: build info does not mention ${r.module} ${r.moduleVersion}`);
   }
 }

@@ -1,0 +1,101 @@
+// The `obs:logging` section: schema (defaults live here) and the checks that span fields.
+import { bool, type Infer, type Issue, num, obj, quantity, str } from "../../config/schema.js";
+
+const KEY = "obs:logging";
+
+const resources = (doc: string, d: { cpu: string; memory: string }, l: { cpu: string; memory: string }) =>
+  obj(
+    {
+      requests: obj({ cpu: quantity({ doc: "CPU request", default: d.cpu }), memory: quantity({ doc: "memory request", default: d.memory }) }, { doc: "requests" }),
+      limits: obj({ cpu: quantity({ doc: "CPU limit", default: l.cpu }), memory: quantity({ doc: "memory limit", default: l.memory }) }, { doc: "limits" }),
+    },
+    { doc },
+  );
+
+const shape = {
+  enabled: bool({ doc: "deploy the EFK pipeline (Elasticsearch, Fluentd, Kibana)", default: true }),
+  elasticsearch: obj(
+    {
+      nodes: num({ doc: "Elasticsearch nodes (all master-eligible data nodes); 1 runs single-node discovery, 3 or more survive losing one", default: 1, min: 1, max: 9, integer: true }),
+      heap: str({ doc: "JVM heap (-Xms/-Xmx), at most half the memory limit and below 31g", default: "1g", pattern: /^[1-9][0-9]*[mg]$/, patternDoc: "a JVM size such as 512m or 2g" }),
+      storageSize: quantity({ doc: "data volume size per node", default: "10Gi" }),
+      storageClass: str({ doc: "StorageClass of the data volumes (empty: the cluster default)", default: "" }),
+      setMaxMapCount: bool({ doc: "privileged initContainer raising the node's vm.max_map_count to 262144; false sets node.store.allow_mmap: false instead (see README)", default: true }),
+      resources: resources("Elasticsearch resources", { cpu: "500m", memory: "2Gi" }, { cpu: "2", memory: "2Gi" }),
+    },
+    { doc: "Elasticsearch" },
+  ),
+  retentionDays: num({ doc: "days an index is kept after it rolls over (ILM delete phase)", default: 7, min: 1, integer: true }),
+  rolloverSize: str({ doc: "ILM rollover at this primary shard size (or after one day)", default: "10gb", pattern: /^[1-9][0-9]*(b|kb|mb|gb|tb)$/, patternDoc: "an Elasticsearch byte size such as 500mb or 10gb" }),
+  fluentd: obj(
+    {
+      bufferLimit: str({ doc: "bound of Fluentd's on-node disk buffer, split evenly between its outputs", default: "2GB", pattern: /^[1-9][0-9]*[KMGT]B?$/i, patternDoc: "a Fluentd size such as 512MB or 2GB" }),
+      resources: resources("Fluentd resources", { cpu: "100m", memory: "256Mi" }, { cpu: "1", memory: "512Mi" }),
+    },
+    { doc: "Fluentd DaemonSet" },
+  ),
+  kibana: obj(
+    {
+      expose: bool({ doc: "publish Kibana through the Istio ingress gateway (HTTPS)", default: false }),
+      host: str({ doc: "host name Kibana is served at; required when expose", default: "" }),
+      tlsSecretName: str({ doc: "TLS Secret in the ingress gateway's namespace (Gateway credentialName)", default: "kibana-tls" }),
+      resources: resources("Kibana resources", { cpu: "200m", memory: "1Gi" }, { cpu: "1", memory: "1Gi" }),
+    },
+    { doc: "Kibana" },
+  ),
+};
+
+export const loggingSchema = obj(shape, { doc: "EFK logging: Elasticsearch, Fluentd (with the Envoy access log) and Kibana" });
+export type LoggingConfig = Infer<typeof shape>;
+
+const HOST = /^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
+const BINARY: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, m: 1e-3 };
+
+/** Bytes of a Kubernetes quantity (already validated by the schema). */
+export function quantityBytes(q: string): number {
+  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q);
+  return m ? Number(m[1]) * (BINARY[m[2]!] ?? NaN) : NaN;
+}
+
+/** Bytes of a JVM size (512m, 2g). */
+export function jvmBytes(s: string): number {
+  const m = /^([0-9]+)([kmg])$/i.exec(s);
+  return m ? Number(m[1]) * 1024 ** ({ k: 1, m: 2, g: 3 }[m[2]!.toLowerCase() as "k" | "m" | "g"]) : NaN;
+}
+
+/** Bytes of a Fluentd size, as Fluentd reads it (k/m/g/t are powers of 1024; a trailing B is ignored). */
+export function fluentdBytes(s: string): number {
+  const m = /^([0-9]+)([kmgt])?b?$/i.exec(s);
+  if (!m) return NaN;
+  return Number(m[1]) * 1024 ** (m[2] ? "kmgt".indexOf(m[2].toLowerCase()) + 1 : 0);
+}
+
+/** Smallest total buffer: each output needs room for a few 8MB chunks. */
+export const MIN_BUFFER_BYTES = 64 * 1024 ** 2;
+
+/** Checks spanning fields; pushes one issue per problem. Call only with a parsed section. */
+export function checkLogging(c: LoggingConfig, issues: Issue[]): void {
+  if (!c.enabled) return;
+  const es = c.elasticsearch;
+  const heap = jvmBytes(es.heap);
+  const limit = quantityBytes(es.resources.limits.memory);
+  if (heap > limit / 2) issues.push({ key: `${KEY}.elasticsearch.heap`, value: es.heap, allowed: `at most half of elasticsearch.resources.limits.memory (${es.resources.limits.memory}); the rest is the filesystem cache Lucene relies on` });
+  if (heap >= 31 * 1024 ** 3) issues.push({ key: `${KEY}.elasticsearch.heap`, value: es.heap, allowed: "below 31g (compressed object pointers)" });
+  if (quantityBytes(es.resources.requests.memory) < heap) issues.push({ key: `${KEY}.elasticsearch.resources.requests.memory`, value: es.resources.requests.memory, allowed: `at least the heap (${es.heap})` });
+  if (es.nodes === 2) issues.push({ key: `${KEY}.elasticsearch.nodes`, value: 2, allowed: "1, or 3 or more (two master-eligible nodes cannot lose either one)" });
+  if (es.storageClass && !DNS_SUBDOMAIN.test(es.storageClass)) issues.push({ key: `${KEY}.elasticsearch.storageClass`, value: es.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
+  if (fluentdBytes(c.fluentd.bufferLimit) < MIN_BUFFER_BYTES) issues.push({ key: `${KEY}.fluentd.bufferLimit`, value: c.fluentd.bufferLimit, allowed: "at least 64MB (two outputs, each a few 8MB chunks)" });
+
+  const k = c.kibana;
+  if (k.expose && !k.host) issues.push({ key: `${KEY}.kibana.host`, value: k.host, allowed: "a host name (required when kibana.expose is true)" });
+  if (k.host && !HOST.test(k.host)) issues.push({ key: `${KEY}.kibana.host`, value: k.host, allowed: "a DNS host name such as kibana.example.com" });
+  if (k.expose && !DNS_SUBDOMAIN.test(k.tlsSecretName)) issues.push({ key: `${KEY}.kibana.tlsSecretName`, value: k.tlsSecretName, allowed: "a Secret name (DNS-1123 subdomain) in the ingress gateway's namespace" });
+}
+
+/** Elasticsearch refuses native-realm passwords shorter than 6 characters; the bootstrap writes them into JSON. */
+export function checkPassword(key: string, value: string, issues: Issue[]): void {
+  if (value.length < 6) issues.push({ key, value: "(secret)", allowed: "a password of at least 6 characters" });
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(value)) issues.push({ key, value: "(secret)", allowed: "a password without control characters" });
+}

@@ -1,0 +1,61 @@
+// Object names and in-cluster addresses of one EFK instance; configs refer to these, so they
+// are fixed names (not Pulumi auto-names) derived from the component's name.
+
+export const ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.5";
+export const KIBANA_IMAGE = "docker.elastic.co/kibana/kibana:8.19.5";
+export const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset:v1.18-debian-elasticsearch8-1";
+
+export const ES_HTTP_PORT = 9200;
+export const ES_TRANSPORT_PORT = 9300;
+export const KIBANA_PORT = 5601;
+
+/** Write aliases Fluentd sends to; ILM rolls the indices behind them. */
+export const ACCESS_ALIAS = "envoy-access";
+export const LOGS_ALIAS = "k8s-logs";
+
+/** Elasticsearch users the bootstrap Job manages besides `elastic`. */
+export const FLUENTD_USER = "fluentd";
+export const KIBANA_USER = "kibana_system";
+
+export interface LoggingNames {
+  readonly es: string;
+  readonly esHeadless: string;
+  readonly esHttp: string;
+  readonly esConfig: string;
+  /** Node certificate, key and CA; written once by the certs Job, read by Elasticsearch only. */
+  readonly esCerts: string;
+  /** The CA certificate alone, for clients (Fluentd, Kibana, the bootstrap Job). */
+  readonly esCa: string;
+  readonly elasticCredentials: string;
+  readonly kibanaCredentials: string;
+  readonly fluentdCredentials: string;
+  readonly bootstrap: string;
+  readonly fluentd: string;
+  readonly kibana: string;
+}
+
+export function loggingNames(name: string): LoggingNames {
+  return {
+    es: `${name}-es`,
+    esHeadless: `${name}-es-headless`,
+    esHttp: `${name}-es-http`,
+    esConfig: `${name}-es-config`,
+    esCerts: `${name}-es-certs`,
+    esCa: `${name}-es-ca`,
+    elasticCredentials: `${name}-es-elastic`,
+    kibanaCredentials: `${name}-kibana-credentials`,
+    fluentdCredentials: `${name}-fluentd-credentials`,
+    bootstrap: `${name}-es-bootstrap`,
+    fluentd: `${name}-fluentd`,
+    kibana: `${name}-kibana`,
+  };
+}
+
+/** Service DNS name clients use (a SAN of the HTTP certificate). */
+export const esHttpHost = (n: LoggingNames, namespace: string) => `${n.esHttp}.${namespace}.svc`;
+export const esUrl = (n: LoggingNames, namespace: string) => `https://${esHttpHost(n, namespace)}:${ES_HTTP_PORT}`;
+
+/** Stable DNS names of the StatefulSet's pods, through the headless Service. */
+export function esPodHosts(n: LoggingNames, namespace: string, nodes: number): string[] {
+  return Array.from({ length: nodes }, (_, i) => `${n.es}-${i}.${n.esHeadless}.${namespace}.svc`);
+}

@@ -1,0 +1,127 @@
+// The Prometheus server's Kubernetes shapes (pod, StatefulSet spec, RBAC rules), built by pure
+// functions so they are tested without the Pulumi engine; the component only registers them.
+import { createHash } from "node:crypto";
+import type * as k8s from "@pulumi/kubernetes";
+import type { PrometheusConfig } from "./config.js";
+import { renderRulesYaml } from "./rules.js";
+import { CONFIG_DIR, CONFIG_FILE, ISTIO_CERTS_DIR, type PrometheusConfigInput, renderPrometheusYaml, RULES_FILE } from "./scrape.js";
+
+export const PROMETHEUS_IMAGE = "prom/prometheus:v3.5.1";
+export const PROMETHEUS_PORT = 9090;
+export const DATA_DIR = "/prometheus";
+const NOBODY = 65534;
+export const CONFIG_HASH_ANNOTATION = "checksum/config";
+
+/** ConfigMap data: prometheus.yml and the rule file, side by side (rule_files is relative). */
+export function prometheusFiles(input: PrometheusConfigInput): Record<string, string> {
+  return { [CONFIG_FILE]: renderPrometheusYaml(input), [RULES_FILE]: renderRulesYaml() };
+}
+
+export function configHash(files: Record<string, string>): string {
+  const h = createHash("sha256");
+  for (const k of Object.keys(files).sort()) h.update(`${k}\0${files[k]}\0`);
+  return h.digest("hex");
+}
+
+/** What Prometheus needs to discover and scrape targets. */
+export function clusterRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
+  const read = ["get", "list", "watch"];
+  return [
+    { apiGroups: [""], resources: ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods"], verbs: read },
+    { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: read },
+    { nonResourceURLs: ["/metrics"], verbs: ["get"] },
+  ];
+}
+
+/**
+ * Istio's documented recipe for Prometheus to hold a workload certificate: a sidecar that
+ * intercepts nothing (no inbound ports, no outbound ranges) and only writes its certificate
+ * files to a shared volume, which the Prometheus container mounts at /etc/prom-certs/.
+ */
+export const ISTIO_CERT_ANNOTATIONS: Readonly<Record<string, string>> = {
+  "sidecar.istio.io/inject": "true",
+  "traffic.sidecar.istio.io/includeInboundPorts": "",
+  "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
+  "proxy.istio.io/config": JSON.stringify({ proxyMetadata: { OUTPUT_CERTS: "/etc/istio-output-certs" } }),
+  "sidecar.istio.io/userVolumeMount": JSON.stringify([{ name: "istio-certs", mountPath: "/etc/istio-output-certs" }]),
+};
+
+export function prometheusArgs(config: PrometheusConfig): string[] {
+  return [
+    `--config.file=${CONFIG_DIR}/${CONFIG_FILE}`,
+    `--storage.tsdb.path=${DATA_DIR}`,
+    `--storage.tsdb.retention.time=${config.retentionTime}`,
+    ...(config.retentionSize ? [`--storage.tsdb.retention.size=${config.retentionSize}`] : []),
+    // POST /-/reload, for operators; a config change still rolls the pod (config hash annotation).
+    "--web.enable-lifecycle",
+  ];
+}
+
+export interface StatefulSetSpecInput {
+  readonly config: PrometheusConfig;
+  readonly selector: Record<string, string>;
+  readonly labels: Record<string, string>;
+  readonly serviceName: string;
+  readonly serviceAccountName: string;
+  readonly configMapName: string;
+  readonly configHash: string;
+  /** Mount the Istio workload certificate (see ISTIO_CERT_ANNOTATIONS). */
+  readonly mtls: boolean;
+  /** Keep the data volumes when the StatefulSet is deleted. */
+  readonly retainOnDelete: boolean;
+}
+
+export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v1.StatefulSetSpec {
+  const { config } = i;
+  const probe = (path: string, failureThreshold: number) => ({ httpGet: { path, port: PROMETHEUS_PORT }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold });
+  return {
+    replicas: config.replicas,
+    serviceName: i.serviceName,
+    selector: { matchLabels: i.selector },
+    // Retention of the data is the PVCs' business, so it also holds when someone deletes the
+    // StatefulSet by hand; whenScaled stays Retain so a scale-down never loses data.
+    persistentVolumeClaimRetentionPolicy: { whenDeleted: i.retainOnDelete ? "Retain" : "Delete", whenScaled: "Retain" },
+    template: {
+      metadata: {
+        labels: { ...i.labels, "sidecar.istio.io/inject": i.mtls ? "true" : "false" },
+        annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...(i.mtls ? ISTIO_CERT_ANNOTATIONS : {}) },
+      },
+      spec: {
+        serviceAccountName: i.serviceAccountName,
+        securityContext: { runAsNonRoot: true, runAsUser: NOBODY, runAsGroup: NOBODY, fsGroup: NOBODY, seccompProfile: { type: "RuntimeDefault" } },
+        // Time to finish the head block write on shutdown instead of replaying the WAL on start.
+        terminationGracePeriodSeconds: 300,
+        containers: [
+          {
+            name: "prometheus",
+            image: PROMETHEUS_IMAGE,
+            args: prometheusArgs(config),
+            ports: [{ name: "http-web", containerPort: PROMETHEUS_PORT }],
+            readinessProbe: probe("/-/ready", 3),
+            // Generous: WAL replay after a restart can take minutes before /-/ready.
+            livenessProbe: { ...probe("/-/healthy", 6), initialDelaySeconds: 30 },
+            resources: { requests: { ...config.resources.requests }, limits: { ...config.resources.limits } },
+            securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+            volumeMounts: [
+              { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+              { name: "data", mountPath: DATA_DIR },
+              ...(i.mtls ? [{ name: "istio-certs", mountPath: `${ISTIO_CERTS_DIR}/`, readOnly: true }] : []),
+            ],
+          },
+        ],
+        volumes: [{ name: "config", configMap: { name: i.configMapName } }, ...(i.mtls ? [{ name: "istio-certs", emptyDir: { medium: "Memory" } }] : [])],
+      },
+    },
+    volumeClaimTemplates: [
+      {
+        metadata: { name: "data" },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          resources: { requests: { storage: config.storageSize } },
+          // Omitted rather than "": an empty storageClassName means "no class", not the default one.
+          ...(config.storageClass ? { storageClassName: config.storageClass } : {}),
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,114 @@
+// The `obs:jaeger` section: the tracing backend (Kafka buffer, Cassandra store, Jaeger roles).
+import { bool, type Infer, type Issue, num, obj, quantity, str } from "../../config/schema.js";
+
+type CpuMem = { cpu: string; memory: string };
+
+const resources = (doc: string, req: CpuMem, lim: CpuMem) =>
+  obj(
+    {
+      requests: obj({ cpu: quantity({ doc: "CPU request", default: req.cpu }), memory: quantity({ doc: "memory request", default: req.memory }) }, { doc: "requests" }),
+      limits: obj({ cpu: quantity({ doc: "CPU limit", default: lim.cpu }), memory: quantity({ doc: "memory limit", default: lim.memory }) }, { doc: "limits" }),
+    },
+    { doc },
+  );
+
+/** JVM heap, in the -Xmx / MAX_HEAP_SIZE form. */
+const heap = (doc: string, d: string) => str({ doc, default: d, pattern: /^[1-9][0-9]*[MG]$/, patternDoc: "a JVM heap size such as 512M or 2G" });
+const storageClass = (doc: string) => str({ doc, default: "" });
+const count = (doc: string, d: number, max: number) => num({ doc, default: d, min: 1, max, integer: true });
+
+const shape = {
+  kafka: obj(
+    {
+      brokers: count("Kafka brokers (KRaft: each is also a controller; use an odd number)", 1, 9),
+      storageSize: quantity({ doc: "log volume per broker", default: "20Gi" }),
+      storageClass: storageClass("StorageClass of the broker volumes (empty: the cluster default)"),
+      replicationFactor: count("replication factor of the span topic and Kafka's internal topics", 1, 9),
+      partitions: count("partitions of the span topic (the ceiling on useful ingester replicas)", 6, 1000),
+      retentionHours: count("how long spans stay in the topic when the ingesters fall behind", 24, 8760),
+      heap: heap("broker JVM heap (below the memory limit)", "1G"),
+      resources: resources("broker resources", { cpu: "250m", memory: "1536Mi" }, { cpu: "2", memory: "2Gi" }),
+    },
+    { doc: "Kafka (KRaft, no ZooKeeper): the buffer between collectors and ingesters" },
+  ),
+  cassandra: obj(
+    {
+      nodes: count("Cassandra nodes", 1, 9),
+      storageSize: quantity({ doc: "data volume per node", default: "50Gi" }),
+      storageClass: storageClass("StorageClass of the node volumes (empty: the cluster default)"),
+      replicationFactor: count("replication factor of the `jaeger` keyspace", 1, 9),
+      spanTtlHours: count("span retention: the tables' default TTL", 48, 8760),
+      heap: heap("node JVM heap (MAX_HEAP_SIZE; below the memory limit)", "1G"),
+      datacenter: str({ doc: "datacenter name (GossipingPropertyFileSnitch), used by NetworkTopologyStrategy", default: "dc1", pattern: /^[A-Za-z0-9_]+$/, patternDoc: "letters, digits and _" }),
+      clusterName: str({ doc: "Cassandra cluster name (cannot change once data exists)", default: "jaeger" }),
+      resources: resources("node resources", { cpu: "500m", memory: "2Gi" }, { cpu: "2", memory: "3Gi" }),
+    },
+    { doc: "Cassandra: the span store" },
+  ),
+  collector: obj(
+    {
+      replicas: count("collector replicas (Zipkin/OTLP in, Kafka out)", 1, 50),
+      resources: resources("collector resources", { cpu: "100m", memory: "256Mi" }, { cpu: "1", memory: "1Gi" }),
+    },
+    { doc: "jaeger-collector" },
+  ),
+  ingester: obj(
+    {
+      replicas: count("ingester replicas (Kafka in, Cassandra out); at most kafka.partitions", 1, 50),
+      resources: resources("ingester resources", { cpu: "100m", memory: "256Mi" }, { cpu: "1", memory: "1Gi" }),
+    },
+    { doc: "jaeger-ingester" },
+  ),
+  query: obj(
+    {
+      replicas: count("query/UI replicas", 1, 20),
+      resources: resources("query resources", { cpu: "100m", memory: "256Mi" }, { cpu: "1", memory: "512Mi" }),
+      expose: bool({ doc: "Service type LoadBalancer for the UI instead of ClusterIP", default: false }),
+    },
+    { doc: "jaeger-query (UI and API on 16686)" },
+  ),
+};
+
+/** The schema of `obs:jaeger`. */
+export const tracingBackendSchema = obj(shape, { doc: "Jaeger v2 with Kafka and Cassandra" });
+
+export type TracingBackendConfig = Infer<typeof shape>;
+export type ResourcesConfig = TracingBackendConfig["collector"]["resources"];
+
+const KEY = "obs:jaeger";
+
+/** Checks that span more than one field of `obs:jaeger`; pushes one issue per problem. */
+export function checkTracing(cfg: TracingBackendConfig, issues: Issue[]): void {
+  const { kafka, cassandra, ingester } = cfg;
+  if (kafka.partitions < ingester.replicas) {
+    issues.push({ key: `${KEY}.kafka.partitions`, value: kafka.partitions, allowed: `>= ${KEY}.ingester.replicas (${ingester.replicas}): an ingester without a partition sits idle` });
+  }
+  if (kafka.replicationFactor > kafka.brokers) {
+    issues.push({ key: `${KEY}.kafka.replicationFactor`, value: kafka.replicationFactor, allowed: `<= ${KEY}.kafka.brokers (${kafka.brokers})` });
+  }
+  if (cassandra.replicationFactor > cassandra.nodes) {
+    issues.push({ key: `${KEY}.cassandra.replicationFactor`, value: cassandra.replicationFactor, allowed: `<= ${KEY}.cassandra.nodes (${cassandra.nodes})` });
+  }
+  for (const [part, c] of [["kafka", kafka], ["cassandra", cassandra]] as const) {
+    const heapBytes = jvmBytes(c.heap);
+    const limit = quantityBytes(c.resources.limits.memory);
+    if (heapBytes !== undefined && limit !== undefined && heapBytes >= limit) {
+      issues.push({ key: `${KEY}.${part}.heap`, value: c.heap, allowed: `less than ${KEY}.${part}.resources.limits.memory (${c.resources.limits.memory}): the JVM needs room beside its heap` });
+    }
+  }
+}
+
+const UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** Bytes of a JVM size such as 1G (the JVM reads M and G as binary units). */
+export function jvmBytes(size: string): number | undefined {
+  const m = /^([0-9]+)([MG])$/.exec(size);
+  return m ? Number(m[1]) * (m[2] === "G" ? 2 ** 30 : 2 ** 20) : undefined;
+}
+
+/** Bytes of a Kubernetes memory quantity such as 512Mi or 2G. */
+export function quantityBytes(q: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
+  if (!m) return undefined;
+  return Number(m[1]) * (UNITS[m[2] ?? ""] ?? 1);
+}

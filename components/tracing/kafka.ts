@@ -1,0 +1,126 @@
+// Kafka in KRaft mode (no ZooKeeper) for the apache/kafka image: every broker is also a
+// controller, node ids are pod ordinals, and the image turns KAFKA_* variables into
+// server.properties. Plus the Job that creates the span topic.
+import { createHash } from "node:crypto";
+import type { TracingBackendConfig } from "./config.js";
+import { script, shQuote } from "./shell.js";
+import { kafkaBrokers, NAMES, podHost, PORTS, serviceHost, SPANS_TOPIC } from "./topology.js";
+
+export type KafkaConfig = TracingBackendConfig["kafka"];
+
+export interface KafkaInput {
+  readonly namespace: string;
+  readonly config: KafkaConfig;
+}
+
+/** A container env entry, structurally what Kubernetes takes. */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; resourceFieldRef?: { resource: string; divisor?: string } };
+}
+
+/** Mount point of the broker volume; the log dir is a sub-directory so `lost+found` stays out of it. */
+export const KAFKA_VOLUME_PATH = "/var/lib/kafka";
+export const KAFKA_LOG_DIR = `${KAFKA_VOLUME_PATH}/data`;
+/** uid/gid of the image's user, for the volume's fsGroup. */
+export const KAFKA_UID = 1000;
+const BIN = "/opt/kafka/bin";
+
+/** Majority of the replicas: writes survive losing the minority. */
+export function minInSyncReplicas(replicationFactor: number): number {
+  return Math.max(1, Math.ceil(replicationFactor / 2));
+}
+
+/** controller.quorum.voters: `<id>@<pod dns>:<controller port>` for every broker. */
+export function quorumVoters(namespace: string, brokers: number): string {
+  return Array.from({ length: brokers }, (_, i) => `${i}@${podHost(NAMES.kafka, i, namespace)}:${PORTS.kafkaController}`).join(",");
+}
+
+/** server.properties shared by every broker (node.id and advertised.listeners are per pod). */
+export function kafkaProperties(input: KafkaInput): Record<string, string> {
+  const { config: k, namespace } = input;
+  const minIsr = String(minInSyncReplicas(k.replicationFactor));
+  const rf = String(k.replicationFactor);
+  return {
+    "process.roles": "broker,controller",
+    "controller.quorum.voters": quorumVoters(namespace, k.brokers),
+    listeners: `PLAINTEXT://:${PORTS.kafka},CONTROLLER://:${PORTS.kafkaController}`,
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "log.dirs": KAFKA_LOG_DIR,
+    "num.partitions": String(k.partitions),
+    "default.replication.factor": rf,
+    "min.insync.replicas": minIsr,
+    "offsets.topic.replication.factor": rf,
+    "transaction.state.log.replication.factor": rf,
+    "transaction.state.log.min.isr": minIsr,
+    "auto.create.topics.enable": "false",
+    "log.retention.hours": String(k.retentionHours),
+  };
+}
+
+/** The image's mapping: `.` -> `_`, `_` -> `__`, `-` -> `___`, upper case, KAFKA_ prefix. */
+export function kafkaEnvName(property: string): string {
+  return "KAFKA_" + property.replace(/_/g, "__").replace(/-/g, "___").replace(/\./g, "_").toUpperCase();
+}
+
+/**
+ * KRaft cluster id (16 bytes, base64url): derived from the namespace so every broker, and
+ * every re-render, agrees on it without a stored secret.
+ */
+export function kafkaClusterId(namespace: string): string {
+  return createHash("sha256").update(`obs-tracing/${namespace}/${NAMES.kafka}`).digest().subarray(0, 16).toString("base64url");
+}
+
+/** The broker container's env. */
+export function kafkaEnv(input: KafkaInput): EnvVar[] {
+  const heap = input.config.heap;
+  return [
+    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    // The StatefulSet controller labels each pod with its ordinal.
+    { name: kafkaEnvName("node.id"), valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+    { name: kafkaEnvName("advertised.listeners"), value: `PLAINTEXT://$(POD_NAME).${serviceHost(NAMES.kafka, input.namespace)}:${PORTS.kafka}` },
+    { name: "CLUSTER_ID", value: kafkaClusterId(input.namespace) },
+    { name: "KAFKA_HEAP_OPTS", value: `-Xms${heap} -Xmx${heap}` },
+    ...Object.entries(kafkaProperties(input)).map(([k, v]) => ({ name: kafkaEnvName(k), value: v })),
+  ];
+}
+
+export function retentionMs(hours: number): number {
+  return hours * 3_600_000;
+}
+
+/** Seconds the topic Job waits for every broker to register. */
+export const BROKER_WAIT_SECONDS = 300;
+
+/**
+ * The topic Job: waits (bounded) until every broker is registered, creates the span topic if
+ * missing, grows its partitions to the configured count (Kafka cannot shrink them) and sets
+ * retention; each step retried. Running it again changes nothing.
+ */
+export function topicJobScript(input: KafkaInput): string {
+  const k = input.config;
+  const retention = `retention.ms=${retentionMs(k.retentionHours)}`;
+  return script(
+    `B=${shQuote(kafkaBrokers(input.namespace, k.brokers).join(","))}`,
+    `T=${SPANS_TOPIC}`,
+    `brokers_up() { [ "$(${BIN}/kafka-broker-api-versions.sh --bootstrap-server "$B" 2>/dev/null | grep -c '(id: ')" -ge ${k.brokers} ]; }`,
+    `wait_for ${BROKER_WAIT_SECONDS} "${k.brokers} broker(s) at $B" brokers_up`,
+    `retry 5 ${BIN}/kafka-topics.sh --bootstrap-server "$B" --create --if-not-exists --topic "$T" --partitions ${k.partitions} --replication-factor ${k.replicationFactor} --config ${retention}`,
+    `current=$(${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic "$T" | sed -n 's/.*PartitionCount: *\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)`,
+    `if [ "\${current:-0}" -lt ${k.partitions} ]; then retry 5 ${BIN}/kafka-topics.sh --bootstrap-server "$B" --alter --topic "$T" --partitions ${k.partitions}; fi`,
+    `retry 5 ${BIN}/kafka-configs.sh --bootstrap-server "$B" --alter --entity-type topics --entity-name "$T" --add-config ${retention}`,
+    `${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic "$T"`,
+  );
+}
+
+/** Init container of the collector and the ingester: the span topic exists (bounded wait). */
+export function topicWaitScript(input: KafkaInput, seconds: number): string {
+  return script(
+    `B=${shQuote(kafkaBrokers(input.namespace, input.config.brokers).join(","))}`,
+    `topic_ready() { ${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic ${SPANS_TOPIC} 2>/dev/null | grep -q PartitionCount; }`,
+    `wait_for ${seconds} "topic ${SPANS_TOPIC}" topic_ready`,
+  );
+}

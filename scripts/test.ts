@@ -1,0 +1,46 @@
+// usage: npm test  — the unit tier, then the end-to-end tier (tools built or verified first,
+// the e2e cluster started and stopped by the tier's global setup). Ends with `N passed, N failed`.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { repoRoot } from "./lib/tools.js";
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "obs-test-"));
+const vitest = path.join(repoRoot, "node_modules", "vitest", "vitest.mjs");
+
+function tier(name: "unit" | "e2e"): Counts & { exit: number } {
+  const report = path.join(tmp, `${name}.json`);
+  console.log(`\n=== ${name} tier ===`);
+  const r = spawnSync(process.execPath, [vitest, "run", "--project", name, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], { cwd: repoRoot, stdio: "inherit", env: process.env });
+  try {
+    const j = JSON.parse(readFileSync(report, "utf8"));
+    return { passed: j.numPassedTests, failed: j.numFailedTests + (j.numTotalTestSuites && j.success === false && j.numFailedTests === 0 ? 1 : 0), skipped: j.numPendingTests + j.numTodoTests, exit: r.status ?? 1 };
+  } catch {
+    return { passed: 0, failed: 1, skipped: 0, exit: r.status ?? 1 };
+  }
+}
+
+const total: Counts = { passed: 0, failed: 0, skipped: 0 };
+const add = (c: Counts) => ((total.passed += c.passed), (total.failed += c.failed), (total.skipped += c.skipped));
+
+const unit = tier("unit");
+add(unit);
+
+console.log("\n=== tools (npm run tools) ===");
+const tools = spawnSync(process.execPath, [path.join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), path.join(repoRoot, "scripts", "tools.ts")], { cwd: repoRoot, stdio: "inherit" });
+if (tools.status !== 0) {
+  console.log("the e2e tier needs the pinned tools: npm run tools failed, so every e2e file counts as failed");
+  total.failed += 1;
+} else add(tier("e2e"));
+
+const line = `${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ""}`;
+writeFileSync(path.join(repoRoot, ".test-summary"), line + "\n");
+console.log(`\n${line}`);
+process.exit(total.failed > 0 || unit.exit !== 0 ? 1 : 0);

@@ -1,0 +1,13 @@
+// The e2e tier runs against its own embedded cluster (a separate state dir, so a developer's
+// `npm run cluster -- up` is left alone): started before the first file, stopped after the last.
+import path from "node:path";
+import { cacheRoot } from "../../scripts/lib/tools.js";
+
+export default async function setup(): Promise<() => void> {
+  process.env.OBS_CLUSTER_DIR ??= path.join(cacheRoot, "cluster-e2e");
+  const cluster = await import("../../scripts/lib/cluster.js");
+  const t0 = Date.now();
+  await cluster.up();
+  console.log(`[e2e] cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return () => cluster.down();
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ConfigError, effectiveRevision, parseConfig, schema } from "../../config/index.js";
+import { referenceRows } from "../../config/schema.js";
+
+const pinned = { istio: ["1.30", "1.31"] };
+const base = () => ({
+  kubernetes: { context: "dev" },
+  istio: { revisions: [{ name: "1-30", version: "1.30" }], tags: { stable: "1-30" } as Record<string, string>, namespaces: { apps: "stable" } as Record<string, string> },
+});
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseConfig("dev", raw, pinned);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).issues.map((i) => `${i.key} = ${JSON.stringify(i.value)}: ${i.allowed}`);
+  }
+  return [];
+}
+
+describe("config schema", () => {
+  it("applies defaults in one place", () => {
+    const c = parseConfig("dev", base(), pinned);
+    expect(c.istio.profile).toBe("default");
+    expect(c.istio.mtls).toBe("STRICT");
+    expect(c.istio.pilot.resources.requests.cpu).toBe("500m");
+    expect(c.tracing.samplingPercent).toBe(1);
+    expect(c.retainOnDelete).toBe(true);
+    expect(c.stack).toBe("dev");
+  });
+
+  it("rejects an unknown profile naming key, value and the allowed ones", () => {
+    const raw = base();
+    (raw.istio as Record<string, unknown>).profile = "ambient-ish";
+    expect(problems(raw)).toEqual(['obs:istio.profile = "ambient-ish": one of default, demo, minimal, empty']);
+  });
+
+  it("rejects a revision name that is not a DNS-1123 label", () => {
+    const raw = base();
+    raw.istio.revisions = [{ name: "1.30", version: "1.30" }];
+    raw.istio.tags = {};
+    raw.istio.namespaces = {};
+    expect(problems(raw)[0]).toMatch(/^obs:istio\.revisions\[0\]\.name = "1\.30": a DNS-1123 label/);
+  });
+
+  it("rejects an Istio version without a pinned istioctl", () => {
+    const raw = base();
+    raw.istio.revisions = [{ name: "1-28", version: "1.28" }];
+    raw.istio.tags = {};
+    raw.istio.namespaces = {};
+    expect(problems(raw)).toEqual(['obs:istio.revisions[0].version = "1.28": an Istio version with a pinned istioctl: 1.30, 1.31']);
+  });
+
+  it("rejects a namespace mapped to a tag or revision that does not exist", () => {
+    const raw = base();
+    raw.istio.namespaces = { apps: "canary" };
+    expect(problems(raw)).toEqual(['obs:istio.namespaces.apps = "canary": a revision or tag (1-30, stable)']);
+  });
+
+  it("rejects a tag pointing at an unknown revision", () => {
+    const raw = base();
+    raw.istio.tags = { stable: "1-31" };
+    expect(problems(raw)).toContain('obs:istio.tags.stable = "1-31": a revision in obs:istio.revisions (1-30)');
+  });
+
+  it.each([[-1], [100.5], ["lots"]])("rejects sampling rate %s outside 0-100", (v) => {
+    expect(problems({ ...base(), tracing: { samplingPercent: v } })).toEqual([`obs:tracing.samplingPercent = ${JSON.stringify(v)}: a number >= 0 and <= 100`]);
+  });
+
+  it("rejects unknown keys at every level instead of falling back to defaults", () => {
+    const raw = { ...base(), tracnig: { samplingPercent: 5 } } as Record<string, unknown>;
+    (raw.istio as Record<string, unknown>).piolt = { replicas: 3 };
+    const p = problems(raw);
+    expect(p).toHaveLength(2);
+    expect(p[0]).toMatch(/^obs:tracnig = .*unknown key; known: environment, clusterName, kubernetes/);
+    expect(p[1]).toMatch(/^obs:istio\.piolt = .*unknown key/);
+  });
+
+  it("reports every problem at once", () => {
+    const raw = base();
+    (raw.istio as Record<string, unknown>).profile = "nope";
+    (raw.istio as Record<string, unknown>).mtls = "OFF";
+    expect(() => parseConfig("prod", { ...raw, tracing: { samplingPercent: 101 } }, pinned)).toThrowError(/stack 'prod' \(config\/Pulumi\.prod\.yaml\), 3 problem\(s\)/);
+  });
+
+  it("refuses a context and a renderDir together, and neither", () => {
+    expect(problems({ ...base(), kubernetes: { context: "a", renderDir: "/tmp/x" } })[0]).toMatch(/exactly one of context or renderDir, never both/);
+    expect(problems({ ...base(), kubernetes: {} })[0]).toMatch(/^obs:kubernetes = \{\}: exactly one of context or renderDir/);
+  });
+
+  it("resolves a namespace's revision through tags", () => {
+    const c = parseConfig("dev", base(), pinned);
+    expect(effectiveRevision(c.istio, "stable")).toBe("1-30");
+    expect(effectiveRevision(c.istio, "1-30")).toBe("1-30");
+    expect(effectiveRevision(c.istio, "other")).toBeUndefined();
+  });
+
+  it.each(["local", "dev", "staging", "prod"])("the %s stack file parses", (stack) => {
+    const doc = parse(readFileSync(new URL(`../../config/Pulumi.${stack}.yaml`, import.meta.url), "utf8"));
+    const raw = Object.fromEntries(Object.entries(doc.config).filter(([k]) => k.startsWith("obs:")).map(([k, v]) => [k.slice(4), v]));
+    const c = parseConfig(stack, raw, pinned);
+    expect(c.environment).toBe(stack);
+  });
+
+  it("documents every key", () => {
+    const rows = Object.entries(schema).flatMap(([k, f]) => referenceRows(`obs:${k}`, f));
+    for (const r of rows) expect(r[3], r[0]).toBeTruthy();
+    expect(rows.map((r) => r[0])).toContain("obs:istio.revisions[].name");
+  });
+});

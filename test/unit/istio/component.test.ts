@@ -1,0 +1,83 @@
+// IstioControlPlane under Pulumi mocks: what is created, under which parent, with which options.
+// istioctl is replaced by a fixture here; the e2e tier runs the real one.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import type { KubeObject } from "../../../components/k8s/objects.js";
+import { parseConfig } from "../../../config/index.js";
+
+const rendered = (rev: string): KubeObject[] => [
+  { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: "telemetries.telemetry.istio.io" } },
+  { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "istio-reader-service-account", namespace: "istio-system" } },
+  { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: `istiod-${rev}`, namespace: "istio-system", labels: { "istio.io/rev": rev } }, spec: {} },
+  {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: `istio-sidecar-injector-${rev}`, labels: { "istio.io/rev": rev } },
+    webhooks: [{ name: "rev.namespace.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}` } }, namespaceSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] } }],
+  },
+  { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: `istio-validator-${rev}-istio-system`, labels: { "istio.io/rev": rev } }, webhooks: [] },
+];
+
+const renderCalls: { version: string; overlay: any }[] = [];
+vi.mock("../../../components/istio/render.js", () => ({
+  renderManifest: (version: string, overlay: any) => {
+    renderCalls.push({ version, overlay });
+    return { objects: rendered(overlay.spec.revision), cacheHit: false, cacheFile: "" };
+  },
+}));
+
+interface Created {
+  type: string;
+  name: string;
+  inputs: any;
+  parent?: string;
+}
+const created: Created[] = [];
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        created.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => {
+        throw new Error(`unexpected call ${args.token}`);
+      },
+    },
+    "observability-stack",
+    "dev",
+    false,
+  );
+});
+
+describe("IstioControlPlane", () => {
+  it("creates the namespace, CRDs, one group per revision, tags, namespaces and mesh resources", async () => {
+    const { IstioControlPlane } = await import("../../../components/istio/index.js");
+    const istio = parseConfig("dev", { kubernetes: { context: "x" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" } } }, { istio: ["1.30", "1.31"] }).istio;
+    const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", samplingPercent: 5, retainOnDelete: true });
+    const revisions = await new Promise<string[]>((r) => pulumi.all([cp.revisions]).apply(([v]) => r(v)));
+    expect(revisions).toEqual(["1-30", "1-31"]);
+    await new Promise((r) => setTimeout(r, 50));
+
+    const names = created.map((c) => `${c.type} ${c.name}`);
+    expect(names).toContain("kubernetes:core/v1:Namespace istio-namespace");
+    // the CRD shared by both revisions is registered once
+    expect(names.filter((n) => n.includes("customresourcedefinition"))).toEqual(["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition istio-crd-customresourcedefinition-telemetries.telemetry.istio.io"]);
+    expect(names).toContain("obs:istio:Revision istio-1-30");
+    expect(names).toContain("obs:istio:Revision istio-1-31");
+    expect(names).toContain("kubernetes:apps/v1:Deployment istio-1-31-deployment-istio-system-istiod-1-31");
+    expect(names).toContain("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration istio-tag-mutatingwebhookconfiguration-istio-revision-tag-canary");
+    const ns = created.find((c) => c.name === "istio-ns-apps")!;
+    expect(ns.inputs.metadata.labels).toEqual({ "istio.io/rev": "stable" });
+    const telemetry = created.find((c) => c.type === "kubernetes:telemetry.istio.io/v1:Telemetry")!;
+    expect(telemetry.inputs.spec.tracing[0]).toEqual({ providers: [{ name: "jaeger-zipkin" }], randomSamplingPercentage: 5 });
+    const peer = created.find((c) => c.type === "kubernetes:security.istio.io/v1:PeerAuthentication")!;
+    expect(peer.inputs.spec.mtls.mode).toBe("STRICT");
+    // each revision rendered once, with its own version and gateways only on the first
+    expect(renderCalls.map((c) => [c.version, c.overlay.spec.revision, c.overlay.spec.components.ingressGateways[0].enabled])).toEqual([
+      ["1.30", "1-30", true],
+      ["1.31", "1-31", false],
+    ]);
+  });
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../../config/index.js";
+import { buildOverlay, TRACING_PROVIDER } from "../../../components/istio/overlay.js";
+import { ACCESS_LOG_FIELDS } from "../../../components/mesh/access-log.js";
+
+const cfg = (istio: Record<string, unknown> = {}) =>
+  parseConfig("dev", { kubernetes: { context: "x" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31", profile: "minimal" }], ...istio } }, { istio: ["1.30", "1.31"] }).istio;
+
+type Overlay = { spec: Record<string, any> };
+
+describe("IstioOperator overlay", () => {
+  it("sets profile, revision and the JSON access log to stdout from the one field definition", () => {
+    const istio = cfg();
+    const o = buildOverlay({ istio, revision: istio.revisions[0]!, withGateways: true, zipkinHost: "jaeger-collector.observability.svc.cluster.local" }) as Overlay;
+    expect(o.spec.profile).toBe("default");
+    expect(o.spec.revision).toBe("1-30");
+    expect(o.spec.meshConfig.accessLogFile).toBe("/dev/stdout");
+    expect(o.spec.meshConfig.accessLogEncoding).toBe("JSON");
+    const format = JSON.parse(o.spec.meshConfig.accessLogFormat);
+    expect(Object.keys(format)).toEqual(ACCESS_LOG_FIELDS.map((f) => f.name));
+    expect(format.trace_id).toBe("%REQ(X-B3-TRACEID)%");
+  });
+
+  it("points the tracing extension provider at the collector's Zipkin port", () => {
+    const istio = cfg();
+    const o = buildOverlay({ istio, revision: istio.revisions[0]!, withGateways: true, zipkinHost: "jaeger-collector.tracing.svc.cluster.local" }) as Overlay;
+    expect(o.spec.meshConfig.extensionProviders).toEqual([{ name: TRACING_PROVIDER, zipkin: { service: "jaeger-collector.tracing.svc.cluster.local", port: 9411 } }]);
+  });
+
+  it("uses a revision's own profile when it has one", () => {
+    const istio = cfg();
+    const o = buildOverlay({ istio, revision: istio.revisions[1]!, withGateways: false, zipkinHost: "z" }) as Overlay;
+    expect(o.spec.profile).toBe("minimal");
+  });
+
+  it("turns gateways on only for the gateway revision and as configured", () => {
+    const istio = cfg({ gateways: { ingress: true, egress: true, serviceType: "NodePort", replicas: 2 } });
+    const on = buildOverlay({ istio, revision: istio.revisions[0]!, withGateways: true, zipkinHost: "z" }) as Overlay;
+    const off = buildOverlay({ istio, revision: istio.revisions[1]!, withGateways: false, zipkinHost: "z" }) as Overlay;
+    expect(on.spec.components.ingressGateways[0]).toMatchObject({ enabled: true, k8s: { replicaCount: 2, service: { type: "NodePort" } } });
+    expect(on.spec.components.egressGateways[0].enabled).toBe(true);
+    expect(off.spec.components.ingressGateways[0].enabled).toBe(false);
+    expect(off.spec.components.egressGateways[0].enabled).toBe(false);
+  });
+
+  it("sizes istiod and enables the HPA only when autoscaleMax exceeds replicas", () => {
+    const fixed = cfg({ pilot: { replicas: 2, autoscaleMax: 2 } });
+    const scaled = cfg({ pilot: { replicas: 2, autoscaleMax: 5, resources: { requests: { cpu: "1", memory: "1Gi" } } } });
+    const a = buildOverlay({ istio: fixed, revision: fixed.revisions[0]!, withGateways: false, zipkinHost: "z" }) as Overlay;
+    const b = buildOverlay({ istio: scaled, revision: scaled.revisions[0]!, withGateways: false, zipkinHost: "z" }) as Overlay;
+    expect(a.spec.components.pilot.k8s.replicaCount).toBe(2);
+    expect(a.spec.components.pilot.k8s.hpaSpec).toBeUndefined();
+    expect(a.spec.values.pilot.autoscaleEnabled).toBe(false);
+    expect(b.spec.components.pilot.k8s.hpaSpec).toEqual({ minReplicas: 2, maxReplicas: 5 });
+    expect(b.spec.components.pilot.k8s.resources.requests).toEqual({ cpu: "1", memory: "1Gi" });
+  });
+
+  it("leaves the access log off when config says so", () => {
+    const istio = cfg({ accessLog: false });
+    const o = buildOverlay({ istio, revision: istio.revisions[0]!, withGateways: false, zipkinHost: "z" }) as Overlay;
+    expect(o.spec.meshConfig.accessLogFile).toBeUndefined();
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { compareVersions, shapeInstall, tagWebhook } from "../../../components/istio/shape.js";
+import type { KubeObject } from "../../../components/k8s/objects.js";
+
+const obj = (kind: string, name: string, extra: Partial<KubeObject> = {}, labels?: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind, metadata: { name, namespace: "istio-system", ...(labels ? { labels } : {}) }, ...extra });
+const crd = (name: string, version: string): KubeObject => ({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name, labels: { release: version } } });
+
+const injector = (rev: string): KubeObject => ({
+  apiVersion: "admissionregistration.k8s.io/v1",
+  kind: "MutatingWebhookConfiguration",
+  metadata: { name: `istio-sidecar-injector-${rev}`, labels: { "istio.io/rev": rev } },
+  webhooks: [
+    { name: "rev.namespace.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}`, namespace: "istio-system" } }, namespaceSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }, { key: "istio-injection", operator: "DoesNotExist" }] }, objectSelector: { matchExpressions: [{ key: "sidecar.istio.io/inject", operator: "NotIn", values: ["false"] }] } },
+    { name: "rev.object.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}`, namespace: "istio-system" } }, namespaceSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "DoesNotExist" }] }, objectSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] } },
+    { name: "namespace.sidecar-injector.istio.io", clientConfig: {}, namespaceSelector: { matchExpressions: [{ key: "istio-injection", operator: "In", values: ["enabled"] }] } },
+  ],
+});
+
+describe("shaping istioctl output", () => {
+  it("splits CRDs, shared base objects and revision-owned objects; CRDs come from the newest version", () => {
+    const shaped = shapeInstall([
+      { revision: "1-31", version: "1.31", objects: [crd("telemetries.telemetry.istio.io", "1.31"), obj("ServiceAccount", "istio-reader-service-account", {}, { release: "1.31" }), obj("Deployment", "istiod-1-31", {}, { "istio.io/rev": "1-31" })] },
+      { revision: "1-30", version: "1.30", objects: [crd("telemetries.telemetry.istio.io", "1.30"), obj("ServiceAccount", "istio-reader-service-account", {}, { release: "1.30" }), obj("Deployment", "istiod-1-30", {}, { "istio.io/rev": "1-30" }), obj("ConfigMap", "istio-1-30")] },
+    ]);
+    expect(shaped.crds).toHaveLength(1);
+    expect(shaped.crds[0]!.metadata.labels!.release).toBe("1.31");
+    expect(shaped.shared.map((o) => o.metadata.name)).toEqual(["istio-reader-service-account"]);
+    expect(shaped.shared[0]!.metadata.labels!.release).toBe("1.31");
+    expect(shaped.revisions["1-30"]!.map((o) => o.metadata.name)).toEqual(["istiod-1-30", "istio-1-30"]);
+    expect(shaped.revisions["1-31"]!.map((o) => o.metadata.name)).toEqual(["istiod-1-31"]);
+  });
+
+  it("compares versions numerically", () => {
+    expect(compareVersions("1.9", "1.30")).toBeLessThan(0);
+    expect(compareVersions("1.31", "1.30")).toBeGreaterThan(0);
+  });
+
+  it("builds a tag webhook that selects namespaces labelled with the tag and calls the revision's istiod", () => {
+    const w = tagWebhook("prod-stable", "1-30", [injector("1-30")]);
+    expect(w.metadata.name).toBe("istio-revision-tag-prod-stable");
+    expect(w.metadata.labels).toMatchObject({ "istio.io/tag": "prod-stable", "istio.io/rev": "1-30" });
+    const hooks = w.webhooks as { name: string; namespaceSelector: any; objectSelector: any; clientConfig: any }[];
+    expect(hooks.map((h) => h.name)).toEqual(["prod-stable.namespace.sidecar-injector.istio.io", "prod-stable.object.sidecar-injector.istio.io"]);
+    expect(hooks[0]!.namespaceSelector.matchExpressions[0]).toEqual({ key: "istio.io/rev", operator: "In", values: ["prod-stable"] });
+    expect(hooks[1]!.objectSelector.matchExpressions[0].values).toEqual(["prod-stable"]);
+    expect(hooks[0]!.clientConfig.service.name).toBe("istiod-1-30");
+  });
+
+  it("refuses a tag on a revision without an injector", () => {
+    expect(() => tagWebhook("t", "1-30", [])).toThrow(/revision 1-30 renders no injector webhook/);
+  });
+});
