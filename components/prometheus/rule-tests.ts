@@ -34,11 +34,12 @@ const sel = (name: string, labels: Labels) => `${name}{${Object.entries(labels).
 const perMinute = (n: number) => `0+${n}x30`;
 
 const BOOKINFO = "bookinfo";
-const envoyTarget = (workload: string) => ({ job: JOBS.pods, namespace: BOOKINFO, pod: `${workload}-v1-7d9f8c-x2x4z` });
+// The sidecar that reports: the destination's for reporter="destination", the client's otherwise.
+const envoyTarget = (workload: string) => ({ job: JOBS.pods, namespace: BOOKINFO, pod: `${workload}-7d9f8c-x2x4z` });
 
 function requests(workload: string, code: string, reporter: "source" | "destination", perMin: number): InputSeries {
   const labels = {
-    ...envoyTarget(workload),
+    ...envoyTarget(reporter === "destination" ? workload : "productpage-v1"),
     reporter,
     source_workload: "productpage-v1",
     source_workload_namespace: BOOKINFO,
@@ -149,5 +150,5 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
 }
 
 export function renderRuleTestsYaml(rulesFile: string = RULES_FILE, options: RuleOptions = {}): string {
-  return stringify(buildRuleTests(rulesFile, options), { lineWidth: 0 });
+  return stringify(buildRuleTests(rulesFile, options), { lineWidth: 0, aliasDuplicateObjects: false });
 }

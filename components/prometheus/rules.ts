@@ -176,7 +176,7 @@ export function buildRules(options: RuleOptions = {}): RuleFile {
 }
 
 export function renderRulesYaml(options: RuleOptions = {}): string {
-  return stringify(buildRules(options), { lineWidth: 0 });
+  return stringify(buildRules(options), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** An alert's annotations as Prometheus renders them for a label set. */

@@ -315,5 +315,5 @@ export function buildPrometheusConfig(input: PrometheusConfigInput): PrometheusF
 }
 
 export function renderPrometheusYaml(input: PrometheusConfigInput): string {
-  return stringify(buildPrometheusConfig(input), { lineWidth: 0 });
+  return stringify(buildPrometheusConfig(input), { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -58,7 +58,11 @@ describe("IstioControlPlane", () => {
     const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", samplingPercent: 5, retainOnDelete: true });
     const revisions = await new Promise<string[]>((r) => pulumi.all([cp.revisions]).apply(([v]) => r(v)));
     expect(revisions).toEqual(["1-30", "1-31"]);
-    await new Promise((r) => setTimeout(r, 50));
+    // registrations behind dependsOn settle after the constructor returns
+    await new Promise((r) => setTimeout(r, 200));
+    const istiodUrns = await Promise.all(cp.istiods.map((d) => new Promise<string>((r) => d.urn.apply(r))));
+    // istiod sits under its revision group, under the control plane
+    expect(istiodUrns).toEqual([expect.stringContaining("::obs:istio:Revision$kubernetes:apps/v1:Deployment::istio-1-30-deployment-istio-system-istiod-1-30"), expect.stringContaining("::obs:istio:Revision$kubernetes:apps/v1:Deployment::istio-1-31-")]);
 
     const names = created.map((c) => `${c.type} ${c.name}`);
     expect(names).toContain("kubernetes:core/v1:Namespace istio-namespace");

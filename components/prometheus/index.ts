@@ -1,0 +1,103 @@
+// The Prometheus server: RBAC for discovery, its config and rules in a ConfigMap, a
+// StatefulSet with a data volume, and a Service. The shapes come from pure functions.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { PrometheusConfig } from "./config.js";
+import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
+import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
+
+export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema } from "./config.js";
+export { ALERTS, RECORDING_RULES, type RecordingRuleName, WORKLOAD_LABELS } from "./rules.js";
+export { buildPrometheusConfig, JOBS, type MeshMtls, renderPrometheusYaml } from "./scrape.js";
+
+export interface PrometheusArgs {
+  /** Namespace of the server's objects (must exist). */
+  readonly namespace: pulumi.Input<string>;
+  /** The parsed `obs:prometheus` section. */
+  readonly config: PrometheusConfig;
+  /** `cluster` external label. */
+  readonly clusterName: string;
+  /** `environment` external label. */
+  readonly environment: string;
+  /** Keep the data volumes when the StatefulSet goes (PVC retention policy). */
+  readonly retainOnDelete: boolean;
+  /** Mesh-wide mTLS mode; STRICT with config.mtlsScraping gives Prometheus the workload certificate. */
+  readonly meshMtls: MeshMtls;
+  /** Namespaces whose pods and services are scraped (istio-system is always added); all when absent. */
+  readonly scrapeNamespaces?: readonly string[];
+}
+
+export class Prometheus extends pulumi.ComponentResource {
+  /** Name of the ClusterIP Service (port 9090). */
+  readonly serviceName: pulumi.Output<string>;
+  /** In-cluster URL of the server, e.g. for a Grafana datasource. */
+  readonly url: pulumi.Output<string>;
+  /** sha256 of prometheus.yml and the rules; a change rolls the pod. */
+  readonly configHash: string;
+  readonly serviceAccount: k8s.core.v1.ServiceAccount;
+  readonly clusterRole: k8s.rbac.v1.ClusterRole;
+  readonly clusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding;
+  readonly configMap: k8s.core.v1.ConfigMap;
+  readonly service: k8s.core.v1.Service;
+  /** Dependents that need a serving Prometheus (e.g. Grafana) can dependsOn this. */
+  readonly statefulSet: k8s.apps.v1.StatefulSet;
+
+  constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("obs:prometheus:Prometheus", name, {}, opts);
+    const mtls = usesMtlsScraping(args.config, args.meshMtls);
+    const files = prometheusFiles({ config: args.config, clusterName: args.clusterName, environment: args.environment, meshMtls: args.meshMtls, namespaces: args.scrapeNamespaces });
+    this.configHash = configHash(files);
+
+    const selector = { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": name };
+    const labels = { ...selector, "app.kubernetes.io/part-of": "observability-stack", "app.kubernetes.io/component": "metrics" };
+    const meta = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
+
+    this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(name) }, { parent: this });
+    // Cluster-scoped: auto-named, so two stacks sharing a cluster do not collide.
+    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { labels }, rules: clusterRoleRules() }, { parent: this });
+    this.clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-clusterrolebinding`,
+      {
+        metadata: { labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace: args.namespace }],
+      },
+      { parent: this },
+    );
+
+    this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${name}-config`), data: files }, { parent: this });
+
+    this.service = new k8s.core.v1.Service(
+      `${name}-service`,
+      { metadata: meta(name), spec: { type: "ClusterIP", selector, ports: [{ name: "http-web", port: PROMETHEUS_PORT, targetPort: "http-web" }] } },
+      { parent: this },
+    );
+
+    this.statefulSet = new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        metadata: meta(name),
+        spec: statefulSetSpec({
+          config: args.config,
+          selector,
+          labels,
+          serviceName: name,
+          serviceAccountName: name,
+          configMapName: `${name}-config`,
+          configHash: this.configHash,
+          mtls,
+          retainOnDelete: args.retainOnDelete,
+        }),
+      },
+      // volumeClaimTemplates are immutable: a change replaces the StatefulSet, and with a fixed
+      // name the old one must go first. The PVCs (data-<name>-0) are reused unless
+      // retainOnDelete is off. Not retainOnDelete itself: a kept StatefulSet would keep
+      // scraping after destroy; the data's fate is the PVC retention policy.
+      { parent: this, dependsOn: [this.configMap, this.serviceAccount, this.service], deleteBeforeReplace: true },
+    );
+
+    this.serviceName = this.service.metadata.name;
+    this.url = pulumi.interpolate`http://${this.service.metadata.name}.${this.service.metadata.namespace}.svc:${PROMETHEUS_PORT}`;
+    this.registerOutputs({ serviceName: this.serviceName, url: this.url, configHash: this.configHash });
+  }
+}
