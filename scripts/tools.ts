@@ -199,9 +199,9 @@ async function buildTool(name: string, version: string, index: string): Promise<
   const buildStart = Date.now();
   const ldflags = ["-s", "-w", ...r.ldflags].join(" ");
   try {
-    await run(`go build ${name}`, "go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmpOut + "/", ...r.packages], modDir);
-    // etcd's main package is the module root: go names the binary after the last path element (v3)
-    if (name === "etcd" && existsSync(path.join(tmpOut, "v3"))) renameSync(path.join(tmpOut, "v3"), path.join(tmpOut, "etcd"));
+    // one package: name the binary (etcd's main package is its module root, go would call it "server")
+    const output = r.packages.length === 1 ? path.join(tmpOut, binariesOf(name)[0]!) : tmpOut + "/";
+    await run(`go build ${name}`, "go", ["build", "-trimpath", "-ldflags", ldflags, "-o", output, ...r.packages], modDir);
     const stamp = { name, version, module: r.module, moduleVersion: r.moduleVersion, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - buildStart) / 1000), sha256: hashes(tmpOut, binariesOf(name)) };
     writeFileSync(path.join(tmpOut, STAMP), JSON.stringify(stamp, null, 2) + "\n");
     verifyRuns(name, version, tmpOut);
