@@ -3,25 +3,33 @@ import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config/load.js";
-import type { StackConfig } from "./config/index.js";
+import { ConfigError, type StackConfig } from "./config/index.js";
 import { IstioControlPlane } from "./components/istio/index.js";
-import { LOCAL_CONTEXT, localKubeconfig } from "./config/local.js";
+import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
+import { targetOf } from "./config/target.js";
+import { observeMesh, type Target } from "./scripts/lib/observe.js";
 
-function provider(cfg: StackConfig): k8s.Provider {
-  const k = cfg.kubernetes;
-  if (k.renderDir) return new k8s.Provider("k8s", { renderYamlToDirectory: k.renderDir });
-  const kubeconfig = k.context === LOCAL_CONTEXT && !k.kubeconfig ? localKubeconfig() : k.kubeconfig || undefined;
-  return new k8s.Provider("k8s", { context: k.context, ...(kubeconfig ? { kubeconfig: readKubeconfig(kubeconfig) } : {}) });
-}
-
-// The provider's kubeconfig input takes file contents; reading it here keeps paths machine-local.
-function readKubeconfig(path: string): pulumi.Output<string> {
-  return pulumi.secret(readFileSync(path.replace(/^~(?=\/)/, process.env.HOME ?? "~"), "utf8"));
+function provider(cfg: StackConfig, target: Target | undefined): k8s.Provider {
+  if (!target) return new k8s.Provider("k8s", { renderYamlToDirectory: cfg.kubernetes.renderDir });
+  // file contents, not a path: the state then holds no machine-local path (and it is a secret)
+  const kubeconfig = target.kubeconfig ? pulumi.secret(readFileSync(target.kubeconfig, "utf8")) : undefined;
+  return new k8s.Provider("k8s", { context: target.context, ...(kubeconfig ? { kubeconfig } : {}) });
 }
 
 export default async function main(): Promise<Record<string, unknown>> {
-  const cfg = loadStackConfig();
-  const k8sProvider = provider(cfg);
+  let cfg: StackConfig;
+  try {
+    cfg = loadStackConfig();
+  } catch (e) {
+    // RunError: the message alone, no stack trace
+    throw e instanceof ConfigError ? new pulumi.RunError(e.message) : e;
+  }
+  const target = targetOf(cfg);
+  if (target) {
+    const problems = removalProblems(cfg.istio, observeMesh(target));
+    if (problems.length) throw new pulumi.RunError(`unsafe canary step for stack '${cfg.stack}', nothing was changed:\n  - ${problems.join("\n  - ")}`);
+  }
+  const k8sProvider = provider(cfg, target);
   const zipkinHost = `jaeger-collector.${cfg.tracing.namespace}.svc.cluster.local`;
 
   const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, samplingPercent: cfg.tracing.samplingPercent, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
@@ -31,5 +39,7 @@ export default async function main(): Promise<Record<string, unknown>> {
     istioNamespace: istio.namespace,
     revisions: istio.revisions,
     tags: istio.tags,
+    // a change here is a canary step: `npm run up` restarts the workloads of every moved namespace
+    namespaceRevisions: namespaceRevisions(cfg.istio),
   };
 }

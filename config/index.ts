@@ -62,6 +62,7 @@ export const schema = {
         { doc: "gateways (upgraded in place, see README)" },
       ),
       accessLog: bool({ doc: "Envoy access log to /dev/stdout as JSON (the EFK pipeline relies on it)", default: true }),
+      forceRemoveRevisions: list(dnsLabel({ doc: "revision name" }), { doc: "revisions that may be removed although pods or namespaces still use them (explicit override of the guard rail)", default: [] }),
     },
     { doc: "Istio control plane" },
   ),

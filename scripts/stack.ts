@@ -3,8 +3,11 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { up as clusterUp } from "./lib/cluster.js";
-import { projectProgram, pulumiEnv, runWithProgram, selectStack } from "./lib/pulumi.js";
-import { repoRoot } from "./lib/tools.js";
+import { projectProgram, pulumiEnv, pulumiSync, runWithProgram, selectStack } from "./lib/pulumi.js";
+import { movedNamespaces } from "../components/istio/guard.js";
+import { readStackConfig, targetOf } from "../config/target.js";
+import { restartWorkloads } from "./lib/observe.js";
+import { projectDir } from "./lib/tools.js";
 
 const COMMANDS = ["up", "preview", "destroy", "refresh"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -28,7 +31,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const { stack, rest } = parseArgs(process.argv.slice(3));
-  if (!existsSync(path.join(repoRoot, "config", `Pulumi.${stack}.yaml`))) {
+  if (!existsSync(path.join(projectDir, "config", `Pulumi.${stack}.yaml`))) {
     console.error(`no stack '${stack}': config/Pulumi.${stack}.yaml does not exist (stacks: local, dev, staging, prod)`);
     return 2;
   }
@@ -36,8 +39,34 @@ async function main(): Promise<number> {
   if (stack === "local") await clusterUp();
   selectStack(stack, env);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a.startsWith("--json")) ? ["--diff"] : [];
+  const before = cmd === "up" ? namespaceRevisionsOutput(stack, env) : {};
   const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
+  if (code === 0 && cmd === "up") restartMoved(stack, before, namespaceRevisionsOutput(stack, env));
   return code;
+}
+
+function namespaceRevisionsOutput(stack: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const r = pulumiSync(["stack", "output", "namespaceRevisions", "--json", "--stack", stack], env);
+  try {
+    return r.status === 0 ? JSON.parse(r.stdout) ?? {} : {};
+  } catch {
+    return {};
+  }
+}
+
+// The canary step's second half: workloads of namespaces that moved to another revision are
+// restarted, rolling, so their sidecars come from the new control plane.
+function restartMoved(stack: string, before: Record<string, string>, after: Record<string, string>): void {
+  const moved = movedNamespaces(before, after);
+  if (moved.length === 0) return;
+  const target = targetOf(readStackConfig(stack));
+  if (!target) return;
+  for (const m of moved) {
+    const t0 = Date.now();
+    console.log(`[canary] namespace ${m.namespace}: revision ${m.from} -> ${m.to}, restarting its workloads`);
+    const restarted = restartWorkloads(target, m.namespace);
+    console.log(`[canary] namespace ${m.namespace}: restarted ${restarted.length} workload(s) in ${((Date.now() - t0) / 1000).toFixed(1)}s${restarted.length ? `: ${restarted.join(", ")}` : ""}`);
+  }
 }
 
 main().then(

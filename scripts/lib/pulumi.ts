@@ -7,13 +7,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { cacheRoot, pins, preflight, repoRoot, toolPath, toolPathDirs } from "./tools.js";
+import { cacheRoot, pins, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "./tools.js";
 
 const require = createRequire(import.meta.url);
 
 /** The passphrase of the disposable `local` stack and of throwaway render stacks. Never for real stacks. */
 export const LOCAL_PASSPHRASE = "observability-stack-local";
-export const defaultBackend = `file://${path.join(repoRoot, ".state")}`;
+export const defaultBackend = `file://${path.join(projectDir, ".state")}`;
 
 export interface PulumiEnvOptions {
   readonly stack: string;
@@ -40,12 +40,12 @@ export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
   return env;
 }
 
-export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): { status: number; stdout: string; stderr: string } {
+export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(toolPath("pulumi"), [...args, "--non-interactive"], { env, cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function selectStack(stack: string, env: NodeJS.ProcessEnv, cwd = repoRoot): void {
+export function selectStack(stack: string, env: NodeJS.ProcessEnv, cwd = projectDir): void {
   const r = pulumiSync(["stack", "select", stack, "--create"], env, cwd);
   if (r.status !== 0) throw new Error(`pulumi stack select ${stack} --create failed: ${(r.stderr || r.stdout).trim()}`);
 }
@@ -61,7 +61,7 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   const languageServer = new LanguageServer(program);
   server.addService(langrpc.LanguageRuntimeService, languageServer);
   const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
-  const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? repoRoot, stdio: ["inherit", opts.capture ? "pipe" : "inherit", "inherit"] });
+  const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", "inherit"] });
   let stdout = "";
   child.stdout?.on("data", (d) => (stdout += d));
   const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));

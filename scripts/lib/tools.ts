@@ -5,6 +5,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** Where Pulumi.yaml and config/ are read from: this repo, or a copy (tests use OBS_PROJECT_DIR). */
+export const projectDir = process.env.OBS_PROJECT_DIR ?? repoRoot;
 export const cacheRoot = process.env.OBS_CACHE_DIR ?? path.join(homedir(), ".cache", "observability-stack");
 export const toolsRoot = path.join(cacheRoot, "tools");
 

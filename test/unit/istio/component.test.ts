@@ -56,8 +56,7 @@ describe("IstioControlPlane", () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
     const istio = parseConfig("dev", { kubernetes: { context: "x" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" } } }, { istio: ["1.30", "1.31"] }).istio;
     const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", samplingPercent: 5, retainOnDelete: true });
-    const revisions = await new Promise<string[]>((r) => pulumi.all([cp.revisions]).apply(([v]) => r(v)));
-    expect(revisions).toEqual(["1-30", "1-31"]);
+    expect(cp.revisions).toEqual(["1-30", "1-31"]);
     // registrations behind dependsOn settle after the constructor returns
     await new Promise((r) => setTimeout(r, 200));
     const istiodUrns = await Promise.all(cp.istiods.map((d) => new Promise<string>((r) => d.urn.apply(r))));

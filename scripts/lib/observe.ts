@@ -1,0 +1,48 @@
+// Read-only look at a cluster's mesh with the pinned kubectl: which revisions run, which pods
+// and namespaces use them. Used by the canary guard rails at preview and by `canary status`.
+import { spawnSync } from "node:child_process";
+import type { ObservedMesh } from "../../components/istio/guard.js";
+import { toolPath } from "./tools.js";
+
+export interface Target {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+}
+
+function kubectlJson(t: Target, args: string[]): { items: any[] } {
+  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
+  const r = spawnSync(toolPath("kubectl"), [...base, ...args, "-o", "json", "--request-timeout=20s"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} (context ${t.context ?? "current"}): ${(r.stderr || r.stdout).trim()}`);
+  return JSON.parse(r.stdout);
+}
+
+export function observeMesh(t: Target): ObservedMesh {
+  const istiods = kubectlJson(t, ["get", "deployments", "-n", "istio-system", "-l", "app=istiod"]).items;
+  const revisions = [...new Set(istiods.map((d) => d.metadata.labels?.["istio.io/rev"]).filter(Boolean) as string[])];
+  const podsByRevision: Record<string, string[]> = {};
+  for (const p of kubectlJson(t, ["get", "pods", "-A", "-l", "istio.io/rev"]).items) {
+    if (p.metadata.namespace === "istio-system") continue;
+    (podsByRevision[p.metadata.labels["istio.io/rev"]] ??= []).push(`${p.metadata.namespace}/${p.metadata.name}`);
+  }
+  const namespacesByLabel: Record<string, string[]> = {};
+  for (const n of kubectlJson(t, ["get", "namespaces", "-l", "istio.io/rev"]).items) (namespacesByLabel[n.metadata.labels["istio.io/rev"]] ??= []).push(n.metadata.name);
+  return { revisions, podsByRevision, namespacesByLabel };
+}
+
+/** Rolling restart of every Deployment, StatefulSet and DaemonSet in a namespace; returns what restarted. */
+export function restartWorkloads(t: Target, namespace: string): string[] {
+  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
+  const restarted: string[] = [];
+  for (const kind of ["deployment", "statefulset", "daemonset"]) {
+    const items = kubectlJson(t, ["get", kind, "-n", namespace]).items;
+    for (const w of items) {
+      const name = `${kind}/${w.metadata.name}`;
+      const r = spawnSync(toolPath("kubectl"), [...base, "rollout", "restart", name, "-n", namespace], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`kubectl rollout restart ${name} -n ${namespace}: ${r.stderr.trim()}`);
+      const s = spawnSync(toolPath("kubectl"), [...base, "rollout", "status", name, "-n", namespace, "--timeout=300s"], { encoding: "utf8" });
+      if (s.status !== 0) throw new Error(`${name} in ${namespace} did not finish rolling within 300s: ${s.stderr.trim()}`);
+      restarted.push(name);
+    }
+  }
+  return restarted;
+}

@@ -1,0 +1,110 @@
+// The canary upgrade, each step one `npm run up` (the real command: program, engine, provider,
+// then the restarts of moved namespaces), on a copy of the local stack.
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { e2eEnv, getJson, kubectl, stackWorkDir } from "./helpers.js";
+
+let dir: string;
+const timings: Record<string, number> = {};
+
+function editConfig(edit: (istio: Record<string, any>) => void): void {
+  const file = path.join(dir, "config", "Pulumi.local.yaml");
+  const doc = parse(readFileSync(file, "utf8"));
+  edit(doc.config["obs:istio"]);
+  writeFileSync(file, stringify(doc));
+}
+
+function npmRun(step: string, ...args: string[]): { code: number; out: string } {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [path.resolve("node_modules/tsx/dist/cli.mjs"), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...e2eEnv(), OBS_PROJECT_DIR: dir, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}` },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  timings[step] = (Date.now() - t0) / 1000;
+  return { code: r.status ?? 1, out: r.stdout + r.stderr };
+}
+const up = (step: string) => npmRun(step, "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
+
+describe("canary control-plane upgrade 1.30 -> 1.31", () => {
+  beforeAll(() => {
+    dir = stackWorkDir("local", (c) => {
+      const istio = c["obs:istio"] as Record<string, any>;
+      istio.tags = { stable: "1-30" };
+      istio.namespaces = { shop: "stable" };
+    });
+  });
+  afterAll(() => {
+    console.log(`[e2e canary timings, s] ${JSON.stringify(timings)}`);
+    npmRun("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes");
+  });
+
+  it("starts on 1-30 with a workload whose pods carry the revision label", () => {
+    const r = up("up 1-30");
+    expect(r.code, r.out).toBe(0);
+    // what the injector of 1-30 would have done to the pods (webhooks are not called on this cluster)
+    kubectl(["apply", "-f", "-"], {
+      input: `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web, istio.io/rev: "1-30" } }
+    spec: { containers: [{ name: web, image: nginx:1.27 }] }
+`,
+    });
+    kubectl(["rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"]);
+  });
+
+  it("step 1: adding 1-31 brings its control plane up beside 1-30 and moves nothing", () => {
+    editConfig((i) => i.revisions.push({ name: "1-31", version: "1.31" }));
+    const r = up("add 1-31");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).not.toContain("[canary]");
+    for (const rev of ["1-30", "1-31"]) expect(getJson(["get", "deployment", `istiod-${rev}`, "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
+    expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
+  });
+
+  it("step 2: pointing the tag at 1-31 moves its webhook and restarts the namespace's workloads", () => {
+    const before = getJson(["get", "deployment", "web", "-n", "shop"]).spec.template.metadata.annotations?.["kubectl.kubernetes.io/restartedAt"];
+    editConfig((i) => (i.tags.stable = "1-31"));
+    const r = up("tag -> 1-31");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("[canary] namespace shop: revision 1-30 -> 1-31, restarting its workloads");
+    expect(r.out).toMatch(/\[canary\] namespace shop: restarted 1 workload\(s\) in [\d.]+s: deployment\/web/);
+    expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-31");
+    const after = getJson(["get", "deployment", "web", "-n", "shop"]).spec.template.metadata.annotations?.["kubectl.kubernetes.io/restartedAt"];
+    expect(after).toBeTruthy();
+    expect(after).not.toBe(before);
+  });
+
+  it("step 3: canary status shows desired 1-31 and the pods still labelled 1-30", () => {
+    const r = npmRun("status", "scripts/canary.ts", "status", "--stack", "local");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/shop\s+stable\s+1-31\s+1-30: 2\s+\(restart pending\)/);
+    expect(r.out).toMatch(/stable\s+1-31\s+1-31/);
+    expect(r.out).toMatch(/1-30\s+no: used by 2 pod\(s\)/);
+  });
+
+  it("step 4: removing 1-30 is refused while pods it injected run, and nothing changes", () => {
+    editConfig((i) => (i.revisions = i.revisions.filter((r: { name: string }) => r.name !== "1-30")));
+    const r = up("remove refused");
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain("removing revision '1-30' is refused: 2 running pod(s) injected by it (shop/web-");
+    expect(getJson(["get", "deployment", "istiod-1-30", "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
+  });
+
+  it("step 5: with the explicit override 1-30 goes; the shared CRDs stay", () => {
+    editConfig((i) => (i.forceRemoveRevisions = ["1-30"]));
+    const r = up("remove forced");
+    expect(r.code, r.out).toBe(0);
+    expect(kubectl(["get", "deployment", "istiod-1-30", "-n", "istio-system", "--ignore-not-found", "-o", "name"]).trim()).toBe("");
+    expect(getJson(["get", "deployment", "istiod-1-31", "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
+    expect(getJson(["get", "crd", "virtualservices.networking.istio.io"]).metadata.name).toBe("virtualservices.networking.istio.io");
+  });
+});
