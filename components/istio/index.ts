@@ -71,6 +71,9 @@ export class IstioControlPlane extends pulumi.ComponentResource {
       });
     }
 
+    // one group whatever revision renders them: moving gateways.revision updates them in place, rolling
+    registerObjects(`${name}-gateway`, shaped.gateways, { parent: this, dependsOn: Object.values(revisionGroups).flat() });
+
     const tagObjects = Object.entries(istio.tags).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
     registerObjects(`${name}-tag`, tagObjects, { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
 

@@ -16,6 +16,12 @@ export interface ShapedInstall {
   readonly shared: KubeObject[];
   /** Objects owned by one revision. */
   readonly revisions: Record<string, KubeObject[]>;
+  /** Gateway objects: upgraded in place, so their identity does not depend on the revision rendering them. */
+  readonly gateways: KubeObject[];
+}
+
+export function isGatewayObject(o: KubeObject): boolean {
+  return /^istio-(ingress|egress)gateway/.test(o.metadata.name);
 }
 
 export function compareVersions(a: string, b: string): number {
@@ -39,16 +45,18 @@ export function shapeInstall(rendered: readonly RenderedRevision[]): ShapedInsta
   const crds = new Map<string, KubeObject>();
   const shared = new Map<string, KubeObject>();
   const revisions: Record<string, KubeObject[]> = {};
+  const gateways: KubeObject[] = [];
   for (const r of ordered) {
     revisions[r.revision] = [];
     for (const o of r.objects) {
       if (o.kind === "CustomResourceDefinition") crds.set(objectKey(o), o);
+      else if (isGatewayObject(o)) gateways.push(o);
       else if (belongsToRevision(o, r.revision)) revisions[r.revision]!.push(o);
       else shared.set(objectKey(o), o);
     }
   }
   const byKey = (m: Map<string, KubeObject>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, o]) => o);
-  return { crds: byKey(crds), shared: byKey(shared), revisions };
+  return { crds: byKey(crds), shared: byKey(shared), revisions, gateways };
 }
 
 interface WebhookLike {

@@ -19,7 +19,7 @@ const injector = (rev: string): KubeObject => ({
 describe("shaping istioctl output", () => {
   it("splits CRDs, shared base objects and revision-owned objects; CRDs come from the newest version", () => {
     const shaped = shapeInstall([
-      { revision: "1-31", version: "1.31", objects: [crd("telemetries.telemetry.istio.io", "1.31"), obj("ServiceAccount", "istio-reader-service-account", {}, { release: "1.31" }), obj("Deployment", "istiod-1-31", {}, { "istio.io/rev": "1-31" })] },
+      { revision: "1-31", version: "1.31", objects: [crd("telemetries.telemetry.istio.io", "1.31"), obj("ServiceAccount", "istio-reader-service-account", {}, { release: "1.31" }), obj("Deployment", "istiod-1-31", {}, { "istio.io/rev": "1-31" }), obj("Deployment", "istio-ingressgateway", {}, { "istio.io/rev": "1-31" })] },
       { revision: "1-30", version: "1.30", objects: [crd("telemetries.telemetry.istio.io", "1.30"), obj("ServiceAccount", "istio-reader-service-account", {}, { release: "1.30" }), obj("Deployment", "istiod-1-30", {}, { "istio.io/rev": "1-30" }), obj("ConfigMap", "istio-1-30")] },
     ]);
     expect(shaped.crds).toHaveLength(1);
@@ -28,6 +28,8 @@ describe("shaping istioctl output", () => {
     expect(shaped.shared[0]!.metadata.labels!.release).toBe("1.31");
     expect(shaped.revisions["1-30"]!.map((o) => o.metadata.name)).toEqual(["istiod-1-30", "istio-1-30"]);
     expect(shaped.revisions["1-31"]!.map((o) => o.metadata.name)).toEqual(["istiod-1-31"]);
+    // gateways are kept apart so that a change of gateway revision updates them in place
+    expect(shaped.gateways.map((o) => o.metadata.name)).toEqual(["istio-ingressgateway"]);
   });
 
   it("compares versions numerically", () => {
