@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config/load.js";
 import { ConfigError, type StackConfig } from "./config/index.js";
 import { IstioControlPlane } from "./components/istio/index.js";
+import { Logging } from "./components/logging/index.js";
 import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
 import { targetOf } from "./config/target.js";
 import { observeMesh, type Target } from "./scripts/lib/observe.js";
@@ -34,7 +35,22 @@ export default async function main(): Promise<Record<string, unknown>> {
 
   const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, samplingPercent: cfg.tracing.samplingPercent, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
 
+  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.tracing.namespace, labels: { "app.kubernetes.io/managed-by": "observability-stack" } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
+
+  const outputs: Record<string, unknown> = {};
+  if (cfg.logging.enabled) {
+    const secrets = cfg.secrets.logging!;
+    const logging = new Logging(
+      "logging",
+      { namespace: observability.metadata.name, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
+      { providers: { kubernetes: k8sProvider } },
+    );
+    outputs.elasticsearchUrl = logging.elasticsearchUrl;
+    outputs.kibanaUrl = logging.kibanaUrl;
+  }
+
   return {
+    ...outputs,
     environment: cfg.environment,
     istioNamespace: istio.namespace,
     revisions: istio.revisions,

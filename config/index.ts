@@ -1,4 +1,5 @@
 // The stack's configuration: one schema, parsed once, every problem reported together.
+import { checkLogging, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, quantity, record, str } from "./schema.js";
 
 export const NAMESPACE = "obs";
@@ -73,9 +74,15 @@ export const schema = {
     },
     { doc: "tracing" },
   ),
+  logging: loggingSchema,
 } satisfies Record<string, Field<unknown>>;
 
-export type StackConfig = Infer<typeof schema> & { readonly stack: string };
+/** Secret values, kept apart from the typed config and handed on as Pulumi secrets only. */
+export interface StackSecrets {
+  readonly logging?: LoggingSecrets;
+}
+
+export type StackConfig = Infer<typeof schema> & { readonly stack: string; readonly secrets: StackSecrets };
 export type IstioConfig = StackConfig["istio"];
 export type RevisionConfig = IstioConfig["revisions"][number];
 
@@ -100,11 +107,12 @@ export interface PinnedVersions {
  */
 export function parseConfig(stack: string, raw: Record<string, unknown>, pinned: PinnedVersions): StackConfig {
   const issues: Issue[] = [];
-  const parsed = parseObject(schema, raw, NAMESPACE, issues);
+  const { rest: loggingRaw, secrets: loggingSecrets } = takeLoggingSecrets(raw.logging, issues);
+  const parsed = parseObject(schema, { ...raw, ...(raw.logging !== undefined || loggingRaw !== undefined ? { logging: loggingRaw } : {}) }, NAMESPACE, issues);
   for (const i of issues) if (i.key.startsWith(`${NAMESPACE}.`)) Object.assign(i, { key: i.key.replace(`${NAMESPACE}.`, `${NAMESPACE}:`) });
   if (parsed) crossChecks(parsed, pinned, issues);
   if (issues.length || !parsed) throw new ConfigError(stack, issues);
-  return { ...parsed, stack };
+  return { ...parsed, stack, secrets: { ...(loggingSecrets ? { logging: loggingSecrets } : {}) } };
 }
 
 function crossChecks(c: Infer<typeof schema>, pinned: PinnedVersions, issues: Issue[]): void {
@@ -130,6 +138,7 @@ function crossChecks(c: Infer<typeof schema>, pinned: PinnedVersions, issues: Is
     if (ns === "istio-system" || ns === "kube-system") issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: "an application namespace (istio-system and kube-system are never injected)" });
   }
   if (i.gateways.revision && !revNames.includes(i.gateways.revision)) issues.push({ key: "obs:istio.gateways.revision", value: i.gateways.revision, allowed: `a revision in obs:istio.revisions (${revNames.join(", ")})` });
+  checkLogging(c.logging, issues);
   if (i.pilot.autoscaleMax < i.pilot.replicas) issues.push({ key: "obs:istio.pilot.autoscaleMax", value: i.pilot.autoscaleMax, allowed: `>= obs:istio.pilot.replicas (${i.pilot.replicas})` });
 }
 

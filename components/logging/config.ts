@@ -99,3 +99,34 @@ export function checkPassword(key: string, value: string, issues: Issue[]): void
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f]/.test(value)) issues.push({ key, value: "(secret)", allowed: "a password without control characters" });
 }
+
+/** Secret keys of `obs:logging`: kept out of the typed config, handed to the component as Pulumi secrets. */
+export const LOGGING_SECRET_KEYS = ["elasticPassword", "kibanaPassword"] as const;
+export type LoggingSecrets = Record<(typeof LOGGING_SECRET_KEYS)[number], string>;
+
+/**
+ * Splits the raw `obs:logging` value (as decoded from the stack config, secrets already
+ * decrypted) into the part the schema parses and the passwords. With logging enabled both
+ * passwords are required and checked; issues never repeat a password.
+ */
+export function takeLoggingSecrets(raw: unknown, issues: Issue[]): { rest: unknown; secrets?: LoggingSecrets } {
+  raw ??= {};
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { rest: raw };
+  const rest: Record<string, unknown> = { ...raw };
+  const found: Partial<LoggingSecrets> = {};
+  for (const k of LOGGING_SECRET_KEYS) {
+    const v = rest[k];
+    delete rest[k];
+    if (v === undefined) continue;
+    if (typeof v !== "string") issues.push({ key: `${KEY}.${k}`, value: "(secret)", allowed: "a string (set it with `pulumi config set --secret --path obs:logging." + k + "`)" });
+    else found[k] = v;
+  }
+  if (rest.enabled === false || rest.enabled === "false") return { rest };
+  for (const k of LOGGING_SECRET_KEYS) {
+    const v = found[k];
+    if (v === undefined) {
+      if (!issues.some((i) => i.key === `${KEY}.${k}`)) issues.push({ key: `${KEY}.${k}`, value: undefined, allowed: `required: a secret (pulumi config set --secret --path obs:logging.${k} <password>)` });
+    } else checkPassword(`${KEY}.${k}`, v, issues);
+  }
+  return { rest, secrets: found.elasticPassword !== undefined && found.kibanaPassword !== undefined ? (found as LoggingSecrets) : undefined };
+}

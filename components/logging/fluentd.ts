@@ -17,7 +17,9 @@ export const BUFFER_DIR = "/var/log/fluentd-buffers";
 export const MONITOR_PORT = 24220;
 /** Container name; its own log is not tailed (errors about Elasticsearch would feed back). */
 export const FLUENTD_CONTAINER = "fluentd";
-export const CONFIG_DIR = "/fluentd/etc";
+/** The image runs `fluentd -c /fluentd/etc/$FLUENTD_CONF`; ours is mounted beside its defaults. */
+export const FLUENTD_CONF = "obs/fluent.conf";
+export const CONFIG_DIR = "/fluentd/etc/obs";
 
 /** Outputs sharing the disk buffer bound. */
 const OUTPUTS = [

@@ -25,6 +25,8 @@ export interface PrometheusArgs {
   readonly meshMtls: MeshMtls;
   /** Namespaces whose pods and services are scraped (istio-system is always added); all when absent. */
   readonly scrapeNamespaces?: readonly string[];
+  /** Revision or tag that injects the cert sidecar under mTLS scraping; default: the namespace's label or the default tag. */
+  readonly istioRevision?: string;
 }
 
 export class Prometheus extends pulumi.ComponentResource {
@@ -86,6 +88,7 @@ export class Prometheus extends pulumi.ComponentResource {
           configMapName: `${name}-config`,
           configHash: this.configHash,
           mtls,
+          istioRevision: args.istioRevision,
           retainOnDelete: args.retainOnDelete,
         }),
       },

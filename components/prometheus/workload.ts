@@ -67,6 +67,8 @@ export interface StatefulSetSpecInput {
   readonly configHash: string;
   /** Mount the Istio workload certificate (see ISTIO_CERT_ANNOTATIONS). */
   readonly mtls: boolean;
+  /** Revision or tag whose injector adds the cert sidecar (pod label istio.io/rev); else the namespace's or the default one. */
+  readonly istioRevision?: string;
   /** Keep the data volumes when the StatefulSet is deleted. */
   readonly retainOnDelete: boolean;
 }
@@ -83,7 +85,7 @@ export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v
     persistentVolumeClaimRetentionPolicy: { whenDeleted: i.retainOnDelete ? "Retain" : "Delete", whenScaled: "Retain" },
     template: {
       metadata: {
-        labels: { ...i.labels, "sidecar.istio.io/inject": i.mtls ? "true" : "false" },
+        labels: { ...i.labels, "sidecar.istio.io/inject": i.mtls ? "true" : "false", ...(i.mtls && i.istioRevision ? { "istio.io/rev": i.istioRevision } : {}) },
         annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...(i.mtls ? ISTIO_CERT_ANNOTATIONS : {}) },
       },
       spec: {

@@ -69,6 +69,10 @@ export class Tracing extends pulumi.ComponentResource {
   readonly collector: k8s.apps.v1.Deployment;
   readonly ingester: k8s.apps.v1.Deployment;
   readonly query: k8s.apps.v1.Deployment;
+  /** `jaeger-collector`: Zipkin 9411, OTLP 4317/4318. */
+  readonly collectorService: k8s.core.v1.Service;
+  /** `jaeger-query`: UI and API on 16686. */
+  readonly queryService: k8s.core.v1.Service;
 
   constructor(name: string, args: TracingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:tracing:Jaeger", name, {}, opts);
@@ -294,7 +298,7 @@ export class Tracing extends pulumi.ComponentResource {
       dependsOn: [this.schemaJob],
     });
 
-    new k8s.core.v1.Service(
+    this.collectorService = new k8s.core.v1.Service(
       `${name}-collector`,
       {
         metadata: { name: NAMES.collector, namespace, labels: labelsOf(NAMES.collector) },
@@ -310,7 +314,7 @@ export class Tracing extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new k8s.core.v1.Service(
+    this.queryService = new k8s.core.v1.Service(
       `${name}-query`,
       {
         metadata: { name: NAMES.query, namespace, labels: labelsOf(NAMES.query) },

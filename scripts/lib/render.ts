@@ -5,19 +5,31 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStack } from "./pulumi.js";
-import { repoRoot } from "./tools.js";
+import { LOGGING_SECRET_KEYS } from "../../components/logging/config.js";
+import { projectDir } from "./tools.js";
 
 /** Stack config with the target switched to renderDir and secure values replaced by placeholders. */
 export function renderConfig(stack: string, outDir: string): Record<string, unknown> {
-  const file = path.join(repoRoot, "config", `Pulumi.${stack}.yaml`);
+  const file = path.join(projectDir, "config", `Pulumi.${stack}.yaml`);
   const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc.config ?? {})) {
-    config[k] = v && typeof v === "object" && "secure" in (v as object) ? `rendered-offline-placeholder-for-${k}` : v;
+    config[k] = stripSecure(v, k);
   }
+  // passwords exist only as secrets of the real stack: offline they are placeholders
+  const logging = { ...((config["obs:logging"] ?? {}) as Record<string, unknown>) };
+  for (const k of LOGGING_SECRET_KEYS) if (typeof logging[k] !== "string") logging[k] = `rendered-offline-placeholder-${k}`;
+  config["obs:logging"] = logging;
   const k8sCfg = (config["obs:kubernetes"] ?? {}) as Record<string, unknown>;
   config["obs:kubernetes"] = { ...k8sCfg, context: "", kubeconfig: "", renderDir: outDir };
   return { config };
+}
+
+function stripSecure(v: unknown, key: string): unknown {
+  if (!v || typeof v !== "object") return v;
+  if ("secure" in (v as object)) return `rendered-offline-placeholder-${key}`;
+  if (Array.isArray(v)) return v.map((x, i) => stripSecure(x, `${key}[${i}]`));
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, stripSecure(x, k)]));
 }
 
 export interface RenderSummary {
@@ -32,7 +44,7 @@ export async function renderStack(stack: string, outDir: string, opts: { quiet?:
   mkdirSync(out, { recursive: true });
   const work = mkdtempSync(path.join(os.tmpdir(), `obs-render-${stack}-`));
   try {
-    writeFileSync(path.join(work, "Pulumi.yaml"), readFileSync(path.join(repoRoot, "Pulumi.yaml")));
+    writeFileSync(path.join(work, "Pulumi.yaml"), readFileSync(path.join(projectDir, "Pulumi.yaml")));
     mkdirSync(path.join(work, "config"));
     writeFileSync(path.join(work, "config", `Pulumi.${stack}.yaml`), stringify(renderConfig(stack, out)));
     const env = pulumiEnv({ stack, backendUrl: `file://${path.join(work, "state")}`, passphrase: LOCAL_PASSPHRASE });

@@ -7,6 +7,7 @@ import { referenceRows } from "../../config/schema.js";
 const pinned = { istio: ["1.30", "1.31"] };
 const base = () => ({
   kubernetes: { context: "dev" },
+  logging: { enabled: false } as Record<string, unknown>,
   istio: { revisions: [{ name: "1-30", version: "1.30" }], tags: { stable: "1-30" } as Record<string, string>, namespaces: { apps: "stable" } as Record<string, string> },
 });
 
@@ -97,11 +98,27 @@ describe("config schema", () => {
     expect(effectiveRevision(c.istio, "other")).toBeUndefined();
   });
 
-  it.each(["local", "dev", "staging", "prod"])("the %s stack file parses", (stack) => {
+  const stackFile = (stack: string) => {
     const doc = parse(readFileSync(new URL(`../../config/Pulumi.${stack}.yaml`, import.meta.url), "utf8"));
-    const raw = Object.fromEntries(Object.entries(doc.config).filter(([k]) => k.startsWith("obs:")).map(([k, v]) => [k.slice(4), v]));
+    return Object.fromEntries(Object.entries(doc.config).filter(([k]) => k.startsWith("obs:")).map(([k, v]) => [k.slice(4), v])) as Record<string, any>;
+  };
+
+  it.each(["local", "dev", "staging", "prod"])("the %s stack file parses (with its secrets decrypted)", (stack) => {
+    const raw = stackFile(stack);
+    // what `pulumi config set --secret --path obs:logging.<key>` provides, decrypted, at run time
+    raw.logging = { ...raw.logging, elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" };
     const c = parseConfig(stack, raw, pinned);
     expect(c.environment).toBe(stack);
+    expect(c.secrets.logging).toEqual({ elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" });
+    expect(JSON.stringify({ ...c, secrets: undefined })).not.toContain("decrypted-");
+  });
+
+  it("names the missing secrets and the command that sets them", () => {
+    const raw = stackFile("prod");
+    expect(problems(raw)).toEqual([
+      "obs:logging.elasticPassword = undefined: required: a secret (pulumi config set --secret --path obs:logging.elasticPassword <password>)",
+      "obs:logging.kibanaPassword = undefined: required: a secret (pulumi config set --secret --path obs:logging.kibanaPassword <password>)",
+    ]);
   });
 
   it("documents every key", () => {

@@ -2,11 +2,11 @@
 # Puts Elasticsearch's desired state from the files in $BOOTSTRAP_DIR: ILM policies
 # (ilm-<name>.json), index templates (template-<name>.json), roles (role-<name>.json), the
 # first index behind each write alias (aliases.txt: "<alias> <index>", body index-<alias>.json),
-# the Fluentd user and the kibana_system password. Unchanged policies and templates are
+# the Fluentd user and the Kibana user's (kibana_system) password. Unchanged policies and templates are
 # no-ops in Elasticsearch; indices and passwords are only written when missing or
 # different, so a re-run changes nothing.
 # Environment: ES_URL CA_FILE ELASTIC_PASSWORD KIBANA_PASSWORD FLUENTD_PASSWORD
-#              FLUENTD_USER FLUENTD_ROLE [BOOTSTRAP_DIR] [DEADLINE_SECONDS]
+#              FLUENTD_USER FLUENTD_ROLE KIBANA_USER [BOOTSTRAP_DIR] [DEADLINE_SECONDS]
 set -euo pipefail
 dir=${BOOTSTRAP_DIR:-/bootstrap}
 deadline=$(( $(date +%s) + ${DEADLINE_SECONDS:-600} ))
@@ -68,10 +68,10 @@ else
     "$(json_escape "$FLUENTD_PASSWORD")" "$FLUENTD_ROLE" > "$tmp/fluentd-user.json"
   call PUT "/_security/user/$FLUENTD_USER" "@$tmp/fluentd-user.json" 200
 fi
-if authenticates kibana_system "$KIBANA_PASSWORD"; then
-  echo "user kibana_system is up to date"
+if authenticates "$KIBANA_USER" "$KIBANA_PASSWORD"; then
+  echo "user $KIBANA_USER is up to date"
 else
   printf '{"password":"%s"}' "$(json_escape "$KIBANA_PASSWORD")" > "$tmp/kibana-password.json"
-  call POST /_security/user/kibana_system/_password "@$tmp/kibana-password.json" 200
+  call POST "/_security/user/$KIBANA_USER/_password" "@$tmp/kibana-password.json" 200
 fi
 echo "bootstrap complete"

@@ -30,10 +30,11 @@ done
 if [[ $CODE == 200 ]]; then echo "secret $CERTS_SECRET exists; keeping it"; exit 0; fi
 
 cd "$work"
-"$certutil" ca --silent --pem --days $(( days * 2 )) --out ca.zip
+# Absolute paths: certutil may resolve relative ones against its home rather than the working directory.
+"$certutil" ca --silent --pem --days $(( days * 2 )) --out "$work/ca.zip"
 unzip -q ca.zip
-"$certutil" cert --silent --pem --ca-cert ca/ca.crt --ca-key ca/ca.key --days "$days" --name node \
-  --dns "$CERT_DNS" --ip 127.0.0.1 --out node.zip
+"$certutil" cert --silent --pem --ca-cert "$work/ca/ca.crt" --ca-key "$work/ca/ca.key" --days "$days" --name node \
+  --dns "$CERT_DNS" --ip 127.0.0.1 --out "$work/node.zip"
 unzip -q node.zip
 
 # secret_json NAME KEY=FILE...: a Secret manifest with the files base64-encoded.

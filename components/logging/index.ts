@@ -1,0 +1,218 @@
+// The EFK pipeline: Elasticsearch (StatefulSet, TLS, ILM), a Fluentd DaemonSet shipping
+// every container log and the Envoy access log, and Kibana. Order, enforced by dependsOn:
+// certificates Job -> Elasticsearch -> bootstrap Job (ILM, templates, aliases, users) -> Kibana;
+// Fluentd starts once the CA exists and buffers until its user does.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type AccessLogField } from "../mesh/access-log.js";
+import { bootstrapEnv, bootstrapFiles, certsEnv, certsFiles } from "./bootstrap.js";
+import { type LoggingConfig } from "./config.js";
+import { elasticsearchYml } from "./elasticsearch.js";
+import { buildFluentdConfig } from "./fluentd.js";
+import { esHttpHost, esUrl, KIBANA_PORT, loggingNames } from "./names.js";
+import {
+  bootstrapJobSpec,
+  certsJobSpec,
+  CLIENT_CA_FILE,
+  configHash,
+  deriveFluentdPassword,
+  esHeadlessServiceSpec,
+  esHttpServiceSpec,
+  esStatefulSetSpec,
+  fluentdDaemonSetSpec,
+  kibanaDeploymentSpec,
+  kibanaGatewaySpec,
+  kibanaServiceSpec,
+  kibanaVirtualServiceSpec,
+  labels,
+  PASSWORD_KEY,
+  selectorLabels,
+} from "./workloads.js";
+
+export { checkLogging, checkPassword, LOGGING_SECRET_KEYS, type LoggingConfig, loggingSchema, type LoggingSecrets, takeLoggingSecrets } from "./config.js";
+export { accessLogMapping, elasticsearchYml, ilmPolicy, indexTemplates } from "./elasticsearch.js";
+export { buildFluentdConfig, fluentdTypes } from "./fluentd.js";
+export { ACCESS_ALIAS, LOGS_ALIAS } from "./names.js";
+
+export interface LoggingArgs {
+  /** Namespace of every object; it must exist. */
+  readonly namespace: pulumi.Input<string>;
+  /** The parsed `obs:logging` section. */
+  readonly config: LoggingConfig;
+  /** Password of the `elastic` superuser (a Pulumi secret); set when the cluster first forms. */
+  readonly elasticPassword: pulumi.Input<string>;
+  /** Password Kibana's `kibana_system` user gets from the bootstrap Job (a Pulumi secret). */
+  readonly kibanaPassword: pulumi.Input<string>;
+  /** Keep the Elasticsearch StatefulSet (and so its data) when it leaves the stack. */
+  readonly retainOnDelete: boolean;
+  /** Cluster name Elasticsearch reports (default: the component's name). */
+  readonly clusterName?: string;
+  /** Labels of the Istio ingress gateway pods Kibana is exposed on (default `istio: ingressgateway`). */
+  readonly gatewaySelector?: Record<string, string>;
+  /** What the Istio Gateway and VirtualService wait for: the Istio CRDs. */
+  readonly meshDependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** Access-log fields; the mesh's definition by default (tests pass their own). */
+  readonly accessLogFields?: readonly AccessLogField[];
+}
+
+/** The scripts' own bound; the Jobs' activeDeadlineSeconds adds a margin, and both end before Pulumi's 10-minute await. */
+const JOB_DEADLINE_SECONDS = 240;
+
+export class Logging extends pulumi.ComponentResource {
+  /** In-cluster HTTPS URL of Elasticsearch. */
+  readonly elasticsearchUrl: pulumi.Output<string>;
+  /** In-cluster URL of Kibana. */
+  readonly kibanaUrl: pulumi.Output<string>;
+  /** Public URL of Kibana when exposed, else empty. */
+  readonly kibanaPublicUrl: pulumi.Output<string>;
+  readonly elasticsearch: k8s.apps.v1.StatefulSet;
+  readonly fluentd: k8s.apps.v1.DaemonSet;
+  readonly kibana: k8s.apps.v1.Deployment;
+  readonly certsJob: k8s.batch.v1.Job;
+  readonly bootstrapJob: k8s.batch.v1.Job;
+
+  constructor(name: string, args: LoggingArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("obs:logging:EFK", name, {}, opts);
+    const cfg = args.config;
+    const n = loggingNames(name);
+    const namespace = pulumi.output(args.namespace);
+    // Builders need the namespace as text (DNS names); apply only shapes data, never resources.
+    const build = <T>(f: (ns: string) => T): pulumi.Output<T> => namespace.apply(f);
+    const meta = (objName: string, component: string) => ({ name: objName, namespace, labels: labels(name, component) });
+    const fields = args.accessLogFields;
+
+    // ---- credentials: one Secret per consumer, so a node only receives what its pods use ----
+    const elasticPassword = pulumi.secret(args.elasticPassword);
+    const credentials = (objName: string, password: pulumi.Input<string>) =>
+      new k8s.core.v1.Secret(objName, { metadata: meta(objName, "credentials"), type: "Opaque", stringData: { [PASSWORD_KEY]: pulumi.secret(password) } }, { parent: this });
+    const secrets = [
+      credentials(n.elasticCredentials, elasticPassword),
+      credentials(n.kibanaCredentials, args.kibanaPassword),
+      credentials(n.fluentdCredentials, elasticPassword.apply(deriveFluentdPassword)),
+    ];
+
+    // ---- certificates: created once by a Job, kept across runs (see README) ----
+    const certsAccount = new k8s.core.v1.ServiceAccount(`${name}-es-certs`, { metadata: meta(`${n.es}-certs`, "es-certs") }, { parent: this });
+    const certsRole = new k8s.rbac.v1.Role(
+      `${name}-es-certs`,
+      {
+        metadata: meta(`${n.es}-certs`, "es-certs"),
+        // create cannot be limited to names; reading and replacing can.
+        rules: [
+          { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+          { apiGroups: [""], resources: ["secrets"], resourceNames: [n.esCerts, n.esCa], verbs: ["get", "update"] },
+        ],
+      },
+      { parent: this },
+    );
+    const certsBinding = new k8s.rbac.v1.RoleBinding(
+      `${name}-es-certs`,
+      {
+        metadata: meta(`${n.es}-certs`, "es-certs"),
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: certsRole.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: certsAccount.metadata.name, namespace }],
+      },
+      { parent: this },
+    );
+    const certsConfig = new k8s.core.v1.ConfigMap(`${name}-es-certs`, { metadata: meta(`${n.es}-certs`, "es-certs"), data: certsFiles() }, { parent: this });
+    const certsEnvironment = build((ns) => certsEnv(n, ns, JOB_DEADLINE_SECONDS));
+    this.certsJob = new k8s.batch.v1.Job(
+      `${name}-es-certs`,
+      {
+        // Auto-named: a changed template is a new Job, created before the old one goes.
+        metadata: { namespace, labels: labels(name, "es-certs") },
+        spec: pulumi
+          .all([certsEnvironment, certsConfig.metadata.name, certsAccount.metadata.name])
+          .apply(([env, configMap, serviceAccount]) => certsJobSpec({ instance: name, names: n, configMap, env, serviceAccount, contentHash: configHash(JSON.stringify(certsFiles()), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS })),
+      },
+      { parent: this, dependsOn: [certsBinding] },
+    );
+
+    // ---- Elasticsearch ----
+    const esYml = build((ns) => elasticsearchYml({ clusterName: args.clusterName ?? name, nodes: cfg.elasticsearch.nodes, names: n, namespace: ns, allowMmap: cfg.elasticsearch.setMaxMapCount }));
+    const esConfig = new k8s.core.v1.ConfigMap(`${name}-es-config`, { metadata: meta(n.esConfig, "elasticsearch"), data: { "elasticsearch.yml": esYml } }, { parent: this });
+    const headless = new k8s.core.v1.Service(`${name}-es-headless`, { metadata: meta(n.esHeadless, "elasticsearch"), spec: esHeadlessServiceSpec(name) }, { parent: this });
+    const httpService = new k8s.core.v1.Service(`${name}-es-http`, { metadata: meta(n.esHttp, "elasticsearch"), spec: esHttpServiceSpec(name) }, { parent: this });
+    this.elasticsearch = new k8s.apps.v1.StatefulSet(
+      `${name}-es`,
+      { metadata: meta(n.es, "elasticsearch"), spec: esYml.apply((yml) => esStatefulSetSpec({ instance: name, names: n, config: cfg.elasticsearch, configHash: configHash(yml) })) },
+      { parent: this, retainOnDelete: args.retainOnDelete, dependsOn: [this.certsJob, esConfig, headless, ...secrets] },
+    );
+    if (cfg.elasticsearch.nodes > 1) {
+      new k8s.policy.v1.PodDisruptionBudget(`${name}-es`, { metadata: meta(n.es, "elasticsearch"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(name, "elasticsearch") } } }, { parent: this });
+    }
+
+    // ---- bootstrap: ILM, templates, write aliases, users ----
+    const files = bootstrapFiles({ rolloverSize: cfg.rolloverSize, retentionDays: cfg.retentionDays, nodes: cfg.elasticsearch.nodes, fields });
+    const bootstrapConfig = new k8s.core.v1.ConfigMap(`${name}-es-bootstrap`, { metadata: meta(n.bootstrap, "es-bootstrap"), data: files }, { parent: this });
+    const bootstrapEnvironment = build((ns) => bootstrapEnv(esUrl(n, ns), CLIENT_CA_FILE, JOB_DEADLINE_SECONDS));
+    this.bootstrapJob = new k8s.batch.v1.Job(
+      `${name}-es-bootstrap`,
+      {
+        metadata: { namespace, labels: labels(name, "es-bootstrap") },
+        spec: pulumi
+          .all([bootstrapEnvironment, bootstrapConfig.metadata.name])
+          .apply(([env, configMap]) => bootstrapJobSpec({ instance: name, names: n, configMap, env, contentHash: configHash(JSON.stringify(files), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS })),
+      },
+      { parent: this, dependsOn: [this.elasticsearch, httpService] },
+    );
+
+    // ---- Fluentd ----
+    const fluentAccount = new k8s.core.v1.ServiceAccount(`${name}-fluentd`, { metadata: meta(n.fluentd, "fluentd") }, { parent: this });
+    // Cluster-scoped, so auto-named: two stacks in one cluster do not collide.
+    const fluentRole = new k8s.rbac.v1.ClusterRole(
+      `${name}-fluentd`,
+      { metadata: { labels: labels(name, "fluentd") }, rules: [{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }] },
+      { parent: this },
+    );
+    const fluentBinding = new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-fluentd`,
+      {
+        metadata: { labels: labels(name, "fluentd") },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: fluentRole.metadata.name },
+        subjects: [{ kind: "ServiceAccount", name: fluentAccount.metadata.name, namespace }],
+      },
+      { parent: this },
+    );
+    const fluentConf = build((ns) => buildFluentdConfig({ esHost: esHttpHost(n, ns), caFile: CLIENT_CA_FILE, bufferLimit: cfg.fluentd.bufferLimit, namespace: ns, fields }));
+    const fluentConfig = new k8s.core.v1.ConfigMap(`${name}-fluentd`, { metadata: meta(n.fluentd, "fluentd"), data: { "fluent.conf": fluentConf } }, { parent: this });
+    this.fluentd = new k8s.apps.v1.DaemonSet(
+      `${name}-fluentd`,
+      {
+        metadata: meta(n.fluentd, "fluentd"),
+        spec: pulumi
+          .all([fluentConf, fluentAccount.metadata.name])
+          .apply(([conf, serviceAccount]) => fluentdDaemonSetSpec({ instance: name, names: n, resources: cfg.fluentd.resources, serviceAccount, configHash: configHash(conf) })),
+      },
+      { parent: this, dependsOn: [this.certsJob, fluentConfig, fluentBinding, ...secrets] },
+    );
+
+    // ---- Kibana ----
+    const exposed = cfg.kibana.expose;
+    this.kibana = new k8s.apps.v1.Deployment(
+      `${name}-kibana`,
+      { metadata: meta(n.kibana, "kibana"), spec: build((ns) => kibanaDeploymentSpec({ instance: name, names: n, esUrl: esUrl(n, ns), resources: cfg.kibana.resources, publicHost: exposed ? cfg.kibana.host : undefined })) },
+      // Its kibana_system password is set by the bootstrap; Fluentd, in contrast, starts at
+      // once and buffers on the node until its user exists.
+      { parent: this, dependsOn: [this.bootstrapJob, ...secrets] },
+    );
+    const kibanaService = new k8s.core.v1.Service(`${name}-kibana`, { metadata: meta(n.kibana, "kibana"), spec: kibanaServiceSpec(name) }, { parent: this });
+    if (exposed) {
+      const route = build((ns) => ({
+        host: cfg.kibana.host,
+        tlsSecretName: cfg.kibana.tlsSecretName,
+        gatewaySelector: args.gatewaySelector ?? { istio: "ingressgateway" },
+        gatewayRef: `${ns}/${n.kibana}`,
+        serviceHost: `${n.kibana}.${ns}.svc.cluster.local`,
+      }));
+      const mesh = { parent: this, dependsOn: args.meshDependsOn ?? [] };
+      new k8s.apiextensions.CustomResource(`${name}-kibana-gateway`, { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: meta(n.kibana, "kibana"), spec: route.apply(kibanaGatewaySpec) }, mesh);
+      new k8s.apiextensions.CustomResource(`${name}-kibana-route`, { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: meta(n.kibana, "kibana"), spec: route.apply(kibanaVirtualServiceSpec) }, { ...mesh, dependsOn: [...mesh.dependsOn, kibanaService] });
+    }
+
+    this.elasticsearchUrl = build((ns) => esUrl(n, ns));
+    this.kibanaUrl = build((ns) => `http://${n.kibana}.${ns}.svc:${KIBANA_PORT}`);
+    this.kibanaPublicUrl = pulumi.output(exposed ? `https://${cfg.kibana.host}` : "");
+    this.registerOutputs({ elasticsearchUrl: this.elasticsearchUrl, kibanaUrl: this.kibanaUrl, kibanaPublicUrl: this.kibanaPublicUrl });
+  }
+}

@@ -1,0 +1,345 @@
+// Pod and Service specs of the EFK pieces, as plain objects (the Kubernetes types are
+// imported for checking only). The component wires them into resources.
+import { createHash, createHmac } from "node:crypto";
+import type * as k8s from "@pulumi/kubernetes";
+import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, CERTS_SCRIPT } from "./bootstrap.js";
+import { type LoggingConfig } from "./config.js";
+import { ES_CERTS_DIR } from "./elasticsearch.js";
+import { BUFFER_DIR, CONFIG_DIR, FLUENTD_CONF, FLUENTD_CONTAINER, LOG_DIR, MONITOR_PORT, POS_DIR } from "./fluentd.js";
+import { ES_HTTP_PORT, ES_IMAGE, ES_TRANSPORT_PORT, FLUENTD_IMAGE, FLUENTD_USER, KIBANA_IMAGE, KIBANA_PORT, KIBANA_USER, type LoggingNames } from "./names.js";
+
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+type Resources = LoggingConfig["fluentd"]["resources"];
+
+/** Key of every credentials Secret. */
+export const PASSWORD_KEY = "password";
+export const CONFIG_HASH_ANNOTATION = "observability-stack/config-hash";
+const ES_HOME = "/usr/share/elasticsearch";
+const ES_CA_FILE = `${ES_HOME}/config/${ES_CERTS_DIR}/ca.crt`;
+/** Where clients (Fluentd, Kibana, the bootstrap Job) mount the CA Secret. */
+export const CLIENT_CA_DIR = "/etc/elasticsearch-ca";
+export const CLIENT_CA_FILE = `${CLIENT_CA_DIR}/ca.crt`;
+
+export const configHash = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
+
+/**
+ * Fluentd's Elasticsearch password, derived from the elastic password so that no further
+ * secret has to be configured: deterministic (no churn between runs) and one-way (the
+ * credential present on every node does not reveal the superuser's).
+ */
+export function deriveFluentdPassword(elasticPassword: string): string {
+  return createHmac("sha256", elasticPassword).update("observability-stack/logging/fluentd").digest("hex").slice(0, 32);
+}
+
+export function selectorLabels(instance: string, component: string): Record<string, string> {
+  return { "app.kubernetes.io/name": component, "app.kubernetes.io/instance": instance };
+}
+
+export function labels(instance: string, component: string): Record<string, string> {
+  return { ...selectorLabels(instance, component), "app.kubernetes.io/part-of": "observability-stack" };
+}
+
+// The pipeline's own pods stay out of the mesh: Elasticsearch speaks TLS itself, Fluentd
+// reads the node, and a sidecar would keep the Jobs from completing.
+const podLabels = (instance: string, component: string) => ({ ...labels(instance, component), "sidecar.istio.io/inject": "false" });
+
+const resources = (r: Resources) => ({ requests: { ...r.requests }, limits: { ...r.limits } });
+const secretEnv = (name: string, secret: string): EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: PASSWORD_KEY } } });
+const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+const plainEnv = (env: Record<string, string>): EnvVar[] => Object.entries(env).map(([name, value]) => ({ name, value }));
+const caVolume = (n: LoggingNames) => ({ name: "es-ca", secret: { secretName: n.esCa } });
+const caMount = { name: "es-ca", mountPath: CLIENT_CA_DIR, readOnly: true };
+const nonRoot = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 };
+const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
+export interface ElasticsearchSpecInput {
+  readonly instance: string;
+  readonly names: LoggingNames;
+  readonly config: LoggingConfig["elasticsearch"];
+  /** Hash of elasticsearch.yml: a change rolls the pods. */
+  readonly configHash: string;
+}
+
+export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.apps.v1.StatefulSetSpec {
+  const { names: n, config: c } = i;
+  const selector = selectorLabels(i.instance, "elasticsearch");
+  const podSpec: PodSpec = {
+    securityContext: nonRoot,
+    terminationGracePeriodSeconds: 120,
+    ...(c.nodes > 1
+      ? {
+          // Preferred, not required: a cluster with fewer nodes still schedules, at the cost
+          // of a replica sharing a node with its primary.
+          affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selector } } }] } },
+        }
+      : {}),
+    initContainers: c.setMaxMapCount
+      ? [
+          {
+            // Trade-off (README): mmap-backed Lucene needs vm.max_map_count >= 262144, a
+            // node-wide kernel setting only a privileged container can raise. It only ever
+            // raises the value (as `sysctl -w vm.max_map_count=262144` would), never lowers it.
+            name: "max-map-count",
+            image: ES_IMAGE,
+            command: ["bash", "-c", "cur=$(cat /proc/sys/vm/max_map_count); if [ \"$cur\" -lt 262144 ]; then echo 262144 > /proc/sys/vm/max_map_count; fi"],
+            securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
+            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+          },
+        ]
+      : [],
+    containers: [
+      {
+        name: "elasticsearch",
+        image: ES_IMAGE,
+        env: [fieldEnv("POD_NAME", "metadata.name"), fieldEnv("POD_IP", "status.podIP"), { name: "ES_JAVA_OPTS", value: `-Xms${c.heap} -Xmx${c.heap}` }, secretEnv("ELASTIC_PASSWORD", n.elasticCredentials)],
+        ports: [
+          { name: "http", containerPort: ES_HTTP_PORT },
+          { name: "transport", containerPort: ES_TRANSPORT_PORT },
+        ],
+        resources: resources(c.resources),
+        securityContext: restricted,
+        readinessProbe: {
+          exec: { command: ["bash", "-c", `[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 4 --cacert ${ES_CA_FILE} -u "elastic:$ELASTIC_PASSWORD" 'https://localhost:${ES_HTTP_PORT}/_cluster/health?local=true')" = 200 ]`] },
+          initialDelaySeconds: 15,
+          periodSeconds: 10,
+          timeoutSeconds: 5,
+        },
+        volumeMounts: [
+          { name: "data", mountPath: `${ES_HOME}/data` },
+          { name: "config", mountPath: `${ES_HOME}/config/elasticsearch.yml`, subPath: "elasticsearch.yml", readOnly: true },
+          { name: "certs", mountPath: `${ES_HOME}/config/${ES_CERTS_DIR}`, readOnly: true },
+        ],
+      },
+    ],
+    volumes: [
+      { name: "config", configMap: { name: n.esConfig } },
+      { name: "certs", secret: { secretName: n.esCerts, defaultMode: 0o440 } },
+    ],
+  };
+  return {
+    serviceName: n.esHeadless,
+    replicas: c.nodes,
+    // Nodes must start together to elect a master; rolling updates stay one at a time.
+    podManagementPolicy: "Parallel",
+    updateStrategy: { type: "RollingUpdate" },
+    persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+    selector: { matchLabels: selector },
+    template: { metadata: { labels: podLabels(i.instance, "elasticsearch"), annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash } }, spec: podSpec },
+    volumeClaimTemplates: [
+      {
+        metadata: { name: "data", labels: labels(i.instance, "elasticsearch") },
+        spec: { accessModes: ["ReadWriteOnce"], ...(c.storageClass ? { storageClassName: c.storageClass } : {}), resources: { requests: { storage: c.storageSize } } },
+      },
+    ],
+  };
+}
+
+export function esHeadlessServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
+  return {
+    clusterIP: "None",
+    // Discovery resolves pods before they are Ready: the cluster cannot form otherwise.
+    publishNotReadyAddresses: true,
+    selector: selectorLabels(instance, "elasticsearch"),
+    ports: [
+      { name: "http", port: ES_HTTP_PORT, targetPort: "http" },
+      { name: "transport", port: ES_TRANSPORT_PORT, targetPort: "transport" },
+    ],
+  };
+}
+
+export function esHttpServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
+  return { type: "ClusterIP", selector: selectorLabels(instance, "elasticsearch"), ports: [{ name: "https", port: ES_HTTP_PORT, targetPort: "http", appProtocol: "https" }] };
+}
+
+export interface JobSpecInput {
+  readonly instance: string;
+  readonly names: LoggingNames;
+  /** ConfigMap holding the script (and, for the bootstrap, its request bodies). */
+  readonly configMap: string;
+  readonly env: Record<string, string>;
+  /** Hash of the ConfigMap's content and env: a change makes a new Job. */
+  readonly contentHash: string;
+  readonly deadlineSeconds: number;
+}
+
+interface JobShape {
+  readonly component: string;
+  readonly script: string;
+  readonly pod: Partial<PodSpec>;
+  readonly secretEnv: EnvVar[];
+  /** Mount the CA Secret (the bootstrap talks to Elasticsearch). */
+  readonly ca: boolean;
+}
+
+function jobSpec(i: JobSpecInput, s: JobShape): k8s.types.input.batch.v1.JobSpec {
+  return {
+    backoffLimit: 4,
+    activeDeadlineSeconds: i.deadlineSeconds + 300,
+    template: {
+      metadata: { labels: podLabels(i.instance, s.component), annotations: { [CONFIG_HASH_ANNOTATION]: i.contentHash } },
+      spec: {
+        restartPolicy: "OnFailure",
+        securityContext: nonRoot,
+        ...s.pod,
+        containers: [
+          {
+            name: s.component,
+            image: ES_IMAGE,
+            command: ["bash", `${BOOTSTRAP_DIR}/${s.script}`],
+            env: [...plainEnv(i.env), ...s.secretEnv],
+            securityContext: restricted,
+            resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+            volumeMounts: [{ name: "scripts", mountPath: BOOTSTRAP_DIR, readOnly: true }, ...(s.ca ? [caMount] : [])],
+          },
+        ],
+        volumes: [{ name: "scripts", configMap: { name: i.configMap } }, ...(s.ca ? [caVolume(i.names)] : [])],
+      },
+    },
+  };
+}
+
+/** The certs Job: creates the CA and node certificate Secrets once (scripts/certs.sh). */
+export function certsJobSpec(i: JobSpecInput & { readonly serviceAccount: string }): k8s.types.input.batch.v1.JobSpec {
+  return jobSpec(i, { component: "es-certs", script: CERTS_SCRIPT, pod: { serviceAccountName: i.serviceAccount }, secretEnv: [], ca: false });
+}
+
+/** The bootstrap Job: ILM, templates, aliases, users (scripts/bootstrap.sh). */
+export function bootstrapJobSpec(i: JobSpecInput): k8s.types.input.batch.v1.JobSpec {
+  const n = i.names;
+  const env = [secretEnv("ELASTIC_PASSWORD", n.elasticCredentials), secretEnv("KIBANA_PASSWORD", n.kibanaCredentials), secretEnv("FLUENTD_PASSWORD", n.fluentdCredentials)];
+  return jobSpec(i, { component: "es-bootstrap", script: BOOTSTRAP_SCRIPT, pod: { automountServiceAccountToken: false }, secretEnv: env, ca: true });
+}
+
+export interface FluentdSpecInput {
+  readonly instance: string;
+  readonly names: LoggingNames;
+  readonly resources: Resources;
+  readonly serviceAccount: string;
+  readonly configHash: string;
+}
+
+export function fluentdDaemonSetSpec(i: FluentdSpecInput): k8s.types.input.apps.v1.DaemonSetSpec {
+  const n = i.names;
+  const hostDir = (name: string, path: string, type: string) => ({ name, hostPath: { path, type } });
+  return {
+    selector: { matchLabels: selectorLabels(i.instance, "fluentd") },
+    updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+    template: {
+      metadata: { labels: podLabels(i.instance, "fluentd"), annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash } },
+      spec: {
+        serviceAccountName: i.serviceAccount,
+        // Every node's logs, including tainted (control-plane, dedicated) nodes.
+        tolerations: [{ operator: "Exists" }],
+        terminationGracePeriodSeconds: 60,
+        containers: [
+          {
+            name: FLUENTD_CONTAINER,
+            image: FLUENTD_IMAGE,
+            env: [
+              { name: "FLUENTD_CONF", value: FLUENTD_CONF },
+              { name: "FLUENT_ELASTICSEARCH_USER", value: FLUENTD_USER },
+              secretEnv("FLUENT_ELASTICSEARCH_PASSWORD", n.fluentdCredentials),
+              // kubernetes_metadata watches only this node's pods.
+              fieldEnv("K8S_NODE_NAME", "spec.nodeName"),
+            ],
+            // Root reads the runtime's log files (root-owned, 0640 on many distributions).
+            securityContext: { runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false },
+            resources: resources(i.resources),
+            ports: [{ name: "monitor", containerPort: MONITOR_PORT }],
+            livenessProbe: { httpGet: { path: "/api/plugins.json", port: "monitor" }, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 5 },
+            volumeMounts: [
+              // /var/log/containers symlinks into /var/log/pods; both are under /var/log, and
+              // containerd/CRI-O keep no log under /var/lib, so nothing else of the node is read.
+              { name: "varlog", mountPath: LOG_DIR, readOnly: true },
+              { name: "positions", mountPath: POS_DIR },
+              { name: "buffers", mountPath: BUFFER_DIR },
+              { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+              caMount,
+            ],
+          },
+        ],
+        volumes: [
+          hostDir("varlog", LOG_DIR, "Directory"),
+          hostDir("positions", POS_DIR, "DirectoryOrCreate"),
+          hostDir("buffers", BUFFER_DIR, "DirectoryOrCreate"),
+          { name: "config", configMap: { name: n.fluentd } },
+          caVolume(n),
+        ],
+      },
+    },
+  };
+}
+
+export interface KibanaSpecInput {
+  readonly instance: string;
+  readonly names: LoggingNames;
+  readonly esUrl: string;
+  readonly resources: Resources;
+  /** Public host when exposed: Kibana builds its links from it. */
+  readonly publicHost?: string;
+}
+
+export function kibanaDeploymentSpec(i: KibanaSpecInput): k8s.types.input.apps.v1.DeploymentSpec {
+  return {
+    replicas: 1,
+    selector: { matchLabels: selectorLabels(i.instance, "kibana") },
+    template: {
+      metadata: { labels: podLabels(i.instance, "kibana") },
+      spec: {
+        securityContext: nonRoot,
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: "kibana",
+            image: KIBANA_IMAGE,
+            env: [
+              ...plainEnv({
+                ELASTICSEARCH_HOSTS: i.esUrl,
+                ELASTICSEARCH_USERNAME: KIBANA_USER,
+                ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES: CLIENT_CA_FILE,
+                ELASTICSEARCH_SSL_VERIFICATIONMODE: "full",
+                ...(i.publicHost ? { SERVER_PUBLICBASEURL: `https://${i.publicHost}` } : {}),
+              }),
+              secretEnv("ELASTICSEARCH_PASSWORD", i.names.kibanaCredentials),
+            ],
+            ports: [{ name: "http", containerPort: KIBANA_PORT }],
+            resources: resources(i.resources),
+            securityContext: restricted,
+            // /login answers 200 once Kibana reached Elasticsearch (503 before).
+            readinessProbe: { httpGet: { path: "/login", port: "http" }, initialDelaySeconds: 20, periodSeconds: 10, timeoutSeconds: 5 },
+            volumeMounts: [caMount],
+          },
+        ],
+        volumes: [caVolume(i.names)],
+      },
+    },
+  };
+}
+
+export function kibanaServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
+  return { type: "ClusterIP", selector: selectorLabels(instance, "kibana"), ports: [{ name: "http", port: KIBANA_PORT, targetPort: "http", appProtocol: "http" }] };
+}
+
+export interface KibanaRouteInput {
+  readonly host: string;
+  readonly tlsSecretName: string;
+  /** Labels of the ingress gateway pods. */
+  readonly gatewaySelector: Record<string, string>;
+  /** `<namespace>/<name>` of the Gateway, as the VirtualService refers to it. */
+  readonly gatewayRef: string;
+  /** Kibana Service's cluster DNS name. */
+  readonly serviceHost: string;
+}
+
+/** networking.istio.io/v1 Gateway spec: HTTPS on 443 with the certificate from credentialName. */
+export function kibanaGatewaySpec(i: KibanaRouteInput): Record<string, unknown> {
+  return {
+    selector: i.gatewaySelector,
+    servers: [{ port: { number: 443, name: "https-kibana", protocol: "HTTPS" }, hosts: [i.host], tls: { mode: "SIMPLE", credentialName: i.tlsSecretName } }],
+  };
+}
+
+export function kibanaVirtualServiceSpec(i: KibanaRouteInput): Record<string, unknown> {
+  return { hosts: [i.host], gateways: [i.gatewayRef], http: [{ route: [{ destination: { host: i.serviceHost, port: { number: KIBANA_PORT } } }] }] };
+}

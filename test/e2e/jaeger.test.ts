@@ -1,0 +1,55 @@
+// The generated Jaeger configs against the real jaeger binary (v2, an otelcol distribution):
+// `jaeger validate` decodes every component's config with the pinned version's own structs.
+// A missing binary fails these tests; it is never a skip.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import type { Issue } from "../../config/schema.js";
+import { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "../../components/tracing/config.js";
+import { collectorConfig, ingesterConfig, type OtelcolConfig, queryConfig } from "../../components/tracing/jaeger-config.js";
+import { toolPath } from "../../scripts/lib/tools.js";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-jaeger-"));
+
+function config(raw: Record<string, unknown>): TracingBackendConfig {
+  const issues: Issue[] = [];
+  const c = tracingBackendSchema.parse(raw, "obs:jaeger", issues);
+  if (c) checkTracing(c, issues);
+  expect(issues).toEqual([]);
+  return c!;
+}
+
+const shapes = {
+  local: config({}),
+  prod: config({ kafka: { brokers: 3, replicationFactor: 3, partitions: 12 }, cassandra: { nodes: 3, replicationFactor: 3, spanTtlHours: 168 }, ingester: { replicas: 3 } }),
+};
+const roles = { collector: collectorConfig, ingester: ingesterConfig, query: queryConfig };
+
+function validate(file: string, otelcol: OtelcolConfig | string): { status: number | null; output: string } {
+  const bin = toolPath("jaeger");
+  writeFileSync(file, typeof otelcol === "string" ? otelcol : stringify(otelcol));
+  const r = spawnSync(bin, ["validate", `--config=${file}`], { encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+describe("jaeger validate accepts the generated configs", () => {
+  for (const [shape, cfg] of Object.entries(shapes)) {
+    for (const [role, build] of Object.entries(roles)) {
+      it(`${role} (${shape})`, () => {
+        const r = validate(path.join(dir, `${shape}-${role}.yaml`), build({ namespace: "observability", config: cfg }));
+        expect(r.status, r.output).toBe(0);
+      });
+    }
+  }
+
+  it("rejects a config with a misspelled key (the check has teeth)", () => {
+    const bad = collectorConfig({ namespace: "observability", config: shapes.local });
+    (bad.receivers.zipkin as Record<string, unknown>).endpont = "0.0.0.0:9411";
+    const r = validate(path.join(dir, "bad-collector.yaml"), bad);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/endpont/);
+  });
+});

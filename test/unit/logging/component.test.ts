@@ -1,0 +1,255 @@
+// Logging under Pulumi mocks: what is created, under which parent, in which order, with
+// which options, and that the passwords only ever travel as secrets.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import type { Issue } from "../../../config/schema.js";
+import type { LoggingConfig } from "../../../components/logging/config.js";
+import { ACCESS_LOG_FIELDS, type AccessLogField } from "../../../components/mesh/access-log.js";
+
+interface Created {
+  type: string;
+  name: string;
+  inputs: any;
+}
+interface Registration {
+  parent: string;
+  dependencies: string[];
+  retainOnDelete?: boolean;
+}
+const created: Created[] = [];
+const registrations = new Map<string, Registration>();
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        created.push({ type: args.type, name: args.name, inputs: args.inputs });
+        // what the API server would fill in for auto-named objects
+        const metadata = args.inputs.metadata ? { ...args.inputs.metadata, name: args.inputs.metadata.name ?? `${args.name}-abc123` } : undefined;
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...(metadata ? { metadata } : {}) } };
+      },
+      call: (args) => {
+        throw new Error(`unexpected call ${args.token}`);
+      },
+    },
+    "observability-stack",
+    "dev",
+    false,
+  );
+  // The mocks do not see resource options; the monitor's requests carry them.
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: unknown) => {
+    registrations.set(req.getName(), { parent: req.getParent(), dependencies: req.getDependenciesList(), retainOnDelete: req.getRetainondelete() });
+    return register(req, cb);
+  };
+});
+
+const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
+const ELASTIC = "elastic-secret-pw-1";
+const KIBANA = "kibana-secret-pw-2";
+
+// Each test builds its own component under its own name.
+async function logging(name: string, raw: Record<string, unknown>, extra: { retainOnDelete?: boolean; fields?: readonly AccessLogField[]; secret?: boolean } = {}) {
+  const { Logging, loggingSchema, checkLogging } = await import("../../../components/logging/index.js");
+  const issues: Issue[] = [];
+  const config = loggingSchema.parse(raw, "obs:logging", issues) as LoggingConfig;
+  checkLogging(config, issues);
+  expect(issues).toEqual([]);
+  const wrap = extra.secret === false ? (s: string) => s : pulumi.secret;
+  const l = new Logging(name, { namespace: "obs", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
+  await Promise.all([value(l.elasticsearchUrl), value(l.kibanaPublicUrl), ...[l.elasticsearch, l.fluentd, l.kibana, l.certsJob, l.bootstrapJob].map((r) => value(r.urn))]);
+  // registrations behind dependsOn settle after the constructor returns
+  await new Promise((r) => setTimeout(r, 200));
+  const mine = created.filter((c) => c.name === name || c.name.startsWith(`${name}-`));
+  const byType = (type: string) => mine.filter((c) => c.type === type);
+  const one = (type: string, childName: string) => {
+    const found = mine.find((c) => c.type === type && c.name === childName);
+    expect(found, `${type} ${childName}`).toBeDefined();
+    return found!;
+  };
+  return { l, mine, byType, one };
+}
+
+const K = {
+  sts: "kubernetes:apps/v1:StatefulSet",
+  ds: "kubernetes:apps/v1:DaemonSet",
+  deploy: "kubernetes:apps/v1:Deployment",
+  job: "kubernetes:batch/v1:Job",
+  cm: "kubernetes:core/v1:ConfigMap",
+  secret: "kubernetes:core/v1:Secret",
+  svc: "kubernetes:core/v1:Service",
+  pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+  gw: "kubernetes:networking.istio.io/v1:Gateway",
+  vs: "kubernetes:networking.istio.io/v1:VirtualService",
+};
+
+/** Strings anywhere in `v` outside secret wrappers. */
+function plainStrings(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) return v.flatMap(plainStrings);
+  if (v && typeof v === "object") {
+    if ((v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return [];
+    return Object.values(v).flatMap(plainStrings);
+  }
+  return [];
+}
+const isSecret = (v: unknown) => !!v && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+
+describe("Logging component", () => {
+  it("creates Elasticsearch, the Jobs, Fluentd and Kibana under the component", async () => {
+    const { l, mine, byType, one } = await logging("logging", {});
+    expect(mine.find((c) => c.type === "obs:logging:EFK")?.name).toBe("logging");
+    for (const [res, type, child] of [
+      [l.elasticsearch, K.sts, "logging-es"],
+      [l.fluentd, K.ds, "logging-fluentd"],
+      [l.kibana, K.deploy, "logging-kibana"],
+      [l.certsJob, K.job, "logging-es-certs"],
+      [l.bootstrapJob, K.job, "logging-es-bootstrap"],
+    ] as const) {
+      expect(await value(res.urn)).toMatch(new RegExp(`obs:logging:EFK\\$${type.replace(/[.$/]/g, "\\$&")}::${child}$`));
+    }
+    // every child is parented by the component and named after it
+    const component = await value(l.urn);
+    for (const c of mine.filter((c) => c.type !== "obs:logging:EFK")) {
+      expect(c.name.startsWith("logging-"), c.name).toBe(true);
+      expect(registrations.get(c.name)?.parent, c.name).toBe(component);
+    }
+    expect(byType(K.svc).map((s) => s.inputs.metadata.name).sort()).toEqual(["logging-es-headless", "logging-es-http", "logging-kibana"]);
+    expect(byType(K.pdb)).toEqual([]);
+    expect(byType(K.gw)).toEqual([]);
+    expect(byType(K.vs)).toEqual([]);
+    expect(one(K.svc, "logging-es-headless").inputs.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
+
+    expect(await value(l.elasticsearchUrl)).toBe("https://logging-es-http.obs.svc:9200");
+    expect(await value(l.kibanaUrl)).toBe("http://logging-kibana.obs.svc:5601");
+    expect(await value(l.kibanaPublicUrl)).toBe("");
+  });
+
+  it("runs one Elasticsearch node with its heap, volume, sysctl init and config hash", async () => {
+    const { one } = await logging("l1", { elasticsearch: { heap: "512m", storageSize: "5Gi", storageClass: "local-path", resources: { requests: { memory: "1Gi" }, limits: { memory: "1Gi" } } } });
+    const sts = one(K.sts, "l1-es").inputs;
+    expect(sts.metadata).toMatchObject({ name: "l1-es", namespace: "obs" });
+    expect(sts.spec).toMatchObject({ replicas: 1, serviceName: "l1-es-headless", podManagementPolicy: "Parallel" });
+    const pod = sts.spec.template.spec;
+    expect(pod.affinity).toBeUndefined();
+    const es = pod.containers[0];
+    expect(es.image).toBe("docker.elastic.co/elasticsearch/elasticsearch:8.19.5");
+    expect(es.env).toEqual(expect.arrayContaining([{ name: "ES_JAVA_OPTS", value: "-Xms512m -Xmx512m" }, { name: "ELASTIC_PASSWORD", valueFrom: { secretKeyRef: { name: "l1-es-elastic", key: "password" } } }]));
+    expect(pod.initContainers).toHaveLength(1);
+    expect(pod.initContainers[0].securityContext.privileged).toBe(true);
+    expect(pod.initContainers[0].command.join(" ")).toContain("262144");
+    expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "local-path", resources: { requests: { storage: "5Gi" } } });
+    const yml = one(K.cm, "l1-es-config").inputs.data["elasticsearch.yml"];
+    expect(parse(yml)["discovery.type"]).toBe("single-node");
+    const { configHash } = await import("../../../components/logging/workloads.js");
+    expect(sts.spec.template.metadata.annotations["observability-stack/config-hash"]).toBe(configHash(yml));
+  });
+
+  it("skips the privileged init container when mmap is turned off", async () => {
+    const { one } = await logging("nommap", { elasticsearch: { setMaxMapCount: false } });
+    expect(one(K.sts, "nommap-es").inputs.spec.template.spec.initContainers).toEqual([]);
+    expect(parse(one(K.cm, "nommap-es-config").inputs.data["elasticsearch.yml"])["node.store.allow_mmap"]).toBe(false);
+  });
+
+  it("orders certificates -> Elasticsearch -> bootstrap -> Kibana, and retains the StatefulSet only when asked", async () => {
+    const { l } = await logging("ord", {});
+    const [certs, es, bootstrap] = await Promise.all([l.certsJob, l.elasticsearch, l.bootstrapJob].map((r) => value(r.urn)));
+    expect(registrations.get("ord-es")!.dependencies).toContain(certs);
+    expect(registrations.get("ord-es-bootstrap")!.dependencies).toContain(es);
+    expect(registrations.get("ord-fluentd")!.dependencies).toContain(certs);
+    expect(registrations.get("ord-kibana")!.dependencies).toContain(bootstrap);
+    expect(registrations.get("ord-es")!.retainOnDelete).toBe(true);
+    expect(registrations.get("ord-fluentd")!.retainOnDelete).toBeFalsy();
+
+    await logging("disposable", {}, { retainOnDelete: false });
+    expect(registrations.get("disposable-es")!.retainOnDelete).toBeFalsy();
+  });
+
+  it("keeps the passwords secret: Secret inputs are marked secret and no input carries them in plain text", async () => {
+    for (const [name, secret] of [["sec", true], ["plain", false]] as const) {
+      const { mine, one } = await logging(name, {}, { secret });
+      for (const s of [`${name}-es-elastic`, `${name}-kibana-credentials`, `${name}-fluentd-credentials`]) {
+        const stringData = one(K.secret, s).inputs.stringData;
+        expect(isSecret(stringData) || isSecret(stringData.password), s).toBe(true);
+      }
+      const strings = mine.flatMap((c) => plainStrings(c.inputs));
+      expect(strings.filter((x) => x.includes(ELASTIC) || x.includes(KIBANA))).toEqual([]);
+      // Fluentd's derived password travels only in its Secret as well
+      const { deriveFluentdPassword } = await import("../../../components/logging/workloads.js");
+      expect(strings).not.toContain(deriveFluentdPassword(ELASTIC));
+    }
+  });
+
+  it("runs Fluentd on every node with the node's logs, a buffer on the node and its config hash", async () => {
+    const { one, byType } = await logging("fl", { fluentd: { bufferLimit: "4GB" } });
+    const ds = one(K.ds, "fl-fluentd").inputs;
+    const pod = ds.spec.template.spec;
+    expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
+    expect(pod.serviceAccountName).toBe("fl-fluentd");
+    const c = pod.containers[0];
+    expect(c.image).toBe("fluent/fluentd-kubernetes-daemonset:v1.18-debian-elasticsearch8-1");
+    expect(c.env).toEqual(expect.arrayContaining([{ name: "FLUENT_ELASTICSEARCH_USER", value: "fluentd" }, { name: "FLUENT_ELASTICSEARCH_PASSWORD", valueFrom: { secretKeyRef: { name: "fl-fluentd-credentials", key: "password" } } }]));
+    const hostPaths = Object.fromEntries(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.hostPath.path, v.hostPath.type]));
+    expect(hostPaths).toEqual({ "/var/log": "Directory", "/var/log/fluentd-pos": "DirectoryOrCreate", "/var/log/fluentd-buffers": "DirectoryOrCreate" });
+    expect(c.volumeMounts.find((m: any) => m.mountPath === "/var/log").readOnly).toBe(true);
+    const conf = one(K.cm, "fl-fluentd").inputs.data["fluent.conf"];
+    expect(conf).toContain("host fl-es-http.obs.svc");
+    expect(conf).toContain('exclude_path ["/var/log/containers/*_obs_fluentd-*.log"]');
+    expect(conf.match(/total_limit_size 2048m/g)).toHaveLength(2);
+    const { configHash } = await import("../../../components/logging/workloads.js");
+    expect(ds.spec.template.metadata.annotations["observability-stack/config-hash"]).toBe(configHash(conf));
+    // read pods and namespaces cluster-wide, nothing else
+    const role = byType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")[0]!.inputs;
+    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }]);
+    expect(role.metadata.name).toBeUndefined();
+  });
+
+  it("bootstraps from a ConfigMap the Job mounts, with passwords from Secrets", async () => {
+    const { one, byType } = await logging("bs", { retentionDays: 3, rolloverSize: "5gb" });
+    const files = one(K.cm, "bs-es-bootstrap").inputs.data;
+    expect(JSON.parse(files["ilm-obs-logs.json"]).policy.phases.delete.min_age).toBe("3d");
+    expect(files["bootstrap.sh"]).toMatch(/^#!\/usr\/bin\/env bash/);
+    const job = one(K.job, "bs-es-bootstrap").inputs;
+    expect(job.metadata.name).toBeUndefined();
+    const pod = job.spec.template.spec;
+    expect(pod.volumes[0]).toEqual({ name: "scripts", configMap: { name: "bs-es-bootstrap" } });
+    const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef.name]));
+    expect(env).toMatchObject({ ES_URL: "https://bs-es-http.obs.svc:9200", ELASTIC_PASSWORD: "bs-es-elastic", KIBANA_PASSWORD: "bs-kibana-credentials", FLUENTD_PASSWORD: "bs-fluentd-credentials", KIBANA_USER: "kibana_system" });
+    expect(job.spec.template.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false" });
+    // the certs Job may create Secrets and replace only its own two
+    const role = byType("kubernetes:rbac.authorization.k8s.io/v1:Role")[0]!.inputs;
+    expect(role.rules[1]).toEqual({ apiGroups: [""], resources: ["secrets"], resourceNames: ["bs-es-certs", "bs-es-ca"], verbs: ["get", "update"] });
+    const certsEnv = Object.fromEntries(one(K.job, "bs-es-certs").inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(certsEnv.CERT_DNS.split(",")).toEqual(expect.arrayContaining(["bs-es-http.obs.svc", "*.bs-es-headless.obs.svc"]));
+  });
+
+  it("takes a field added to the access-log definition into both Fluentd and the index template", async () => {
+    const fields = [...ACCESS_LOG_FIELDS, { name: "grpc_status", envoy: "%GRPC_STATUS%", type: "keyword" as const }];
+    const { one } = await logging("fields", {}, { fields });
+    expect(one(K.cm, "fields-fluentd").inputs.data["fluent.conf"]).toContain(",grpc_status:string");
+    const template = JSON.parse(one(K.cm, "fields-es-bootstrap").inputs.data["template-envoy-access.json"]);
+    expect(template.template.mappings.properties.access.properties.grpc_status).toEqual({ type: "keyword", ignore_above: 2048 });
+  });
+
+  it("spreads three nodes, guards them with a PodDisruptionBudget and exposes Kibana through Istio", async () => {
+    const raw = { elasticsearch: { nodes: 3 }, kibana: { expose: true, host: "kibana.example.com", tlsSecretName: "kibana-cert" } };
+    const { l, one, byType } = await logging("prod", raw);
+    const sts = one(K.sts, "prod-es").inputs;
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe("kubernetes.io/hostname");
+    expect(byType(K.pdb).map((p) => p.inputs.spec)).toEqual([{ maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "elasticsearch", "app.kubernetes.io/instance": "prod" } } }]);
+    expect(parse(one(K.cm, "prod-es-config").inputs.data["elasticsearch.yml"])["discovery.seed_hosts"]).toHaveLength(3);
+    expect(JSON.parse(one(K.cm, "prod-es-bootstrap").inputs.data["template-k8s-logs.json"]).template.settings["index.number_of_replicas"]).toBe(1);
+
+    const gw = one(K.gw, "prod-kibana-gateway").inputs;
+    expect(gw).toMatchObject({ apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "prod-kibana", namespace: "obs" } });
+    expect(gw.spec.servers).toEqual([{ port: { number: 443, name: "https-kibana", protocol: "HTTPS" }, hosts: ["kibana.example.com"], tls: { mode: "SIMPLE", credentialName: "kibana-cert" } }]);
+    const vs = one(K.vs, "prod-kibana-route").inputs;
+    expect(vs.spec).toEqual({ hosts: ["kibana.example.com"], gateways: ["obs/prod-kibana"], http: [{ route: [{ destination: { host: "prod-kibana.obs.svc.cluster.local", port: { number: 5601 } } }] }] });
+    const kibanaEnv = one(K.deploy, "prod-kibana").inputs.spec.template.spec.containers[0].env;
+    expect(kibanaEnv).toEqual(expect.arrayContaining([{ name: "SERVER_PUBLICBASEURL", value: "https://kibana.example.com" }, { name: "ELASTICSEARCH_USERNAME", value: "kibana_system" }]));
+    expect(await value(l.kibanaPublicUrl)).toBe("https://kibana.example.com");
+  });
+});

@@ -1,0 +1,85 @@
+// The server's pod and StatefulSet shapes, without the engine.
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { parsePrometheusConfig, type PrometheusConfig } from "../../../components/prometheus/config.js";
+import { clusterRoleRules, configHash, ISTIO_CERT_ANNOTATIONS, prometheusFiles, statefulSetSpec, type StatefulSetSpecInput } from "../../../components/prometheus/workload.js";
+
+const config = (over: Record<string, unknown> = {}): PrometheusConfig => parsePrometheusConfig(over).config!;
+const spec = (over: Partial<StatefulSetSpecInput> = {}): any =>
+  statefulSetSpec({ config: config(), selector: { app: "p" }, labels: { app: "p" }, serviceName: "prometheus", serviceAccountName: "prometheus", configMapName: "prometheus-config", configHash: "abc", mtls: false, retainOnDelete: true, ...over });
+
+describe("Prometheus StatefulSet", () => {
+  it("runs prom/prometheus v3.5.1 with the config, the data path, retention and the lifecycle API", () => {
+    const c = spec({ config: config({ retentionTime: "30d", retentionSize: "90GB", storageSize: "100Gi" }) }).template.spec.containers[0];
+    expect(c.image).toBe("prom/prometheus:v3.5.1");
+    expect(c.args).toEqual(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=90GB", "--web.enable-lifecycle"]);
+    expect(spec({ config: config({ retentionSize: "" }) }).template.spec.containers[0].args).not.toContainEqual(expect.stringContaining("retention.size"));
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/-/ready", port: 9090 });
+    expect(c.resources).toEqual({ requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } });
+  });
+
+  it("runs as nobody with a read-only root filesystem", () => {
+    const s = spec().template.spec;
+    expect(s.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534 });
+    expect(s.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+  });
+
+  it("claims its data volume with the size and class of the config (no class: the cluster default)", () => {
+    const withClass = spec({ config: config({ storageClass: "fast-ssd", storageSize: "200Gi" }) }).volumeClaimTemplates[0];
+    expect(withClass).toEqual({ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Gi" } }, storageClassName: "fast-ssd" } });
+    expect(spec().volumeClaimTemplates[0].spec).not.toHaveProperty("storageClassName");
+  });
+
+  it("keeps the data volumes on delete only with retainOnDelete", () => {
+    expect(spec({ retainOnDelete: true }).persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    expect(spec({ retainOnDelete: false }).persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Retain" });
+  });
+
+  it("rolls the pod when the config hash changes", () => {
+    expect(spec({ configHash: "123" }).template.metadata.annotations["checksum/config"]).toBe("123");
+  });
+
+  it("with mTLS scraping: Istio's cert-only sidecar annotations and the certs volume at /etc/prom-certs/", () => {
+    const t = spec({ mtls: true }).template;
+    expect(t.metadata.labels["sidecar.istio.io/inject"]).toBe("true");
+    expect(t.metadata.annotations).toMatchObject({
+      "sidecar.istio.io/inject": "true",
+      "traffic.sidecar.istio.io/includeInboundPorts": "",
+      "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
+      "proxy.istio.io/config": '{"proxyMetadata":{"OUTPUT_CERTS":"/etc/istio-output-certs"}}',
+      "sidecar.istio.io/userVolumeMount": '[{"name":"istio-certs","mountPath":"/etc/istio-output-certs"}]',
+    });
+    expect(t.spec.volumes).toContainEqual({ name: "istio-certs", emptyDir: { medium: "Memory" } });
+    expect(t.spec.containers[0].volumeMounts).toContainEqual({ name: "istio-certs", mountPath: "/etc/prom-certs/", readOnly: true });
+    expect(t.metadata.labels).not.toHaveProperty("istio.io/rev");
+    expect(spec({ mtls: true, istioRevision: "stable" }).template.metadata.labels["istio.io/rev"]).toBe("stable");
+  });
+
+  it("without mTLS scraping: no sidecar at all", () => {
+    const t = spec({ mtls: false }).template;
+    expect(t.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
+    expect(spec({ mtls: false, istioRevision: "stable" }).template.metadata.labels).not.toHaveProperty("istio.io/rev");
+    for (const k of Object.keys(ISTIO_CERT_ANNOTATIONS)) expect(t.metadata.annotations).not.toHaveProperty(k);
+    expect(t.spec.volumes.map((v: { name: string }) => v.name)).toEqual(["config"]);
+  });
+});
+
+describe("RBAC and config files", () => {
+  it("lets Prometheus discover and read what it scrapes, nothing more", () => {
+    const rules = clusterRoleRules();
+    expect(rules).toContainEqual({ apiGroups: [""], resources: ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods"], verbs: ["get", "list", "watch"] });
+    expect(rules).toContainEqual({ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] });
+    expect(rules).toContainEqual({ nonResourceURLs: ["/metrics"], verbs: ["get"] });
+    expect(rules.flatMap((r) => r.verbs as string[]).every((v) => ["get", "list", "watch"].includes(v))).toBe(true);
+  });
+
+  it("ship prometheus.yml and the rules side by side; the hash follows their content", () => {
+    const input = { config: config(), clusterName: "c", environment: "dev", meshMtls: "STRICT" as const };
+    const files = prometheusFiles(input);
+    expect(Object.keys(files).sort()).toEqual(["istio-rules.yml", "prometheus.yml"]);
+    expect(parse(files["prometheus.yml"]!).rule_files).toEqual(["istio-rules.yml"]);
+    expect(configHash(files)).toMatch(/^[0-9a-f]{64}$/);
+    expect(configHash(prometheusFiles(input))).toBe(configHash(files));
+    expect(configHash(prometheusFiles({ ...input, config: config({ scrapeInterval: "1m" }) }))).not.toBe(configHash(files));
+  });
+});
