@@ -64,6 +64,8 @@ interface Recipe {
   ldflags: string[];
   /** Module paths whose upstream replace points into the upstream repo, mapped to a published version. */
   localReplaces: (modPath: string) => string | undefined;
+  /** Extra replace directives: module -> version. */
+  extraReplaces?: Record<string, string>;
   /** Build from a writable copy of the module itself instead of a wrapper module. */
   fromCopy?: (srcDir: string) => void;
 }
@@ -114,6 +116,7 @@ function recipe(name: string, version: string): Recipe {
         packages: [i.package],
         ldflags: [`-X istio.io/istio/pkg/version.buildVersion=${pin.imageTag}`, `-X istio.io/istio/pkg/version.buildHub=${i.hub}`, `-X istio.io/istio/pkg/version.buildTag=${pin.imageTag}`],
         localReplaces: () => undefined,
+        extraReplaces: pin.replace,
       };
     }
   }
@@ -188,6 +191,7 @@ async function buildTool(name: string, version: string, index: string): Promise<
         if (v) lines.push(`replace ${from} => ${from} ${v}`);
       } else lines.push(`replace ${from} => ${to}`);
     }
+    for (const [mod, v] of Object.entries(r.extraReplaces ?? {})) lines.push(`replace ${mod} => ${mod} ${v}`);
     writeFileSync(path.join(modDir, "go.mod"), lines.join("\n") + "\n");
     rmSync(path.join(modDir, "go.sum"), { force: true });
   }

@@ -100,8 +100,6 @@ export const ISTIO_CERTS_DIR = "/etc/prom-certs";
 export const ISTIO_NAMESPACE = "istio-system";
 /** Port of the Istio agent's merged metrics (and its own /stats/prometheus). */
 export const ISTIO_MERGED_METRICS_PORT = 15020;
-export const ENVOY_STATS_PORT = 15090;
-export const ISTIOD_MONITORING_PORT = 15014;
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 // Prometheus 3 refuses a scrape whose Content-Type is missing or unknown unless told what to

@@ -17,6 +17,10 @@ const statePath = path.join(clusterDir, "state.json");
 export const COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
 type Component = (typeof COMPONENTS)[number];
 
+// Written into the `kubernetes` Service's endpoints only (loopback is refused there); nothing
+// connects to it: clients use the kubeconfig's 127.0.0.1 address. TEST-NET-1, never routed.
+const ADVERTISE_ADDRESS = "192.0.2.1";
+
 export const NODE_COUNT = Number(process.env.OBS_CLUSTER_NODES ?? 3);
 const STATE_FORMAT = 1;
 
@@ -142,7 +146,7 @@ function argsFor(c: Component, s: State): [string, string[]] {
     case "kube-apiserver":
       // Admission webhooks are off: Istio's injector and validator run in pods that kwok only
       // pretends to run, so calling them would fail every pod create in injected namespaces.
-      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook", "--allow-privileged=true", "--v=0"]];
+      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", `--advertise-address=${ADVERTISE_ADDRESS}`, `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook", "--allow-privileged=true", "--v=0"]];
     case "kube-controller-manager":
       return [toolPath("kube-controller-manager"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.controllerManager}`, "--leader-elect=false", `--service-account-private-key-file=${p("sa.key")}`, `--root-ca-file=${p("ca.crt")}`, `--cluster-signing-cert-file=${p("ca.crt")}`, `--cluster-signing-key-file=${p("ca.key")}`, "--use-service-account-credentials=true", "--v=0"]];
     case "kube-scheduler":

@@ -22,6 +22,8 @@ export interface ModuleTool {
 export interface IstioVersionPin {
   readonly moduleVersion: string;
   readonly imageTag: string;
+  /** Dependencies the proxy does not serve at the pinned pseudo-version, mapped to served tags. */
+  readonly replace?: Record<string, string>;
 }
 
 export interface Pins {
