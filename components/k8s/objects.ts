@@ -1,6 +1,5 @@
 // Registers plain Kubernetes objects (shaped in code) as Pulumi resources, one per object,
 // so every object shows in a preview under its real type token.
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface KubeObject {
@@ -23,11 +22,23 @@ export function resourceName(prefix: string, o: KubeObject): string {
   return `${prefix}-${o.kind.toLowerCase()}-${ns}${o.metadata.name}`;
 }
 
-export function registerObjects(prefix: string, objects: readonly KubeObject[], opts: pulumi.CustomResourceOptions, perObject?: PerObjectOptions): k8s.apiextensions.CustomResource[] {
+/** The provider's type token of an object: core objects live under `core/v1`. */
+export function typeToken(o: Pick<KubeObject, "apiVersion" | "kind">): string {
+  return `kubernetes:${o.apiVersion.includes("/") ? o.apiVersion : `core/${o.apiVersion}`}:${o.kind}`;
+}
+
+/** Any Kubernetes object as a Pulumi resource of its real type (what the typed SDK classes do). */
+export class KubeObjectResource extends pulumi.CustomResource {
+  declare readonly metadata: pulumi.Output<KubeObject["metadata"]>;
+  constructor(name: string, obj: KubeObject, opts?: pulumi.CustomResourceOptions) {
+    super(typeToken(obj), name, { ...obj, metadata: obj.metadata }, opts);
+  }
+}
+
+export function registerObjects(prefix: string, objects: readonly KubeObject[], opts: pulumi.CustomResourceOptions, perObject?: PerObjectOptions): KubeObjectResource[] {
   return objects.map((o) => {
-    const { apiVersion, kind, metadata, ...rest } = o;
     const extra = perObject?.(o) ?? {};
-    return new k8s.apiextensions.CustomResource(resourceName(prefix, o), { apiVersion, kind, metadata, ...rest }, { ...opts, ...extra, dependsOn: mergeDeps(opts.dependsOn, extra.dependsOn), ignoreChanges: [...(opts.ignoreChanges ?? []), ...(extra.ignoreChanges ?? [])] });
+    return new KubeObjectResource(resourceName(prefix, o), o, { ...opts, ...extra, dependsOn: mergeDeps(opts.dependsOn, extra.dependsOn), ignoreChanges: [...(opts.ignoreChanges ?? []), ...(extra.ignoreChanges ?? [])] });
   });
 }
 
