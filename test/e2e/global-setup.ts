@@ -1,11 +1,17 @@
 // The e2e tier runs against its own embedded cluster (a separate state dir, so a developer's
-// `npm run cluster -- up` is left alone): started before the first file, stopped after the last.
+// `npm run cluster -- up` is left alone): started before the first file and stopped after the
+// last, unless it was already running (another run owns it then).
 import path from "node:path";
 import { cacheRoot } from "../../scripts/lib/tools.js";
 
 export default async function setup(): Promise<() => void> {
   process.env.OBS_CLUSTER_DIR ??= path.join(cacheRoot, "cluster-e2e");
   const cluster = await import("../../scripts/lib/cluster.js");
+  const before = cluster.status();
+  if (before.up && before.healthy) {
+    console.log("[e2e] reusing the running e2e cluster; it is left running");
+    return () => {};
+  }
   const t0 = Date.now();
   await cluster.up();
   console.log(`[e2e] cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);

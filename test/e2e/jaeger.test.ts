@@ -52,4 +52,13 @@ describe("jaeger validate accepts the generated configs", () => {
     expect(r.status).not.toBe(0);
     expect(r.output).toMatch(/endpont/);
   });
+
+  it("checks the Jaeger extensions too: a misspelled Cassandra schema key is rejected", () => {
+    const bad = ingesterConfig({ namespace: "observability", config: shapes.local });
+    const backend = (bad.extensions.jaeger_storage as { backends: Record<string, { cassandra: { schema: Record<string, unknown> } }> }).backends;
+    Object.values(backend)[0]!.cassandra.schema.keyspac = "jaeger";
+    const r = validate(path.join(dir, "bad-ingester.yaml"), bad);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/invalid keys: keyspac/);
+  });
 });
