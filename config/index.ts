@@ -1,4 +1,6 @@
 // The stack's configuration: one schema, parsed once, every problem reported together.
+import { checkPrometheus, prometheusSchema } from "../components/prometheus/config.js";
+import { checkTracing, tracingBackendSchema } from "../components/tracing/config.js";
 import { checkLogging, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, quantity, record, str } from "./schema.js";
 
@@ -75,6 +77,8 @@ export const schema = {
     { doc: "tracing" },
   ),
   logging: loggingSchema,
+  prometheus: prometheusSchema,
+  jaeger: tracingBackendSchema,
 } satisfies Record<string, Field<unknown>>;
 
 /** Secret values, kept apart from the typed config and handed on as Pulumi secrets only. */
@@ -139,6 +143,8 @@ function crossChecks(c: Infer<typeof schema>, pinned: PinnedVersions, issues: Is
   }
   if (i.gateways.revision && !revNames.includes(i.gateways.revision)) issues.push({ key: "obs:istio.gateways.revision", value: i.gateways.revision, allowed: `a revision in obs:istio.revisions (${revNames.join(", ")})` });
   checkLogging(c.logging, issues);
+  checkPrometheus(c.prometheus, issues);
+  checkTracing(c.jaeger, issues);
   if (i.pilot.autoscaleMax < i.pilot.replicas) issues.push({ key: "obs:istio.pilot.autoscaleMax", value: i.pilot.autoscaleMax, allowed: `>= obs:istio.pilot.replicas (${i.pilot.replicas})` });
 }
 
