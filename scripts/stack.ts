@@ -1,27 +1,30 @@
-// usage: npm run up|preview|destroy|refresh -- [--stack S] [pulumi flags...]
+// usage: npm run up|preview|destroy|refresh -- [--stack S] [--summary FILE] [pulumi flags...]
 // Default stack `local` (the embedded cluster is started when needed). Other flags go to pulumi.
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { up as clusterUp } from "./lib/cluster.js";
 import { projectProgram, pulumiEnv, pulumiSync, runWithProgram, selectStack } from "./lib/pulumi.js";
-import { movedNamespaces } from "../components/istio/guard.js";
+import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { restartWorkloads } from "./lib/observe.js";
+import { summarize } from "./lib/summary.js";
 import { projectDir } from "./lib/tools.js";
 
 const COMMANDS = ["up", "preview", "destroy", "refresh"] as const;
 type Command = (typeof COMMANDS)[number];
 
-export function parseArgs(argv: string[]): { stack: string; rest: string[] } {
+export function parseArgs(argv: string[]): { stack: string; rest: string[]; summary?: string } {
   const rest: string[] = [];
   let stack = "local";
+  let summary: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--stack" || a === "-s") stack = argv[++i] ?? "";
+    else if (a === "--summary") summary = argv[++i];
     else if (a.startsWith("--stack=")) stack = a.slice("--stack=".length);
     else rest.push(a);
   }
-  return { stack, rest };
+  return { stack, rest, summary };
 }
 
 async function main(): Promise<number> {
@@ -30,7 +33,7 @@ async function main(): Promise<number> {
     console.error("usage: npm run up|preview|destroy|refresh -- [--stack S] [pulumi flags...]");
     return 2;
   }
-  const { stack, rest } = parseArgs(process.argv.slice(3));
+  const { stack, rest, summary } = parseArgs(process.argv.slice(3));
   if (!existsSync(path.join(projectDir, "config", `Pulumi.${stack}.yaml`))) {
     console.error(`no stack '${stack}': config/Pulumi.${stack}.yaml does not exist (stacks: local, dev, staging, prod)`);
     return 2;
@@ -39,6 +42,19 @@ async function main(): Promise<number> {
   if (stack === "local") await clusterUp();
   selectStack(stack, env);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a.startsWith("--json")) ? ["--diff"] : [];
+  if (summary) {
+    if (cmd !== "preview") throw new Error("--summary goes with preview");
+    // the JSON plan, then the reviewer's Markdown from it (values never printed)
+    const r = await runWithProgram(projectProgram, ["preview", "--stack", stack, "--json", ...rest], env, { capture: true });
+    if (r.code !== 0) {
+      process.stdout.write(r.stdout);
+      return r.code;
+    }
+    const md = summarize(stack, JSON.parse(r.stdout), namespaceRevisions(readStackConfig(stack).istio));
+    writeFileSync(summary, md);
+    process.stdout.write(md);
+    return 0;
+  }
   const before = cmd === "up" ? namespaceRevisionsOutput(stack, env) : {};
   const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
   if (code === 0 && cmd === "up") restartMoved(stack, before, namespaceRevisionsOutput(stack, env));

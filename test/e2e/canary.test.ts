@@ -73,6 +73,14 @@ spec:
   it("step 2: pointing the tag at 1-31 moves its webhook and restarts the namespace's workloads", () => {
     const before = getJson(["get", "deployment", "web", "-n", "shop"]).spec.template.metadata.annotations?.["kubectl.kubernetes.io/restartedAt"];
     editConfig((i) => (i.tags.stable = "1-31"));
+    // the pull-request view of this step: the summary names the tag move and the restarts
+    const summaryFile = path.join(dir, "summary.md");
+    const p = npmRun("preview summary", "scripts/stack.ts", "preview", "--stack", "local", "--summary", summaryFile);
+    expect(p.code, p.out).toBe(0);
+    const summary = readFileSync(summaryFile, "utf8");
+    expect(summary).toContain("- moves revision tag `stable`");
+    expect(summary).toContain("- namespace `shop`: revision 1-30 → 1-31; **its workloads restart** (rolling) after `up`");
+    expect(summary).not.toMatch(/local-(elastic|kibana)-only/);
     const r = up("tag -> 1-31");
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain("[canary] namespace shop: revision 1-30 -> 1-31, restarting its workloads");

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { KubeObject } from "../../../components/k8s/objects.js";
 import { parseConfig } from "../../../config/index.js";
+import { type Created, recordResources } from "../mocks.js";
 
 const rendered = (rev: string): KubeObject[] => [
   { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: "telemetries.telemetry.istio.io" } },
@@ -26,29 +27,10 @@ vi.mock("../../../components/istio/render.js", () => ({
   },
 }));
 
-interface Created {
-  type: string;
-  name: string;
-  inputs: any;
-  parent?: string;
-}
 const created: Created[] = [];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
-      },
-      call: (args) => {
-        throw new Error(`unexpected call ${args.token}`);
-      },
-    },
-    "observability-stack",
-    "dev",
-    false,
-  );
+  await recordResources(created);
 });
 
 describe("IstioControlPlane", () => {

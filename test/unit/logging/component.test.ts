@@ -6,12 +6,8 @@ import { parse } from "yaml";
 import type { Issue } from "../../../config/schema.js";
 import type { LoggingConfig } from "../../../components/logging/config.js";
 import { ACCESS_LOG_FIELDS, type AccessLogField } from "../../../components/mesh/access-log.js";
+import { type Created, recordResources } from "../mocks.js";
 
-interface Created {
-  type: string;
-  name: string;
-  inputs: any;
-}
 interface Registration {
   parent: string;
   dependencies: string[];
@@ -21,22 +17,7 @@ const created: Created[] = [];
 const registrations = new Map<string, Registration>();
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        // what the API server would fill in for auto-named objects
-        const metadata = args.inputs.metadata ? { ...args.inputs.metadata, name: args.inputs.metadata.name ?? `${args.name}-abc123` } : undefined;
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...(metadata ? { metadata } : {}) } };
-      },
-      call: (args) => {
-        throw new Error(`unexpected call ${args.token}`);
-      },
-    },
-    "observability-stack",
-    "dev",
-    false,
-  );
+  await recordResources(created);
   // The mocks do not see resource options; the monitor's requests carry them.
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);

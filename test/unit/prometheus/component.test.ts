@@ -4,33 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parsePrometheusConfig } from "../../../components/prometheus/config.js";
+import { type Created, recordResources } from "../mocks.js";
 
-interface Created {
-  readonly type: string;
-  readonly name: string;
-  readonly inputs: any;
-  readonly provider?: string;
-}
 const created: Created[] = [];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-        if (!args.type.startsWith("kubernetes:")) return { id: `${args.name}-id`, state: args.inputs };
-        // Auto-named objects get a name the way the provider would give them one.
-        const metadata = { ...args.inputs.metadata, name: args.inputs.metadata?.name ?? `${args.name}-x1y2z3` };
-        return { id: `${args.name}-id`, state: { ...args.inputs, metadata } };
-      },
-      call: (args) => {
-        throw new Error(`unexpected call ${args.token}`);
-      },
-    },
-    "observability-stack",
-    "dev",
-    false,
-  );
+  await recordResources(created);
 });
 
 const output = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));

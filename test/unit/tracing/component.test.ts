@@ -4,31 +4,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Issue } from "../../../config/schema.js";
 import type { TracingBackendConfig } from "../../../components/tracing/config.js";
+import { type Created, recordResources } from "../mocks.js";
 
-interface Created {
-  type: string;
-  name: string;
-  inputs: any;
-}
 const created: Created[] = [];
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        // what the API server would fill in for auto-named objects
-        const metadata = args.inputs.metadata ? { ...args.inputs.metadata, name: args.inputs.metadata.name ?? `${args.name}-abc123` } : undefined;
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...(metadata ? { metadata } : {}) } };
-      },
-      call: (args) => {
-        throw new Error(`unexpected call ${args.token}`);
-      },
-    },
-    "observability-stack",
-    "dev",
-    false,
-  );
+  await recordResources(created);
 });
 
 const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
@@ -102,7 +83,7 @@ describe("Tracing component", () => {
     const schema = one("kubernetes:core/v1:ConfigMap", "cassandra-schema").inputs;
     expect(schema.data["schema.cql"]).toContain("CREATE KEYSPACE IF NOT EXISTS jaeger");
     const schemaJob = one("kubernetes:batch/v1:Job", "cassandra-schema").inputs;
-    expect(schemaJob.spec.template.spec.volumes[0].configMap.name).toBe("t2-cassandra-schema-abc123");
+    expect(schemaJob.spec.template.spec.volumes[0].configMap.name).toBe("t2-cassandra-schema-x1y2z3");
   });
 
   it("wires the Jaeger roles: config maps, ports, services and init containers that wait", async () => {
@@ -121,7 +102,7 @@ describe("Tracing component", () => {
     expect(collector.metadata.name).toBe("jaeger-collector");
     expect(collector.spec.template.spec.containers[0].image).toBe("jaegertracing/jaeger:2.13.0");
     expect(collector.spec.template.spec.containers[0].args).toEqual(["--config=/etc/jaeger/config.yaml"]);
-    expect(collector.spec.template.spec.volumes[0].configMap.name).toBe("t3-jaeger-collector-config-abc123");
+    expect(collector.spec.template.spec.volumes[0].configMap.name).toBe("t3-jaeger-collector-config-x1y2z3");
     expect(collector.spec.template.spec.containers[0].readinessProbe.httpGet).toEqual({ path: "/status", port: "health" });
 
     const svc = one("kubernetes:core/v1:Service", "collector").inputs;

@@ -1,0 +1,130 @@
+// usage: npm run bench [-- --runs N --out FILE]
+// Times the product against its baseline (istioctl + kubectl on the same rendered objects) on the
+// local cluster; each figure is the median of N runs. Table on stdout, JSON to FILE.
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse, stringify } from "yaml";
+import { renderCacheDir } from "../components/istio/render.js";
+import { cacheRoot, repoRoot } from "./lib/tools.js";
+
+const argv = process.argv.slice(2);
+const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : d);
+const RUNS = Number(opt("--runs", "3"));
+const OUT = path.resolve(opt("--out", "bench-results.json"));
+
+// The bench owns its cluster and project copy: nothing of the developer's is touched.
+process.env.OBS_CLUSTER_DIR = path.join(cacheRoot, "cluster-bench");
+const { clusterDir, down: clusterDown, up: clusterUp, kubectl } = await import("./lib/cluster.js");
+const project = mkdtempSync(path.join(os.tmpdir(), "obs-bench-"));
+cpSync(path.join(repoRoot, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+cpSync(path.join(repoRoot, "config"), path.join(project, "config"), { recursive: true });
+const env = { ...process.env, OBS_PROJECT_DIR: project, OBS_CLUSTER_DIR: process.env.OBS_CLUSTER_DIR, PULUMI_BACKEND_URL: `file://${path.join(project, "state")}` };
+const tsx = path.join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs");
+
+interface Run {
+  seconds: number;
+  maxRssMb?: number;
+}
+
+/** Runs a command; returns wall time and, for our own Node commands, peak RSS (GNU time). */
+function timed(what: string, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): Run {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB=%M", cmd, ...args], { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${what} failed (exit ${r.status}):\n${(r.stdout + r.stderr).split("\n").slice(-30).join("\n")}`);
+  const rss = /MAXRSS_KB=(\d+)/.exec(r.stderr);
+  return { seconds, maxRssMb: rss ? Number(rss[1]) / 1024 : undefined };
+}
+
+const npm = (what: string, ...args: string[]) => timed(what, process.execPath, [tsx, ...args]);
+const kubectlPath = () => path.join(cacheRoot, "tools", "kubernetes", readdirSync(path.join(cacheRoot, "tools", "kubernetes")).find((d) => !d.startsWith("."))!, "kubectl");
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results: Record<string, { median: number; runs: number[]; baseline?: number; ratio?: number; maxRssMb?: number }> = {};
+function record(name: string, runs: Run[], baseline?: Run[]): void {
+  const m = median(runs.map((r) => r.seconds));
+  const b = baseline ? median(baseline.map((r) => r.seconds)) : undefined;
+  const rss = runs.map((r) => r.maxRssMb ?? 0);
+  results[name] = { median: m, runs: runs.map((r) => r.seconds), ...(b !== undefined ? { baseline: b, ratio: m / b } : {}), ...(rss.some(Boolean) ? { maxRssMb: Math.max(...rss) } : {}) };
+  console.log(`[bench] ${name}: ${m.toFixed(1)}s${b !== undefined ? ` (baseline ${b.toFixed(1)}s, ${(m / b).toFixed(2)}x)` : ""}`);
+}
+
+function setSampling(percent: number): void {
+  const file = path.join(project, "config", "Pulumi.local.yaml");
+  const doc = parse(readFileSync(file, "utf8"));
+  doc.config["obs:tracing"].samplingPercent = percent;
+  writeFileSync(file, stringify(doc));
+}
+
+// kubectl's equivalent of Pulumi's readiness: every workload rolled out, every Job complete.
+function waitReady(): Run {
+  const t0 = process.hrtime.bigint();
+  const workloads = JSON.parse(kubectl(["get", "deployments,statefulsets,daemonsets", "-A", "-o", "json"])).items as { kind: string; metadata: { name: string; namespace: string } }[];
+  for (const w of workloads) kubectl(["rollout", "status", `${w.kind.toLowerCase()}/${w.metadata.name}`, "-n", w.metadata.namespace, "--timeout=300s"]);
+  kubectl(["wait", "--for=condition=Complete", "job", "--all", "-A", "--timeout=300s"], { allowFail: true });
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+async function main(): Promise<void> {
+  await clusterUp();
+  const renderDir = path.join(project, "render");
+
+  const cold: Run[] = [];
+  const warm: Run[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    rmSync(renderCacheDir, { recursive: true, force: true });
+    cold.push(npm("render prod (cold)", "scripts/render.ts", "--stack", "prod", "--out", renderDir));
+    warm.push(npm("render prod (warm)", "scripts/render.ts", "--stack", "prod", "--out", renderDir));
+  }
+  record("render prod, cold istioctl cache", cold);
+  record("render prod, warm", warm);
+
+  // the baseline's objects: the local stack rendered, applied with kubectl
+  const localRender = path.join(project, "render-local");
+  npm("render local", "scripts/render.ts", "--stack", "local", "--out", localRender);
+  const upRuns: Run[] = [];
+  const applyRuns: Run[] = [];
+  const previewRuns: Run[] = [];
+  const diffRuns: Run[] = [];
+  const changeRuns: Run[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    upRuns.push(npm("up from empty", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview"));
+    previewRuns.push(npm("no-op preview", "scripts/stack.ts", "preview", "--stack", "local"));
+    diffRuns.push(timed("kubectl diff", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "diff", "--server-side", "--force-conflicts", "-R", "-f", localRender], { allowFail: true }));
+    setSampling(i % 2 ? 100 : 50);
+    const p = npm("change preview", "scripts/stack.ts", "preview", "--stack", "local");
+    const u = npm("change up", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
+    changeRuns.push({ seconds: p.seconds + u.seconds, maxRssMb: Math.max(p.maxRssMb ?? 0, u.maxRssMb ?? 0) });
+    npm("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes", "--skip-preview");
+    // baseline: the same objects with kubectl, CRDs first, then a wait for the same readiness
+    const a0 = timed("kubectl apply crds", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "-f", path.join(localRender, "0-crd")]);
+    kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    const a1 = timed("kubectl apply", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "--force-conflicts", "-f", path.join(localRender, "1-manifest")]);
+    const w = waitReady();
+    applyRuns.push({ seconds: a0.seconds + a1.seconds + w.seconds });
+    kubectl(["delete", "--wait=true", "--ignore-not-found", "-f", path.join(localRender, "1-manifest")], { allowFail: true });
+    kubectl(["delete", "--wait=true", "--ignore-not-found", "-f", path.join(localRender, "0-crd")], { allowFail: true });
+  }
+  record("up local from empty", upRuns, applyRuns);
+  record("no-op preview", previewRuns, diffRuns);
+  record("one-value change (preview + up)", changeRuns);
+  const peak = Math.max(...[...upRuns, ...previewRuns, ...changeRuns].map((r) => r.maxRssMb ?? 0));
+  results["peak memory of the Pulumi program's Node process (MB)"] = { median: peak, runs: [] };
+
+  console.log("\n| measurement | median (s) | baseline (s) | ratio |\n| --- | --- | --- | --- |");
+  for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${v.median.toFixed(1)} | ${v.baseline?.toFixed(1) ?? ""} | ${v.ratio ? `${v.ratio.toFixed(2)}x` : ""} |`);
+  writeFileSync(OUT, JSON.stringify({ runs: RUNS, date: new Date().toISOString(), results }, null, 2));
+  console.log(`\nJSON: ${OUT}`);
+}
+
+main()
+  .catch((e: Error) => {
+    console.error(`npm run bench: ${e.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    clusterDown({ quiet: true });
+    rmSync(project, { recursive: true, force: true });
+  });
