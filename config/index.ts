@@ -2,20 +2,12 @@
 import { checkPrometheus, prometheusSchema } from "../components/prometheus/config.js";
 import { checkTracing, tracingBackendSchema } from "../components/tracing/config.js";
 import { checkLogging, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
-import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, quantity, record, str } from "./schema.js";
+import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, quantity, record, str, resources } from "./schema.js";
 
 export const NAMESPACE = "obs";
 export const ISTIO_PROFILES = ["default", "demo", "minimal", "empty"] as const;
 export type IstioProfile = (typeof ISTIO_PROFILES)[number];
 
-const resources = (doc: string, d: { cpu: string; memory: string }, l: { cpu: string; memory: string }) =>
-  obj(
-    {
-      requests: obj({ cpu: quantity({ doc: "CPU request", default: d.cpu }), memory: quantity({ doc: "memory request", default: d.memory }) }, { doc: "requests" }),
-      limits: obj({ cpu: quantity({ doc: "CPU limit", default: l.cpu }), memory: quantity({ doc: "memory limit", default: l.memory }) }, { doc: "limits" }),
-    },
-    { doc },
-  );
 
 const revision = obj(
   {

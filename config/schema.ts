@@ -152,3 +152,15 @@ export function referenceRows(prefix: string, f: Field<unknown>): string[][] {
   }
   return rows;
 }
+
+type CpuMemory = { cpu: string; memory: string };
+
+/** A container's requests and limits (cpu, memory), each with its default. */
+export const resources = (doc: string, requests: CpuMemory, limits: CpuMemory) =>
+  obj(
+    {
+      requests: obj({ cpu: quantity({ doc: "CPU request", default: requests.cpu }), memory: quantity({ doc: "memory request", default: requests.memory }) }, { doc: "requests" }),
+      limits: obj({ cpu: quantity({ doc: "CPU limit", default: limits.cpu }), memory: quantity({ doc: "memory limit", default: limits.memory }) }, { doc: "limits" }),
+    },
+    { doc },
+  );

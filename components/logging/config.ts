@@ -1,16 +1,8 @@
 // The `obs:logging` section: schema (defaults live here) and the checks that span fields.
-import { bool, type Infer, type Issue, num, obj, quantity, str } from "../../config/schema.js";
+import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../config/schema.js";
 
 const KEY = "obs:logging";
 
-const resources = (doc: string, d: { cpu: string; memory: string }, l: { cpu: string; memory: string }) =>
-  obj(
-    {
-      requests: obj({ cpu: quantity({ doc: "CPU request", default: d.cpu }), memory: quantity({ doc: "memory request", default: d.memory }) }, { doc: "requests" }),
-      limits: obj({ cpu: quantity({ doc: "CPU limit", default: l.cpu }), memory: quantity({ doc: "memory limit", default: l.memory }) }, { doc: "limits" }),
-    },
-    { doc },
-  );
 
 const shape = {
   enabled: bool({ doc: "deploy the EFK pipeline (Elasticsearch, Fluentd, Kibana)", default: true }),

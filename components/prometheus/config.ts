@@ -1,22 +1,12 @@
 // The `obs:prometheus` config section: one schema (types, defaults, docs) and the checks
 // that span several keys. Pure: no Pulumi imports.
-import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, type Shape, str } from "../../config/schema.js";
+import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, resources, type Shape, str } from "../../config/schema.js";
 import { BUILTIN_JOB_NAMES } from "./scrape.js";
 
 const DURATION = /^[0-9]+(ms|s|m|h|d|w|y)$/;
 const DURATION_DOC = "a Prometheus duration: a number and one unit of ms, s, m, h, d, w, y (e.g. 30s, 15d)";
 const BYTES = /^([0-9]+(B|KB|MB|GB|TB|PB|EB))?$/;
 const BYTES_DOC = "a Prometheus size: a number and one unit of B, KB, MB, GB, TB, PB, EB (powers of 2, e.g. 40GB), or empty for no size limit";
-
-// schema.ts's obj() returns `{}` for an absent object without its nested defaults; a section
-// parses "absent" as `{}` so every nested default applies even when the key is left out.
-function section<S extends Shape>(shape: S, doc: string): Field<Infer<S>> {
-  const f = obj(shape, { doc });
-  return { ...f, parse: (v, key, issues) => f.parse(v ?? {}, key, issues) };
-}
-
-const cpuMemory = (what: string, d: { cpu: string; memory: string }) =>
-  section({ cpu: quantity({ doc: `CPU ${what}`, default: d.cpu }), memory: quantity({ doc: `memory ${what}`, default: d.memory }) }, `${what}s`);
 
 const extraScrapeConfig = obj(
   {
@@ -35,7 +25,7 @@ const shape = {
   storageSize: quantity({ doc: "size of the data volume (PersistentVolumeClaim) of each replica", default: "50Gi" }),
   storageClass: str({ doc: "StorageClass of the data volume; empty: the cluster's default class", default: "" }),
   replicas: num({ doc: "Prometheus replicas; 1 (replicas would each scrape everything and answer queries with different gaps; HA wants a deduplicating query layer first)", default: 1, min: 1, max: 1, integer: true }),
-  resources: section({ requests: cpuMemory("request", { cpu: "500m", memory: "2Gi" }), limits: cpuMemory("limit", { cpu: "2", memory: "4Gi" }) }, "Prometheus container resources"),
+  resources: resources("Prometheus container resources", { cpu: "500m", memory: "2Gi" }, { cpu: "2", memory: "4Gi" }),
   scrapeInterval: str({ doc: "how often targets are scraped and rules evaluated", default: "30s", pattern: DURATION, patternDoc: DURATION_DOC }),
   scrapeTimeout: str({ doc: "scrape timeout; at most scrapeInterval", default: "10s", pattern: DURATION, patternDoc: DURATION_DOC }),
   mtlsScraping: bool({ doc: "when obs:istio.mtls is STRICT, scrape injected pods whose metrics Istio does not merge over mTLS with the Istio workload certificate (Prometheus gets a cert-only sidecar)", default: true }),
@@ -43,7 +33,7 @@ const shape = {
 } satisfies Shape;
 
 /** The `obs:prometheus` section. Defaults live here and nowhere else. */
-export const prometheusSchema: Field<PrometheusConfig> = section(shape, "Prometheus server");
+export const prometheusSchema: Field<PrometheusConfig> = obj(shape, { doc: "Prometheus server" });
 
 export type PrometheusConfig = Infer<typeof shape>;
 export type ExtraScrapeConfig = PrometheusConfig["extraScrapeConfigs"][number];

@@ -1,16 +1,6 @@
 // The `obs:jaeger` section: the tracing backend (Kafka buffer, Cassandra store, Jaeger roles).
-import { bool, type Infer, type Issue, num, obj, quantity, str } from "../../config/schema.js";
+import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../config/schema.js";
 
-type CpuMem = { cpu: string; memory: string };
-
-const resources = (doc: string, req: CpuMem, lim: CpuMem) =>
-  obj(
-    {
-      requests: obj({ cpu: quantity({ doc: "CPU request", default: req.cpu }), memory: quantity({ doc: "memory request", default: req.memory }) }, { doc: "requests" }),
-      limits: obj({ cpu: quantity({ doc: "CPU limit", default: lim.cpu }), memory: quantity({ doc: "memory limit", default: lim.memory }) }, { doc: "limits" }),
-    },
-    { doc },
-  );
 
 /** JVM heap, in the -Xmx / MAX_HEAP_SIZE form. */
 const heap = (doc: string, d: string) => str({ doc, default: d, pattern: /^[1-9][0-9]*[MG]$/, patternDoc: "a JVM heap size such as 512M or 2G" });
