@@ -6,7 +6,7 @@ import { up as clusterUp } from "./lib/cluster.js";
 import { projectProgram, pulumiEnv, pulumiSync, runWithProgram, selectStack } from "./lib/pulumi.js";
 import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
-import { restartWorkloads } from "./lib/observe.js";
+import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/observe.js";
 import { summarize } from "./lib/summary.js";
 import { projectDir } from "./lib/tools.js";
 
@@ -73,10 +73,15 @@ function namespaceRevisionsOutput(stack: string, env: NodeJS.ProcessEnv): Record
 // The canary step's second half: workloads of namespaces that moved to another revision are
 // restarted, rolling, so their sidecars come from the new control plane.
 function restartMoved(stack: string, before: Record<string, string>, after: Record<string, string>): void {
-  const moved = movedNamespaces(before, after);
-  if (moved.length === 0) return;
   const target = targetOf(readStackConfig(stack));
   if (!target) return;
+  const moved = movedNamespaces(before, after);
+  // namespaces migrating from the legacy label: it is removed, and their pods move to istio.io/rev
+  for (const [ns, rev] of Object.entries(after)) {
+    if (!removeLegacyInjectionLabel(target, ns)) continue;
+    console.log(`[canary] namespace ${ns}: removed the legacy istio-injection label (istio.io/rev now decides)`);
+    if (!moved.some((m) => m.namespace === ns)) moved.push({ namespace: ns, from: "istio-injection", to: rev });
+  }
   for (const m of moved) {
     const t0 = Date.now();
     console.log(`[canary] namespace ${m.namespace}: revision ${m.from} -> ${m.to}, restarting its workloads`);

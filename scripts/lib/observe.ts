@@ -46,3 +46,13 @@ export function restartWorkloads(t: Target, namespace: string): string[] {
   }
   return restarted;
 }
+
+/** Drops the legacy `istio-injection` label (it would take precedence over istio.io/rev); true if it was there. */
+export function removeLegacyInjectionLabel(t: Target, namespace: string): boolean {
+  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
+  const ns = kubectlJson(t, ["get", "namespaces", "--field-selector", `metadata.name=${namespace}`]).items[0];
+  if (!ns?.metadata.labels?.["istio-injection"]) return false;
+  const r = spawnSync(toolPath("kubectl"), [...base, "label", "namespace", namespace, "istio-injection-"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`kubectl label namespace ${namespace} istio-injection-: ${r.stderr.trim()}`);
+  return true;
+}

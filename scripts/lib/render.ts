@@ -6,6 +6,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStack } from "./pulumi.js";
 import { LOGGING_SECRET_KEYS } from "../../components/logging/config.js";
+import { withoutSecrets } from "../../config/target.js";
 import { projectDir } from "./tools.js";
 
 /** Stack config with the target switched to renderDir and secure values replaced by placeholders. */
@@ -14,7 +15,7 @@ export function renderConfig(stack: string, outDir: string): Record<string, unkn
   const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc.config ?? {})) {
-    config[k] = stripSecure(v, k);
+    config[k] = withoutSecrets(v, (key) => `rendered-offline-placeholder-${key}`, k);
   }
   // passwords exist only as secrets of the real stack: offline they are placeholders
   const logging = { ...((config["obs:logging"] ?? {}) as Record<string, unknown>) };
@@ -23,13 +24,6 @@ export function renderConfig(stack: string, outDir: string): Record<string, unkn
   const k8sCfg = (config["obs:kubernetes"] ?? {}) as Record<string, unknown>;
   config["obs:kubernetes"] = { ...k8sCfg, context: "", kubeconfig: "", renderDir: outDir };
   return { config };
-}
-
-function stripSecure(v: unknown, key: string): unknown {
-  if (!v || typeof v !== "object") return v;
-  if ("secure" in (v as object)) return `rendered-offline-placeholder-${key}`;
-  if (Array.isArray(v)) return v.map((x, i) => stripSecure(x, `${key}[${i}]`));
-  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, stripSecure(x, k)]));
 }
 
 export interface RenderSummary {

@@ -34,7 +34,7 @@ describe("canary control-plane upgrade 1.30 -> 1.31", () => {
     dir = stackWorkDir("local", (c) => {
       const istio = c["obs:istio"] as Record<string, any>;
       istio.tags = { stable: "1-30" };
-      istio.namespaces = { shop: "stable" };
+      istio.namespaces = { shop: "stable", legacy: "stable" };
     });
   });
   afterAll(() => {
@@ -42,8 +42,18 @@ describe("canary control-plane upgrade 1.30 -> 1.31", () => {
     npmRun("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes");
   });
 
-  it("starts on 1-30 with a workload whose pods carry the revision label", () => {
+  it("starts on 1-30 with a workload whose pods carry the revision label; a legacy-labelled namespace migrates", () => {
+    // a namespace injected the old way before the stack existed
+    kubectl(["create", "namespace", "legacy"]);
+    kubectl(["label", "namespace", "legacy", "istio-injection=enabled"]);
+    kubectl(["create", "deployment", "old-app", "-n", "legacy", "--image=nginx:1.27"]);
+    kubectl(["rollout", "status", "deployment/old-app", "-n", "legacy", "--timeout=120s"]);
     const r = up("up 1-30");
+    expect(r.out).toContain("[canary] namespace legacy: removed the legacy istio-injection label");
+    expect(r.out).toMatch(/\[canary\] namespace legacy: restarted 1 workload\(s\) in [\d.]+s: deployment\/old-app/);
+    const legacy = getJson(["get", "namespace", "legacy"]).metadata.labels;
+    expect(legacy["istio.io/rev"]).toBe("stable");
+    expect(legacy["istio-injection"]).toBeUndefined();
     expect(r.code, r.out).toBe(0);
     // what the injector of 1-30 would have done to the pods (webhooks are not called on this cluster)
     kubectl(["apply", "-f", "-"], {

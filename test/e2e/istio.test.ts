@@ -1,5 +1,8 @@
 // The local stack end to end: real istioctl, engine, provider and API server.
-import { mkdtempSync, readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { parse } from "yaml";
+import { toolPath } from "../../scripts/lib/tools.js";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,5 +99,19 @@ describe("offline render", () => {
     expect(dry.split("\n").filter(Boolean).length).toBe(readdirSync(manifests).length);
     for (const f of nsFiles) kubectl(["delete", "--wait=false", "-f", path.join(manifests, f)]);
     kubectl(["delete", "--wait=true", "-f", crdDir]);
+
+    // the rendered Prometheus configuration and rules pass the real promtool
+    const cm = readdirSync(manifests).map((f) => parse(readFileSync(path.join(manifests, f), "utf8"))).find((o) => o?.kind === "ConfigMap" && o.data?.["prometheus.yml"]);
+    expect(cm, "a ConfigMap with prometheus.yml").toBeTruthy();
+    const promDir = mkdtempSync(path.join(os.tmpdir(), `obs-prom-${name}-`));
+    for (const [file, text] of Object.entries(cm.data as Record<string, string>)) writeFileSync(path.join(promDir, file), text);
+    const promtool = (...args: string[]) => spawnSync(toolPath("promtool"), args, { cwd: promDir, encoding: "utf8" });
+    const config = promtool("check", "config", "--syntax-only", "prometheus.yml");
+    expect(config.status, config.stdout + config.stderr).toBe(0);
+    const ruleFiles = (parse(cm.data["prometheus.yml"]).rule_files as string[]) ?? [];
+    expect(ruleFiles.length).toBeGreaterThan(0);
+    const rules = promtool("check", "rules", ...ruleFiles);
+    expect(rules.status, rules.stdout + rules.stderr).toBe(0);
+    expect(rules.stdout).toMatch(/SUCCESS: \d+ rules found/);
   });
 });

@@ -127,3 +127,12 @@ describe("config schema", () => {
     expect(rows.map((r) => r[0])).toContain("obs:istio.revisions[].name");
   });
 });
+
+describe("config read by the scripts around pulumi", () => {
+  it("parses a stack file holding encrypted secrets without decrypting them", async () => {
+    const { readStackConfig } = await import("../../config/target.js");
+    const c = readStackConfig("local");
+    expect(c.istio.revisions[0]!.name).toBe("1-30");
+    expect(c.secrets.logging?.elasticPassword).toBe("encrypted-not-read");
+  });
+});
