@@ -21,7 +21,10 @@ function tier(name: "unit" | "e2e"): Counts & { exit: number } {
   const r = spawnSync(process.execPath, [vitest, "run", "--project", name, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], { cwd: repoRoot, stdio: "inherit", env: process.env });
   try {
     const j = JSON.parse(readFileSync(report, "utf8"));
-    return { passed: j.numPassedTests, failed: j.numFailedTests + (j.numTotalTestSuites && j.success === false && j.numFailedTests === 0 ? 1 : 0), skipped: j.numPendingTests + j.numTodoTests, exit: r.status ?? 1 };
+    // a run that errored outside any test (a file that never ran, a worker error) still fails
+    const errored = r.status !== 0 && j.numFailedTests === 0 ? 1 : 0;
+    if (errored) console.log(`${name} tier: vitest exited ${r.status} with no failed test: counted as one failure`);
+    return { passed: j.numPassedTests, failed: j.numFailedTests + errored, skipped: j.numPendingTests + j.numTodoTests, exit: r.status ?? 1 };
   } catch {
     return { passed: 0, failed: 1, skipped: 0, exit: r.status ?? 1 };
   }

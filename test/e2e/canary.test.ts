@@ -1,6 +1,6 @@
 // The canary upgrade, each step one `npm run up` (the real command: program, engine, provider,
 // then the restarts of moved namespaces), on a copy of the local stack.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,15 +17,21 @@ function editConfig(edit: (istio: Record<string, any>) => void): void {
   writeFileSync(file, stringify(doc));
 }
 
-function npmRun(step: string, ...args: string[]): { code: number; out: string } {
+// async, so the test worker keeps answering vitest while a step runs for a minute
+function npmRun(step: string, ...args: string[]): Promise<{ code: number; out: string }> {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [path.resolve("node_modules/tsx/dist/cli.mjs"), ...args], {
-    encoding: "utf8",
-    env: { ...process.env, ...e2eEnv(), OBS_PROJECT_DIR: dir, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}` },
-    maxBuffer: 64 * 1024 * 1024,
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.resolve("node_modules/tsx/dist/cli.mjs"), ...args], {
+      env: { ...process.env, ...e2eEnv(), OBS_PROJECT_DIR: dir, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}` },
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => {
+      timings[step] = (Date.now() - t0) / 1000;
+      resolve({ code: code ?? 1, out });
+    });
   });
-  timings[step] = (Date.now() - t0) / 1000;
-  return { code: r.status ?? 1, out: r.stdout + r.stderr };
 }
 const up = (step: string) => npmRun(step, "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
 
@@ -37,18 +43,18 @@ describe("canary control-plane upgrade 1.30 -> 1.31", () => {
       istio.namespaces = { shop: "stable", legacy: "stable" };
     });
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await npmRun("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes");
     console.log(`[e2e canary timings, s] ${JSON.stringify(timings)}`);
-    npmRun("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes");
   });
 
-  it("starts on 1-30 with a workload whose pods carry the revision label; a legacy-labelled namespace migrates", () => {
+  it("starts on 1-30 with a workload whose pods carry the revision label; a legacy-labelled namespace migrates", async () => {
     // a namespace injected the old way before the stack existed
     kubectl(["create", "namespace", "legacy"]);
     kubectl(["label", "namespace", "legacy", "istio-injection=enabled"]);
     kubectl(["create", "deployment", "old-app", "-n", "legacy", "--image=nginx:1.27"]);
     kubectl(["rollout", "status", "deployment/old-app", "-n", "legacy", "--timeout=120s"]);
-    const r = up("up 1-30");
+    const r = await up("up 1-30");
     expect(r.out).toContain("[canary] namespace legacy: removed the legacy istio-injection label");
     expect(r.out).toMatch(/\[canary\] namespace legacy: restarted 1 workload\(s\) in [\d.]+s: deployment\/old-app/);
     const legacy = getJson(["get", "namespace", "legacy"]).metadata.labels;
@@ -71,27 +77,27 @@ spec:
     kubectl(["rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"]);
   });
 
-  it("step 1: adding 1-31 brings its control plane up beside 1-30 and moves nothing", () => {
+  it("step 1: adding 1-31 brings its control plane up beside 1-30 and moves nothing", async () => {
     editConfig((i) => i.revisions.push({ name: "1-31", version: "1.31" }));
-    const r = up("add 1-31");
+    const r = await up("add 1-31");
     expect(r.code, r.out).toBe(0);
     expect(r.out).not.toContain("[canary]");
     for (const rev of ["1-30", "1-31"]) expect(getJson(["get", "deployment", `istiod-${rev}`, "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
     expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
   });
 
-  it("step 2: pointing the tag at 1-31 moves its webhook and restarts the namespace's workloads", () => {
+  it("step 2: pointing the tag at 1-31 moves its webhook and restarts the namespace's workloads", async () => {
     const before = getJson(["get", "deployment", "web", "-n", "shop"]).spec.template.metadata.annotations?.["kubectl.kubernetes.io/restartedAt"];
     editConfig((i) => (i.tags.stable = "1-31"));
     // the pull-request view of this step: the summary names the tag move and the restarts
     const summaryFile = path.join(dir, "summary.md");
-    const p = npmRun("preview summary", "scripts/stack.ts", "preview", "--stack", "local", "--summary", summaryFile);
+    const p = await npmRun("preview summary", "scripts/stack.ts", "preview", "--stack", "local", "--summary", summaryFile);
     expect(p.code, p.out).toBe(0);
     const summary = readFileSync(summaryFile, "utf8");
     expect(summary).toContain("- moves revision tag `stable`");
     expect(summary).toContain("- namespace `shop`: revision 1-30 → 1-31; **its workloads restart** (rolling) after `up`");
     expect(summary).not.toMatch(/local-(elastic|kibana)-only/);
-    const r = up("tag -> 1-31");
+    const r = await up("tag -> 1-31");
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain("[canary] namespace shop: revision 1-30 -> 1-31, restarting its workloads");
     expect(r.out).toMatch(/\[canary\] namespace shop: restarted 1 workload\(s\) in [\d.]+s: deployment\/web/);
@@ -101,25 +107,25 @@ spec:
     expect(after).not.toBe(before);
   });
 
-  it("step 3: canary status shows desired 1-31 and the pods still labelled 1-30", () => {
-    const r = npmRun("status", "scripts/canary.ts", "status", "--stack", "local");
+  it("step 3: canary status shows desired 1-31 and the pods still labelled 1-30", async () => {
+    const r = await npmRun("status", "scripts/canary.ts", "status", "--stack", "local");
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/shop\s+stable\s+1-31\s+1-30: 2\s+\(restart pending\)/);
     expect(r.out).toMatch(/stable\s+1-31\s+1-31/);
     expect(r.out).toMatch(/1-30\s+no: used by 2 pod\(s\)/);
   });
 
-  it("step 4: removing 1-30 is refused while pods it injected run, and nothing changes", () => {
+  it("step 4: removing 1-30 is refused while pods it injected run, and nothing changes", async () => {
     editConfig((i) => (i.revisions = i.revisions.filter((r: { name: string }) => r.name !== "1-30")));
-    const r = up("remove refused");
+    const r = await up("remove refused");
     expect(r.code).not.toBe(0);
     expect(r.out).toContain("removing revision '1-30' is refused: 2 running pod(s) injected by it (shop/web-");
     expect(getJson(["get", "deployment", "istiod-1-30", "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
   });
 
-  it("step 5: with the explicit override 1-30 goes; the shared CRDs stay", () => {
+  it("step 5: with the explicit override 1-30 goes; the shared CRDs stay", async () => {
     editConfig((i) => (i.forceRemoveRevisions = ["1-30"]));
-    const r = up("remove forced");
+    const r = await up("remove forced");
     expect(r.code, r.out).toBe(0);
     expect(kubectl(["get", "deployment", "istiod-1-30", "-n", "istio-system", "--ignore-not-found", "-o", "name"]).trim()).toBe("");
     expect(getJson(["get", "deployment", "istiod-1-31", "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
