@@ -101,7 +101,12 @@ async function main(): Promise<void> {
     // baseline: the same objects with kubectl, CRDs first, then a wait for the same readiness
     const a0 = timed("kubectl apply crds", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "-f", path.join(localRender, "0-crd")]);
     kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-    const a1 = timed("kubectl apply", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "--force-conflicts", "-f", path.join(localRender, "1-manifest")]);
+    // namespaces first, as Pulumi orders them; kubectl applies a folder alphabetically
+    const manifests = path.join(localRender, "1-manifest");
+    const nsFiles = readdirSync(manifests).filter((f) => f.includes("namespace")).map((f) => path.join(manifests, f));
+    const aNs = timed("kubectl apply namespaces", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", ...nsFiles.flatMap((f) => ["-f", f])]);
+    const a1 = timed("kubectl apply", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "--force-conflicts", "-f", manifests]);
+    a1.seconds += aNs.seconds;
     const w = waitReady();
     applyRuns.push({ seconds: a0.seconds + a1.seconds + w.seconds });
     kubectl(["delete", "--wait=true", "--ignore-not-found", "-f", path.join(localRender, "1-manifest")], { allowFail: true });
