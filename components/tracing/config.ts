@@ -102,3 +102,11 @@ export function quantityBytes(q: string): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * (UNITS[m[2] ?? ""] ?? 1);
 }
+
+/** Parses and cross-checks one `obs:jaeger` value on its own (tests, tools). */
+export function parseTracingConfig(raw: unknown, key = "obs:jaeger"): { config: TracingBackendConfig | undefined; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const config = tracingBackendSchema.parse(raw, key, issues);
+  if (config) checkTracing(config, issues);
+  return { config: issues.length ? undefined : config, issues };
+}

@@ -7,17 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import type { Issue } from "../../config/schema.js";
-import { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "../../components/tracing/config.js";
+import { parseTracingConfig, type TracingBackendConfig } from "../../components/tracing/config.js";
 import { collectorConfig, ingesterConfig, type OtelcolConfig, queryConfig } from "../../components/tracing/jaeger-config.js";
 import { toolPath } from "../../scripts/lib/tools.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-jaeger-"));
 
 function config(raw: Record<string, unknown>): TracingBackendConfig {
-  const issues: Issue[] = [];
-  const c = tracingBackendSchema.parse(raw, "obs:jaeger", issues);
-  if (c) checkTracing(c, issues);
+  const { config: c, issues } = parseTracingConfig(raw);
   expect(issues).toEqual([]);
   return c!;
 }

@@ -10,9 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import type { Issue } from "../../config/schema.js";
 import { RACK, schemaCql } from "../../components/tracing/cassandra.js";
-import { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "../../components/tracing/config.js";
+import { parseTracingConfig, type TracingBackendConfig } from "../../components/tracing/config.js";
 import { collectorConfig, HEALTH_PATH, ingesterConfig, type OtelcolConfig, queryConfig, STORAGE_NAME } from "../../components/tracing/jaeger-config.js";
 import { SPANS_TOPIC } from "../../components/tracing/topology.js";
 import { toolPath } from "../../scripts/lib/tools.js";
@@ -25,9 +24,7 @@ const root = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-pipeline-"));
 const timings: Record<string, number> = {};
 
 function config(raw: Record<string, unknown>): TracingBackendConfig {
-  const issues: Issue[] = [];
-  const c = tracingBackendSchema.parse(raw, "obs:jaeger", issues);
-  if (c) checkTracing(c, issues);
+  const { config: c, issues } = parseTracingConfig(raw);
   expect(issues).toEqual([]);
   return c!;
 }
