@@ -2,7 +2,7 @@
 import { checkPrometheus, prometheusSchema } from "../components/prometheus/config.js";
 import { checkTracing, tracingBackendSchema } from "../components/tracing/config.js";
 import { checkLogging, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
-import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, quantity, record, str, resources } from "./schema.js";
+import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, record, str, resources } from "./schema.js";
 
 export const NAMESPACE = "obs";
 export const ISTIO_PROFILES = ["default", "demo", "minimal", "empty"] as const;

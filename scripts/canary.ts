@@ -1,11 +1,9 @@
 // usage: npm run canary -- status [--stack S]
 // Per namespace the desired and the running revisions, each tag's target, which revisions are removable.
-import { spawnSync } from "node:child_process";
 import { namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { up as clusterUp } from "./lib/cluster.js";
-import { observeMesh } from "./lib/observe.js";
-import { toolPath } from "./lib/tools.js";
+import { kubectlJson, observeMesh } from "./lib/observe.js";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -21,8 +19,7 @@ async function main(): Promise<number> {
   if (stack === "local") await clusterUp();
   const observed = observeMesh(target);
   const desired = namespaceRevisions(cfg.istio);
-  const base = [...(target.kubeconfig ? ["--kubeconfig", target.kubeconfig] : []), ...(target.context ? ["--context", target.context] : [])];
-  const tagHooks = JSON.parse(spawnSync(toolPath("kubectl"), [...base, "get", "mutatingwebhookconfigurations", "-l", "istio.io/tag", "-o", "json"], { encoding: "utf8" }).stdout || '{"items":[]}').items as { metadata: { labels: Record<string, string> } }[];
+  const tagHooks = kubectlJson(target, ["get", "mutatingwebhookconfigurations", "-l", "istio.io/tag"]).items as { metadata: { labels: Record<string, string> } }[];
 
   console.log(`stack ${stack}: revisions running: ${observed.revisions.join(", ") || "none"}; in config: ${cfg.istio.revisions.map((r) => `${r.name} (${r.version})`).join(", ")}`);
   console.log("\nNAMESPACE            LABEL (config)        DESIRED REVISION   RUNNING PODS BY REVISION");

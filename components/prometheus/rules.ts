@@ -1,7 +1,7 @@
 // The Prometheus rule file: mesh recording rules (reused by dashboards) and the alerts of the
 // control plane, the data plane and Prometheus itself; plus a `promtool test rules` file for it.
 import { stringify } from "yaml";
-import { JOBS, RULES_FILE } from "./scrape.js";
+import { JOBS } from "./scrape.js";
 
 /** Names of the recorded series; dashboards query these instead of repeating the expressions. */
 export const RECORDING_RULES = {

@@ -9,11 +9,16 @@ export interface Target {
   readonly context?: string;
 }
 
-function kubectlJson(t: Target, args: string[]): { items: any[] } {
+/** Runs the pinned kubectl against a target; throws with its stderr when it fails. */
+export function kubectlOn(t: Target, args: string[], what = `kubectl ${args.join(" ")}`): string {
   const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
-  const r = spawnSync(toolPath("kubectl"), [...base, ...args, "-o", "json", "--request-timeout=20s"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")} (context ${t.context ?? "current"}): ${(r.stderr || r.stdout).trim()}`);
-  return JSON.parse(r.stdout);
+  const r = spawnSync(toolPath("kubectl"), [...base, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${what} (context ${t.context ?? "current"}): ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+export function kubectlJson(t: Target, args: string[]): { items: any[] } {
+  return JSON.parse(kubectlOn(t, [...args, "-o", "json", "--request-timeout=20s"], `kubectl ${args.join(" ")}`));
 }
 
 export function observeMesh(t: Target): ObservedMesh {
@@ -31,16 +36,13 @@ export function observeMesh(t: Target): ObservedMesh {
 
 /** Rolling restart of every Deployment, StatefulSet and DaemonSet in a namespace; returns what restarted. */
 export function restartWorkloads(t: Target, namespace: string): string[] {
-  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
   const restarted: string[] = [];
   for (const kind of ["deployment", "statefulset", "daemonset"]) {
     const items = kubectlJson(t, ["get", kind, "-n", namespace]).items;
     for (const w of items) {
       const name = `${kind}/${w.metadata.name}`;
-      const r = spawnSync(toolPath("kubectl"), [...base, "rollout", "restart", name, "-n", namespace], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`kubectl rollout restart ${name} -n ${namespace}: ${r.stderr.trim()}`);
-      const s = spawnSync(toolPath("kubectl"), [...base, "rollout", "status", name, "-n", namespace, "--timeout=300s"], { encoding: "utf8" });
-      if (s.status !== 0) throw new Error(`${name} in ${namespace} did not finish rolling within 300s: ${s.stderr.trim()}`);
+      kubectlOn(t, ["rollout", "restart", name, "-n", namespace]);
+      kubectlOn(t, ["rollout", "status", name, "-n", namespace, "--timeout=300s"], `${name} in ${namespace} did not finish rolling within 300s`);
       restarted.push(name);
     }
   }
@@ -49,10 +51,8 @@ export function restartWorkloads(t: Target, namespace: string): string[] {
 
 /** Drops the legacy `istio-injection` label (it would take precedence over istio.io/rev); true if it was there. */
 export function removeLegacyInjectionLabel(t: Target, namespace: string): boolean {
-  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
   const ns = kubectlJson(t, ["get", "namespaces", "--field-selector", `metadata.name=${namespace}`]).items[0];
   if (!ns?.metadata.labels?.["istio-injection"]) return false;
-  const r = spawnSync(toolPath("kubectl"), [...base, "label", "namespace", namespace, "istio-injection-"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`kubectl label namespace ${namespace} istio-injection-: ${r.stderr.trim()}`);
+  kubectlOn(t, ["label", "namespace", namespace, "istio-injection-"]);
   return true;
 }

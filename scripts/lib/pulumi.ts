@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { cacheRoot, pins, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "./tools.js";
+import { cacheRoot, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "./tools.js";
 
 const require = createRequire(import.meta.url);
 
@@ -74,5 +74,3 @@ export const projectProgram: Program = async () => {
   const mod = await import(path.join(repoRoot, "index.ts"));
   return mod.default();
 };
-
-export const pulumiVersion = pins.pulumi.version;

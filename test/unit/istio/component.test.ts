@@ -1,6 +1,5 @@
 // IstioControlPlane under Pulumi mocks: what is created, under which parent, with which options.
 // istioctl is replaced by a fixture here; the e2e tier runs the real one.
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { KubeObject } from "../../../components/k8s/objects.js";
 import { parseConfig } from "../../../config/index.js";
