@@ -2,12 +2,30 @@
 // bash kept as files so they read and lint as shell). Both scripts are idempotent.
 import { readFileSync } from "node:fs";
 import { type AccessLogField } from "../mesh/access-log.js";
-import { FLUENTD_ROLE, fluentdRole, ILM_POLICY, ilmPolicy, indexTemplates, initialIndices } from "./elasticsearch.js";
-import { FLUENTD_USER, KIBANA_USER, type LoggingNames } from "./names.js";
+import { FLUENTD_ROLE, fluentdRole, GRAFANA_ROLE, grafanaRole, ILM_POLICY, ilmPolicy, indexTemplates, initialIndices, MONITORING_ROLE, monitoringRole } from "./elasticsearch.js";
+import { FLUENTD_USER, GRAFANA_USER, KIBANA_USER, type LoggingNames, MONITORING_USER } from "./names.js";
 
 export const BOOTSTRAP_DIR = "/bootstrap";
 export const BOOTSTRAP_SCRIPT = "bootstrap.sh";
 export const CERTS_SCRIPT = "certs.sh";
+export const USERS_FILE = "users.txt";
+
+export interface BootstrapUser {
+  readonly user: string;
+  readonly role: string;
+  readonly roleBody: () => Record<string, unknown>;
+  /** The Job's variable holding the password (from the Secret named by `credentials`). */
+  readonly passwordEnv: string;
+  readonly credentials: keyof LoggingNames;
+  readonly fullName: string;
+}
+
+/** The users bootstrap.sh creates, each with its own role and Secret (kibana_system is built in: only its password is set). */
+export const BOOTSTRAP_USERS: readonly BootstrapUser[] = [
+  { user: FLUENTD_USER, role: FLUENTD_ROLE, roleBody: fluentdRole, passwordEnv: "FLUENTD_PASSWORD", credentials: "fluentdCredentials", fullName: "Fluentd log shipper" },
+  { user: MONITORING_USER, role: MONITORING_ROLE, roleBody: monitoringRole, passwordEnv: "MONITORING_PASSWORD", credentials: "monitoringCredentials", fullName: "Elasticsearch metrics exporter" },
+  { user: GRAFANA_USER, role: GRAFANA_ROLE, roleBody: grafanaRole, passwordEnv: "GRAFANA_PASSWORD", credentials: "grafanaCredentials", fullName: "Grafana log reader" },
+];
 
 const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, import.meta.url), "utf8");
 
@@ -24,9 +42,11 @@ export function bootstrapFiles(i: BootstrapInput): Record<string, string> {
   const indices = initialIndices();
   const files: Record<string, string> = {
     [`ilm-${ILM_POLICY}.json`]: json(ilmPolicy(i)),
-    [`role-${FLUENTD_ROLE}.json`]: json(fluentdRole()),
     "aliases.txt": indices.map((x) => `${x.alias} ${x.index}\n`).join(""),
+    // "<user> <role> <password variable> <full name>", one a line
+    [USERS_FILE]: BOOTSTRAP_USERS.map((u) => `${u.user} ${u.role} ${u.passwordEnv} ${u.fullName}\n`).join(""),
   };
+  for (const u of BOOTSTRAP_USERS) files[`role-${u.role}.json`] = json(u.roleBody());
   for (const [name, body] of Object.entries(indexTemplates(i))) files[`template-${name}.json`] = json(body);
   for (const { alias, body } of indices) files[`index-${alias}.json`] = json(body);
   files[BOOTSTRAP_SCRIPT] = script(BOOTSTRAP_SCRIPT);
@@ -35,7 +55,7 @@ export function bootstrapFiles(i: BootstrapInput): Record<string, string> {
 
 /** bootstrap.sh's environment apart from the passwords (which come from Secrets). */
 export function bootstrapEnv(esUrl: string, caFile: string, deadlineSeconds: number): Record<string, string> {
-  return { ES_URL: esUrl, CA_FILE: caFile, FLUENTD_USER, FLUENTD_ROLE, KIBANA_USER, BOOTSTRAP_DIR, DEADLINE_SECONDS: String(deadlineSeconds) };
+  return { ES_URL: esUrl, CA_FILE: caFile, KIBANA_USER, BOOTSTRAP_DIR, DEADLINE_SECONDS: String(deadlineSeconds) };
 }
 
 export function certsFiles(): Record<string, string> {

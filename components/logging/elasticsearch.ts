@@ -1,12 +1,14 @@
 // Elasticsearch's desired state as plain objects: the ILM policy, index templates whose
-// mappings come from ACCESS_LOG_FIELDS, the initial write indices, the Fluentd role, and
-// elasticsearch.yml.
+// mappings come from ACCESS_LOG_FIELDS, the initial write indices, the roles of the stack's
+// users (Fluentd, the metrics exporter, Grafana), and elasticsearch.yml.
 import { stringify } from "yaml";
 import { ACCESS_LOG_FIELDS, type AccessLogField, type EsType } from "../mesh/access-log.js";
-import { ACCESS_ALIAS, ES_HTTP_PORT, ES_TRANSPORT_PORT, esPodHosts, LOGS_ALIAS, type LoggingNames } from "./names.js";
+import { ACCESS_ALIAS, ES_HTTP_PORT, ES_TRANSPORT_PORT, esPodHosts, LOG_INDICES, LOGS_ALIAS, type LoggingNames } from "./names.js";
 
 export const ILM_POLICY = "obs-logs";
 export const FLUENTD_ROLE = "fluentd_writer";
+export const MONITORING_ROLE = "metrics_exporter";
+export const GRAFANA_ROLE = "logs_reader";
 /** Directory of the certificate Secret inside the Elasticsearch config dir. */
 export const ES_CERTS_DIR = "certs";
 
@@ -110,10 +112,21 @@ export function initialIndices(): { alias: string; index: string; body: Record<s
 
 /** Fluentd may only add documents to the aliases' indices: no deletes, no index creation. */
 export function fluentdRole(): Record<string, unknown> {
-  return {
-    cluster: ["monitor"],
-    indices: [{ names: [ACCESS_ALIAS, `${ACCESS_ALIAS}-*`, LOGS_ALIAS, `${LOGS_ALIAS}-*`], privileges: ["create_doc"] }],
-  };
+  return { cluster: ["monitor"], indices: [{ names: [...LOG_INDICES], privileges: ["create_doc"] }] };
+}
+
+/**
+ * elasticsearch-exporter: cluster health and node stats (cluster `monitor`) and index stats of
+ * the log indices (indices `monitor`, for `--es.indices` should it be turned on); it reads no
+ * document and changes nothing.
+ */
+export function monitoringRole(): Record<string, unknown> {
+  return { cluster: ["monitor"], indices: [{ names: [...LOG_INDICES], privileges: ["monitor"] }] };
+}
+
+/** Grafana's Elasticsearch datasource: search the log indices and read their mappings; no cluster privilege. */
+export function grafanaRole(): Record<string, unknown> {
+  return { cluster: [], indices: [{ names: [...LOG_INDICES], privileges: ["read", "view_index_metadata"] }] };
 }
 
 export interface ElasticsearchYmlInput {

@@ -15,6 +15,9 @@ export const POS_DIR = "/var/log/fluentd-pos";
 export const BUFFER_DIR = "/var/log/fluentd-buffers";
 /** Port of the monitor_agent the liveness probe asks. */
 export const MONITOR_PORT = 24220;
+/** Port of fluent-plugin-prometheus's /metrics (its default), scraped through the pod annotations. */
+export const METRICS_PORT = 24231;
+export const METRICS_PATH = "/metrics";
 /** Container name; its own log is not tailed (errors about Elasticsearch would feed back). */
 export const FLUENTD_CONTAINER = "fluentd";
 /** The image runs `fluentd -c /fluentd/etc/$FLUENTD_CONF`; ours is mounted beside its defaults. */
@@ -71,6 +74,21 @@ export function buildFluentdConfig(input: FluentdConfigInput): string {
   @id in_monitor_agent
   bind 0.0.0.0
   port ${MONITOR_PORT}
+</source>
+
+# Prometheus metrics (fluent-plugin-prometheus, bundled in the image): the endpoint, and
+# every output's buffer, retry, error and record counts (fluentd_output_status_*, labels
+# plugin_id and type), refreshed by the output monitor.
+<source>
+  @type prometheus
+  @id in_prometheus
+  bind 0.0.0.0
+  port ${METRICS_PORT}
+  metrics_path ${METRICS_PATH}
+</source>
+<source>
+  @type prometheus_output_monitor
+  @id in_prometheus_output_monitor
 </source>
 
 # Every container log on the node (containerd/CRI-O write CRI lines under /var/log/pods;

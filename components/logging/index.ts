@@ -1,7 +1,7 @@
 // The EFK pipeline: Elasticsearch (StatefulSet, TLS, ILM), a Fluentd DaemonSet shipping
 // every container log and the Envoy access log, and Kibana. Order, enforced by dependsOn:
-// certificates Job -> Elasticsearch -> bootstrap Job (ILM, templates, aliases, users) -> Kibana;
-// Fluentd starts once the CA exists and buffers until its user does.
+// certificates Job -> Elasticsearch -> bootstrap Job (ILM, templates, aliases, users) -> Kibana
+// and the metrics exporter; Fluentd starts once the CA exists and buffers until its user does.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type AccessLogField } from "../mesh/access-log.js";
@@ -9,13 +9,16 @@ import { bootstrapEnv, bootstrapFiles, certsEnv, certsFiles } from "./bootstrap.
 import { type LoggingConfig } from "./config.js";
 import { elasticsearchYml } from "./elasticsearch.js";
 import { buildFluentdConfig } from "./fluentd.js";
-import { esHttpHost, esUrl, KIBANA_PORT, loggingNames } from "./names.js";
+import { esHttpHost, esUrl, GRAFANA_USER, KIBANA_PORT, loggingNames, MONITORING_USER } from "./names.js";
 import {
   bootstrapJobSpec,
+  CA_KEY,
   certsJobSpec,
   CLIENT_CA_FILE,
   configHash,
   deriveFluentdPassword,
+  deriveUserPassword,
+  esExporterDeploymentSpec,
   esHeadlessServiceSpec,
   esHttpServiceSpec,
   esStatefulSetSpec,
@@ -32,7 +35,8 @@ import {
 export { checkLogging, checkPassword, LOGGING_SECRET_KEYS, type LoggingConfig, loggingSchema, type LoggingSecrets, takeLoggingSecrets } from "./config.js";
 export { accessLogMapping, elasticsearchYml, ilmPolicy, indexTemplates } from "./elasticsearch.js";
 export { buildFluentdConfig, fluentdTypes } from "./fluentd.js";
-export { ACCESS_ALIAS, LOGS_ALIAS } from "./names.js";
+export { ACCESS_ALIAS, ES_EXPORTER_PORT, GRAFANA_USER, LOG_INDICES, LOGS_ALIAS, MONITORING_USER } from "./names.js";
+export { CA_KEY, PASSWORD_KEY } from "./workloads.js";
 
 export interface LoggingArgs {
   /** Namespace of every object; it must exist. */
@@ -70,6 +74,16 @@ export class Logging extends pulumi.ComponentResource {
   readonly kibana: k8s.apps.v1.Deployment;
   readonly certsJob: k8s.batch.v1.Job;
   readonly bootstrapJob: k8s.batch.v1.Job;
+  /** elasticsearch-exporter (port 9114, scraped through its pod annotations). */
+  readonly esExporter: k8s.apps.v1.Deployment;
+  /** Read-only Elasticsearch user for Grafana: `read` and `view_index_metadata` on the log indices. */
+  readonly readerUser: string;
+  /** Secret (same namespace) holding readerUser's password under readerPasswordKey. */
+  readonly readerCredentialsSecret: pulumi.Output<string>;
+  readonly readerPasswordKey: string;
+  /** Secret (same namespace) holding the CA certificate that signed Elasticsearch's, under caKey; created by the certs Job. */
+  readonly caSecret: pulumi.Output<string>;
+  readonly caKey: string;
 
   constructor(name: string, args: LoggingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:logging:EFK", name, {}, opts);
@@ -85,10 +99,14 @@ export class Logging extends pulumi.ComponentResource {
     const elasticPassword = pulumi.secret(args.elasticPassword);
     const credentials = (objName: string, password: pulumi.Input<string>) =>
       new k8s.core.v1.Secret(objName, { metadata: meta(objName, "credentials"), type: "Opaque", stringData: { [PASSWORD_KEY]: pulumi.secret(password) } }, { parent: this });
+    const monitoringCredentials = credentials(n.monitoringCredentials, elasticPassword.apply((pw) => deriveUserPassword(pw, MONITORING_USER)));
+    const grafanaCredentials = credentials(n.grafanaCredentials, elasticPassword.apply((pw) => deriveUserPassword(pw, GRAFANA_USER)));
     const secrets = [
       credentials(n.elasticCredentials, elasticPassword),
       credentials(n.kibanaCredentials, args.kibanaPassword),
       credentials(n.fluentdCredentials, elasticPassword.apply(deriveFluentdPassword)),
+      monitoringCredentials,
+      grafanaCredentials,
     ];
 
     // ---- certificates: created once by a Job, kept across runs (see README) ----
@@ -196,6 +214,13 @@ export class Logging extends pulumi.ComponentResource {
       // once and buffers on the node until its user exists.
       { parent: this, dependsOn: [this.bootstrapJob, ...secrets] },
     );
+    // ---- metrics: elasticsearch-exporter, once its user exists ----
+    this.esExporter = new k8s.apps.v1.Deployment(
+      `${name}-es-exporter`,
+      { metadata: meta(n.esExporter, "es-exporter"), spec: build((ns) => esExporterDeploymentSpec({ instance: name, names: n, esUrl: esUrl(n, ns) })) },
+      { parent: this, dependsOn: [this.bootstrapJob, monitoringCredentials] },
+    );
+
     const kibanaService = new k8s.core.v1.Service(`${name}-kibana`, { metadata: meta(n.kibana, "kibana"), spec: kibanaServiceSpec(name) }, { parent: this });
     if (exposed) {
       const route = build((ns) => ({
@@ -213,6 +238,18 @@ export class Logging extends pulumi.ComponentResource {
     this.elasticsearchUrl = build((ns) => esUrl(n, ns));
     this.kibanaUrl = build((ns) => `http://${n.kibana}.${ns}.svc:${KIBANA_PORT}`);
     this.kibanaPublicUrl = pulumi.output(exposed ? `https://${cfg.kibana.host}` : "");
-    this.registerOutputs({ elasticsearchUrl: this.elasticsearchUrl, kibanaUrl: this.kibanaUrl, kibanaPublicUrl: this.kibanaPublicUrl });
+    // Grafana (same namespace) mounts these; the outputs carry the dependency on what creates them.
+    this.readerUser = GRAFANA_USER;
+    this.readerCredentialsSecret = grafanaCredentials.metadata.name;
+    this.readerPasswordKey = PASSWORD_KEY;
+    this.caSecret = this.certsJob.urn.apply(() => n.esCa);
+    this.caKey = CA_KEY;
+    this.registerOutputs({
+      elasticsearchUrl: this.elasticsearchUrl,
+      kibanaUrl: this.kibanaUrl,
+      kibanaPublicUrl: this.kibanaPublicUrl,
+      readerCredentialsSecret: this.readerCredentialsSecret,
+      caSecret: this.caSecret,
+    });
   }
 }

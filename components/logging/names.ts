@@ -4,18 +4,28 @@
 export const ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.5";
 export const KIBANA_IMAGE = "docker.elastic.co/kibana/kibana:8.19.5";
 export const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset:v1.18-debian-elasticsearch8-1";
+export const ES_EXPORTER_IMAGE = "prometheuscommunity/elasticsearch-exporter:v1.9.0";
 
 export const ES_HTTP_PORT = 9200;
 export const ES_TRANSPORT_PORT = 9300;
 export const KIBANA_PORT = 5601;
+/** elasticsearch-exporter's registered port (its /metrics and /healthz). */
+export const ES_EXPORTER_PORT = 9114;
 
 /** Write aliases Fluentd sends to; ILM rolls the indices behind them. */
 export const ACCESS_ALIAS = "envoy-access";
 export const LOGS_ALIAS = "k8s-logs";
 
+/** Every index Fluentd writes: the write aliases and the indices ILM rolls behind them. */
+export const LOG_INDICES: readonly string[] = [ACCESS_ALIAS, `${ACCESS_ALIAS}-*`, LOGS_ALIAS, `${LOGS_ALIAS}-*`];
+
 /** Elasticsearch users the bootstrap Job manages besides `elastic`. */
 export const FLUENTD_USER = "fluentd";
 export const KIBANA_USER = "kibana_system";
+/** elasticsearch-exporter's user: cluster and index monitoring, no data. */
+export const MONITORING_USER = "monitoring";
+/** Grafana's user: reads the log indices, nothing else. */
+export const GRAFANA_USER = "grafana";
 
 export interface LoggingNames {
   readonly es: string;
@@ -29,9 +39,12 @@ export interface LoggingNames {
   readonly elasticCredentials: string;
   readonly kibanaCredentials: string;
   readonly fluentdCredentials: string;
+  readonly monitoringCredentials: string;
+  readonly grafanaCredentials: string;
   readonly bootstrap: string;
   readonly fluentd: string;
   readonly kibana: string;
+  readonly esExporter: string;
 }
 
 export function loggingNames(name: string): LoggingNames {
@@ -45,9 +58,12 @@ export function loggingNames(name: string): LoggingNames {
     elasticCredentials: `${name}-es-elastic`,
     kibanaCredentials: `${name}-kibana-credentials`,
     fluentdCredentials: `${name}-fluentd-credentials`,
+    monitoringCredentials: `${name}-es-monitoring-credentials`,
+    grafanaCredentials: `${name}-es-grafana-credentials`,
     bootstrap: `${name}-es-bootstrap`,
     fluentd: `${name}-fluentd`,
     kibana: `${name}-kibana`,
+    esExporter: `${name}-es-exporter`,
   };
 }
 

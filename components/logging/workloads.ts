@@ -2,11 +2,11 @@
 // imported for checking only). The component wires them into resources.
 import { createHash, createHmac } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
-import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, CERTS_SCRIPT } from "./bootstrap.js";
+import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, BOOTSTRAP_USERS, CERTS_SCRIPT } from "./bootstrap.js";
 import { type LoggingConfig } from "./config.js";
 import { ES_CERTS_DIR } from "./elasticsearch.js";
-import { BUFFER_DIR, CONFIG_DIR, FLUENTD_CONF, FLUENTD_CONTAINER, LOG_DIR, MONITOR_PORT, POS_DIR } from "./fluentd.js";
-import { ES_HTTP_PORT, ES_IMAGE, ES_TRANSPORT_PORT, FLUENTD_IMAGE, FLUENTD_USER, KIBANA_IMAGE, KIBANA_PORT, KIBANA_USER, type LoggingNames } from "./names.js";
+import { BUFFER_DIR, CONFIG_DIR, FLUENTD_CONF, FLUENTD_CONTAINER, LOG_DIR, METRICS_PORT, MONITOR_PORT, POS_DIR } from "./fluentd.js";
+import { ES_EXPORTER_IMAGE, ES_EXPORTER_PORT, ES_HTTP_PORT, ES_IMAGE, ES_TRANSPORT_PORT, FLUENTD_IMAGE, FLUENTD_USER, KIBANA_IMAGE, KIBANA_PORT, KIBANA_USER, type LoggingNames, MONITORING_USER } from "./names.js";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -17,20 +17,24 @@ export const PASSWORD_KEY = "password";
 export const CONFIG_HASH_ANNOTATION = "observability-stack/config-hash";
 const ES_HOME = "/usr/share/elasticsearch";
 const ES_CA_FILE = `${ES_HOME}/config/${ES_CERTS_DIR}/ca.crt`;
-/** Where clients (Fluentd, Kibana, the bootstrap Job) mount the CA Secret. */
+/** Key of the CA certificate in the CA Secret. */
+export const CA_KEY = "ca.crt";
+/** Where clients (Fluentd, Kibana, the exporter, the bootstrap Job) mount the CA Secret. */
 export const CLIENT_CA_DIR = "/etc/elasticsearch-ca";
-export const CLIENT_CA_FILE = `${CLIENT_CA_DIR}/ca.crt`;
+export const CLIENT_CA_FILE = `${CLIENT_CA_DIR}/${CA_KEY}`;
 
 export const configHash = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 
 /**
- * Fluentd's Elasticsearch password, derived from the elastic password so that no further
- * secret has to be configured: deterministic (no churn between runs) and one-way (the
- * credential present on every node does not reveal the superuser's).
+ * A stack user's Elasticsearch password, derived from the elastic password so that no further
+ * secret has to be configured: deterministic (no churn between runs), one-way (a credential
+ * present on a node does not reveal the superuser's) and distinct per user.
  */
-export function deriveFluentdPassword(elasticPassword: string): string {
-  return createHmac("sha256", elasticPassword).update("observability-stack/logging/fluentd").digest("hex").slice(0, 32);
+export function deriveUserPassword(elasticPassword: string, user: string): string {
+  return createHmac("sha256", elasticPassword).update(`observability-stack/logging/${user}`).digest("hex").slice(0, 32);
 }
+
+export const deriveFluentdPassword = (elasticPassword: string) => deriveUserPassword(elasticPassword, FLUENTD_USER);
 
 export function selectorLabels(instance: string, component: string): Record<string, string> {
   return { "app.kubernetes.io/name": component, "app.kubernetes.io/instance": instance };
@@ -43,6 +47,8 @@ export function labels(instance: string, component: string): Record<string, stri
 // The pipeline's own pods stay out of the mesh: Elasticsearch speaks TLS itself, Fluentd
 // reads the node, and a sidecar would keep the Jobs from completing.
 const podLabels = (instance: string, component: string) => ({ ...labels(instance, component), "sidecar.istio.io/inject": "false" });
+/** Annotations the `kubernetes-pods` scrape job keeps (path: its default /metrics). */
+export const scrapeAnnotations = (port: number) => ({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port) });
 
 const resources = (r: Resources) => ({ requests: { ...r.requests }, limits: { ...r.limits } });
 const secretEnv = (name: string, secret: string): EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: PASSWORD_KEY } } });
@@ -207,7 +213,7 @@ export function certsJobSpec(i: JobSpecInput & { readonly serviceAccount: string
 /** The bootstrap Job: ILM, templates, aliases, users (scripts/bootstrap.sh). */
 export function bootstrapJobSpec(i: JobSpecInput): k8s.types.input.batch.v1.JobSpec {
   const n = i.names;
-  const env = [secretEnv("ELASTIC_PASSWORD", n.elasticCredentials), secretEnv("KIBANA_PASSWORD", n.kibanaCredentials), secretEnv("FLUENTD_PASSWORD", n.fluentdCredentials)];
+  const env = [secretEnv("ELASTIC_PASSWORD", n.elasticCredentials), secretEnv("KIBANA_PASSWORD", n.kibanaCredentials), ...BOOTSTRAP_USERS.map((u) => secretEnv(u.passwordEnv, n[u.credentials]))];
   return jobSpec(i, { component: "es-bootstrap", script: BOOTSTRAP_SCRIPT, pod: { automountServiceAccountToken: false }, secretEnv: env, ca: true });
 }
 
@@ -226,7 +232,7 @@ export function fluentdDaemonSetSpec(i: FluentdSpecInput): k8s.types.input.apps.
     selector: { matchLabels: selectorLabels(i.instance, "fluentd") },
     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
     template: {
-      metadata: { labels: podLabels(i.instance, "fluentd"), annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash } },
+      metadata: { labels: podLabels(i.instance, "fluentd"), annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...scrapeAnnotations(METRICS_PORT) } },
       spec: {
         serviceAccountName: i.serviceAccount,
         // Every node's logs, including tainted (control-plane, dedicated) nodes.
@@ -246,7 +252,10 @@ export function fluentdDaemonSetSpec(i: FluentdSpecInput): k8s.types.input.apps.
             // Root reads the runtime's log files (root-owned, 0640 on many distributions).
             securityContext: { runAsUser: 0, runAsNonRoot: false, allowPrivilegeEscalation: false },
             resources: resources(i.resources),
-            ports: [{ name: "monitor", containerPort: MONITOR_PORT }],
+            ports: [
+              { name: "monitor", containerPort: MONITOR_PORT },
+              { name: "metrics", containerPort: METRICS_PORT },
+            ],
             livenessProbe: { httpGet: { path: "/api/plugins.json", port: "monitor" }, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 5 },
             volumeMounts: [
               // /var/log/containers symlinks into /var/log/pods; both are under /var/log, and
@@ -266,6 +275,49 @@ export function fluentdDaemonSetSpec(i: FluentdSpecInput): k8s.types.input.apps.
           { name: "config", configMap: { name: n.fluentd } },
           caVolume(n),
         ],
+      },
+    },
+  };
+}
+
+export interface EsExporterSpecInput {
+  readonly instance: string;
+  readonly names: LoggingNames;
+  /** Elasticsearch's client URL; its host is a SAN of the node certificate. */
+  readonly esUrl: string;
+}
+
+/**
+ * elasticsearch-exporter as its own Deployment, not a sidecar of the Elasticsearch pods: a
+ * sidecar would roll every data node whenever the exporter changes, and a failing exporter
+ * would make its node's pod NotReady and so drop it from the client Service. One exporter
+ * with --es.all reports every node (label `name`) and the cluster health once. It trusts the
+ * CA and checks the Service name; its user and password come from the environment, not the URL.
+ */
+export function esExporterDeploymentSpec(i: EsExporterSpecInput): k8s.types.input.apps.v1.DeploymentSpec {
+  return {
+    replicas: 1,
+    selector: { matchLabels: selectorLabels(i.instance, "es-exporter") },
+    template: {
+      metadata: { labels: podLabels(i.instance, "es-exporter"), annotations: scrapeAnnotations(ES_EXPORTER_PORT) },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534 },
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: "es-exporter",
+            image: ES_EXPORTER_IMAGE,
+            args: [`--es.uri=${i.esUrl}`, "--es.all", `--es.ca=${CLIENT_CA_FILE}`, "--es.timeout=10s", `--web.listen-address=:${ES_EXPORTER_PORT}`],
+            env: [{ name: "ES_USERNAME", value: MONITORING_USER }, secretEnv("ES_PASSWORD", i.names.monitoringCredentials)],
+            ports: [{ name: "metrics", containerPort: ES_EXPORTER_PORT }],
+            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+            securityContext: { ...restricted, readOnlyRootFilesystem: true },
+            readinessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 10, timeoutSeconds: 5 },
+            livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5 },
+            volumeMounts: [caMount],
+          },
+        ],
+        volumes: [caVolume(i.names)],
       },
     },
   };

@@ -2,11 +2,12 @@
 # Puts Elasticsearch's desired state from the files in $BOOTSTRAP_DIR: ILM policies
 # (ilm-<name>.json), index templates (template-<name>.json), roles (role-<name>.json), the
 # first index behind each write alias (aliases.txt: "<alias> <index>", body index-<alias>.json),
-# the Fluentd user and the Kibana user's (kibana_system) password. Unchanged policies and templates are
-# no-ops in Elasticsearch; indices and passwords are only written when missing or
-# different, so a re-run changes nothing.
-# Environment: ES_URL CA_FILE ELASTIC_PASSWORD KIBANA_PASSWORD FLUENTD_PASSWORD
-#              FLUENTD_USER FLUENTD_ROLE KIBANA_USER [BOOTSTRAP_DIR] [DEADLINE_SECONDS]
+# the stack's users (users.txt: "<user> <role> <password variable> <full name>") and the Kibana
+# user's (kibana_system) password. Unchanged policies and templates are no-ops in
+# Elasticsearch; indices and passwords are only written when missing or different, so a
+# re-run changes nothing.
+# Environment: ES_URL CA_FILE ELASTIC_PASSWORD KIBANA_PASSWORD KIBANA_USER, the password
+#              variable of every line of users.txt, [BOOTSTRAP_DIR] [DEADLINE_SECONDS]
 set -euo pipefail
 dir=${BOOTSTRAP_DIR:-/bootstrap}
 deadline=$(( $(date +%s) + ${DEADLINE_SECONDS:-600} ))
@@ -20,7 +21,8 @@ es() {
   local args=(--silent --output "$tmp/body" --write-out '%{http_code}' --cacert "$CA_FILE" --user "$auth"
     --max-time 30 -X "$method" -H 'Content-Type: application/json')
   if [[ -n $data ]]; then args+=(--data-binary "$data"); fi
-  CODE=$(curl "${args[@]}" "$ES_URL$path" 2>/dev/null) || true
+  # stdin closed: the users loop below reads users.txt from it.
+  CODE=$(curl "${args[@]}" "$ES_URL$path" 2>/dev/null </dev/null) || true
   [[ $CODE =~ ^[0-9]{3}$ ]] || CODE=000
 }
 
@@ -61,13 +63,17 @@ while read -r alias index; do
 done < "$dir/aliases.txt"
 for f in "$dir"/role-*.json; do call PUT "/_security/role/$(name_of "$f" role-)" "@$f" 200; done
 
-if authenticates "$FLUENTD_USER" "$FLUENTD_PASSWORD"; then
-  echo "user $FLUENTD_USER is up to date"
-else
-  printf '{"password":"%s","roles":["%s"],"full_name":"Fluentd log shipper"}' \
-    "$(json_escape "$FLUENTD_PASSWORD")" "$FLUENTD_ROLE" > "$tmp/fluentd-user.json"
-  call PUT "/_security/user/$FLUENTD_USER" "@$tmp/fluentd-user.json" 200
-fi
+while read -r user role password_var full_name; do
+  [[ -n $user ]] || continue
+  password=${!password_var:?"$password_var (password of $user) is not set"}
+  if authenticates "$user" "$password"; then
+    echo "user $user is up to date"
+  else
+    printf '{"password":"%s","roles":["%s"],"full_name":"%s"}' \
+      "$(json_escape "$password")" "$role" "$(json_escape "$full_name")" > "$tmp/user-$user.json"
+    call PUT "/_security/user/$user" "@$tmp/user-$user.json" 200
+  fi
+done < "$dir/users.txt"
 if authenticates "$KIBANA_USER" "$KIBANA_PASSWORD"; then
   echo "user $KIBANA_USER is up to date"
 else

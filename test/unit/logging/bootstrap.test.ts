@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BOOTSTRAP_SCRIPT, bootstrapEnv, bootstrapFiles, CERTS_SCRIPT, certDnsNames, certsEnv, certsFiles } from "../../../components/logging/bootstrap.js";
+import { BOOTSTRAP_SCRIPT, BOOTSTRAP_USERS, bootstrapEnv, bootstrapFiles, CERTS_SCRIPT, certDnsNames, certsEnv, certsFiles, USERS_FILE } from "../../../components/logging/bootstrap.js";
 import { loggingNames } from "../../../components/logging/names.js";
 
 interface Req {
@@ -48,7 +48,7 @@ const writes = (reqs: Req[]) => reqs.filter((r) => r.method !== "GET").map((r) =
 
 /** Elasticsearch, as far as the bootstrap needs it: state in maps, basic auth on users. */
 function fakeElasticsearch(elasticPassword: string, opts: { unavailable?: number } = {}) {
-  const state = { policies: new Map<string, unknown>(), templates: new Map<string, unknown>(), roles: new Map<string, unknown>(), aliases: new Map<string, string>(), users: new Map<string, string>([["elastic", elasticPassword]]) };
+  const state = { policies: new Map<string, unknown>(), templates: new Map<string, unknown>(), roles: new Map<string, unknown>(), aliases: new Map<string, string>(), users: new Map<string, string>([["elastic", elasticPassword]]), userRoles: new Map<string, unknown>() };
   let unavailable = opts.unavailable ?? 0;
   const handler = (r: Req): [number, unknown] => {
     const [user, ...pw] = (r.user ?? "").split(":");
@@ -62,7 +62,12 @@ function fakeElasticsearch(elasticPassword: string, opts: { unavailable?: number
     if (r.method === "PUT" && (m = /^\/_index_template\/(.+)$/.exec(p))) return (state.templates.set(m[1]!, JSON.parse(r.body)), [200, { acknowledged: true }]);
     if (r.method === "PUT" && (m = /^\/_security\/role\/(.+)$/.exec(p))) return (state.roles.set(m[1]!, JSON.parse(r.body)), [200, { role: { created: true } }]);
     if (r.method === "GET" && (m = /^\/_alias\/(.+)$/.exec(p))) return state.aliases.has(m[1]!) ? [200, { [state.aliases.get(m[1]!)!]: {} }] : [404, { error: "alias missing" }];
-    if (r.method === "PUT" && (m = /^\/_security\/user\/([^/]+)$/.exec(p))) return (state.users.set(m[1]!, JSON.parse(r.body).password), [200, { created: true }]);
+    if (r.method === "PUT" && (m = /^\/_security\/user\/([^/]+)$/.exec(p))) {
+      const body = JSON.parse(r.body);
+      state.users.set(m[1]!, body.password);
+      state.userRoles.set(m[1]!, body.roles);
+      return [200, { created: true }];
+    }
     if (r.method === "POST" && (m = /^\/_security\/user\/([^/]+)\/_password$/.exec(p))) return (state.users.set(m[1]!, JSON.parse(r.body).password), [200, {}]);
     if (r.method === "PUT" && (m = /^\/([a-z0-9-]+)$/.exec(p))) {
       const aliases = Object.keys(JSON.parse(r.body).aliases ?? {});
@@ -85,9 +90,24 @@ function bootstrapDir(): string {
 const ELASTIC = 'el@st:c"pw';
 const KIBANA = 'kib\\ana "pw" $HOME';
 const FLUENTD = "0123456789abcdef0123456789abcdef";
+const MONITORING = "fedcba9876543210fedcba9876543210";
+const GRAFANA = 'gr"af\\ana';
 
 describe("bootstrap.sh", () => {
-  const env = (url: string, dir: string, elastic = ELASTIC) => ({ ...bootstrapEnv(url, "/nonexistent/ca.crt", 10), BOOTSTRAP_DIR: dir, ELASTIC_PASSWORD: elastic, KIBANA_PASSWORD: KIBANA, FLUENTD_PASSWORD: FLUENTD });
+  const passwords = { FLUENTD_PASSWORD: FLUENTD, MONITORING_PASSWORD: MONITORING, GRAFANA_PASSWORD: GRAFANA };
+  const env = (url: string, dir: string, elastic = ELASTIC) => ({ ...bootstrapEnv(url, "/nonexistent/ca.crt", 10), BOOTSTRAP_DIR: dir, ELASTIC_PASSWORD: elastic, KIBANA_PASSWORD: KIBANA, ...passwords });
+
+  it("passes every user's password variable to the Job and names each user, role and variable once", () => {
+    expect(BOOTSTRAP_USERS.map((u) => [u.user, u.role, u.passwordEnv])).toEqual([
+      ["fluentd", "fluentd_writer", "FLUENTD_PASSWORD"],
+      ["monitoring", "metrics_exporter", "MONITORING_PASSWORD"],
+      ["grafana", "logs_reader", "GRAFANA_PASSWORD"],
+    ]);
+    expect(Object.keys(passwords).sort()).toEqual(BOOTSTRAP_USERS.map((u) => u.passwordEnv).sort());
+    for (const key of ["user", "role", "passwordEnv", "credentials"] as const) expect(new Set(BOOTSTRAP_USERS.map((u) => u[key])).size).toBe(BOOTSTRAP_USERS.length);
+    const users = bootstrapFiles({ rolloverSize: "10gb", retentionDays: 7, nodes: 1 })[USERS_FILE]!;
+    expect(users.trim().split("\n")).toEqual(["fluentd fluentd_writer FLUENTD_PASSWORD Fluentd log shipper", "monitoring metrics_exporter MONITORING_PASSWORD Elasticsearch metrics exporter", "grafana logs_reader GRAFANA_PASSWORD Grafana log reader"]);
+  });
 
   it("puts policy, templates, aliases, role and users; a re-run creates nothing", async () => {
     const es = fakeElasticsearch(ELASTIC);
@@ -103,7 +123,11 @@ describe("bootstrap.sh", () => {
       "PUT /envoy-access-000001",
       "PUT /k8s-logs-000001",
       "PUT /_security/role/fluentd_writer",
+      "PUT /_security/role/logs_reader",
+      "PUT /_security/role/metrics_exporter",
       "PUT /_security/user/fluentd",
+      "PUT /_security/user/monitoring",
+      "PUT /_security/user/grafana",
       "POST /_security/user/kibana_system/_password",
     ]);
     expect(es.state.policies.get("obs-logs")).toEqual(JSON.parse(readFileSync(path.join(dir, "ilm-obs-logs.json"), "utf8")));
@@ -114,15 +138,28 @@ describe("bootstrap.sh", () => {
     // passwords arrive intact through the shell and JSON
     expect(es.state.users.get("kibana_system")).toBe(KIBANA);
     expect(es.state.users.get("fluentd")).toBe(FLUENTD);
-    expect(first.out).not.toContain(KIBANA);
+    expect(es.state.users.get("monitoring")).toBe(MONITORING);
+    expect(es.state.users.get("grafana")).toBe(GRAFANA);
+    // each user holds exactly its own role, as the role files define them
+    expect(Object.fromEntries(es.state.userRoles)).toEqual({ fluentd: ["fluentd_writer"], monitoring: ["metrics_exporter"], grafana: ["logs_reader"] });
+    expect(es.state.roles.get("metrics_exporter")).toEqual({ cluster: ["monitor"], indices: [{ names: ["envoy-access", "envoy-access-*", "k8s-logs", "k8s-logs-*"], privileges: ["monitor"] }] });
+    expect(es.state.roles.get("logs_reader")).toEqual({ cluster: [], indices: [{ names: ["envoy-access", "envoy-access-*", "k8s-logs", "k8s-logs-*"], privileges: ["read", "view_index_metadata"] }] });
+    for (const pw of [KIBANA, FLUENTD, MONITORING, GRAFANA]) expect(first.out).not.toContain(pw);
 
     requests.length = 0;
     const second = await run(path.join(dir, BOOTSTRAP_SCRIPT), env(url, dir));
     expect(second.code).toBe(0);
     // only the declarative PUTs repeat (no-ops in Elasticsearch for an unchanged body)
-    expect(writes(requests)).toEqual(["PUT /_ilm/policy/obs-logs", "PUT /_index_template/envoy-access", "PUT /_index_template/k8s-logs", "PUT /_security/role/fluentd_writer"]);
+    expect(writes(requests)).toEqual([
+      "PUT /_ilm/policy/obs-logs",
+      "PUT /_index_template/envoy-access",
+      "PUT /_index_template/k8s-logs",
+      "PUT /_security/role/fluentd_writer",
+      "PUT /_security/role/logs_reader",
+      "PUT /_security/role/metrics_exporter",
+    ]);
     expect(second.out).toContain("alias envoy-access exists");
-    expect(second.out).toContain("user fluentd is up to date");
+    for (const user of ["fluentd", "monitoring", "grafana"]) expect(second.out).toContain(`user ${user} is up to date`);
     expect(second.out).toContain("user kibana_system is up to date");
   });
 
@@ -133,6 +170,23 @@ describe("bootstrap.sh", () => {
     const r = await run(path.join(dir, BOOTSTRAP_SCRIPT), env(url, dir));
     expect(r.code).toBe(0);
     expect(requests.filter((q) => q.path.startsWith("/_cluster/health"))).toHaveLength(4);
+  });
+
+  it("resets a user whose password changed (a new elastic password derives new ones) and stops on a missing one", async () => {
+    const es = fakeElasticsearch(ELASTIC);
+    const { url, requests } = await serve(es.handler);
+    const dir = bootstrapDir();
+    expect((await run(path.join(dir, BOOTSTRAP_SCRIPT), env(url, dir))).code).toBe(0);
+    requests.length = 0;
+    const changed = await run(path.join(dir, BOOTSTRAP_SCRIPT), { ...env(url, dir), MONITORING_PASSWORD: "another-one" });
+    expect(changed.code).toBe(0);
+    expect(writes(requests).filter((w) => w.includes("/_security/user/"))).toEqual(["PUT /_security/user/monitoring"]);
+    expect(es.state.users.get("monitoring")).toBe("another-one");
+
+    const { GRAFANA_PASSWORD: _, ...withoutGrafana } = env(url, dir);
+    const missing = await run(path.join(dir, BOOTSTRAP_SCRIPT), withoutGrafana);
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toContain("GRAFANA_PASSWORD (password of grafana) is not set");
   });
 
   it("stops at once, with the reason, on a wrong elastic password", async () => {

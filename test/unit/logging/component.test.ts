@@ -40,7 +40,7 @@ async function logging(name: string, raw: Record<string, unknown>, extra: { reta
   expect(issues).toEqual([]);
   const wrap = extra.secret === false ? (s: string) => s : pulumi.secret;
   const l = new Logging(name, { namespace: "obs", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
-  await Promise.all([value(l.elasticsearchUrl), value(l.kibanaPublicUrl), ...[l.elasticsearch, l.fluentd, l.kibana, l.certsJob, l.bootstrapJob].map((r) => value(r.urn))]);
+  await Promise.all([value(l.elasticsearchUrl), value(l.kibanaPublicUrl), value(l.readerCredentialsSecret), value(l.caSecret), ...[l.elasticsearch, l.fluentd, l.kibana, l.certsJob, l.bootstrapJob, l.esExporter].map((r) => value(r.urn))]);
   // registrations behind dependsOn settle after the constructor returns
   await new Promise((r) => setTimeout(r, 200));
   const mine = created.filter((c) => c.name === name || c.name.startsWith(`${name}-`));
@@ -77,6 +77,8 @@ function plainStrings(v: unknown): string[] {
   return [];
 }
 const isSecret = (v: unknown) => !!v && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+/** The value inside a secret wrapper (or the value itself). */
+const unwrap = (v: any) => (isSecret(v) ? v.value : v);
 
 describe("Logging component", () => {
   it("creates Elasticsearch, the Jobs, Fluentd and Kibana under the component", async () => {
@@ -88,6 +90,7 @@ describe("Logging component", () => {
       [l.kibana, K.deploy, "logging-kibana"],
       [l.certsJob, K.job, "logging-es-certs"],
       [l.bootstrapJob, K.job, "logging-es-bootstrap"],
+      [l.esExporter, K.deploy, "logging-es-exporter"],
     ] as const) {
       expect(await value(res.urn)).toMatch(new RegExp(`obs:logging:EFK\\$${type.replace(/[.$/]/g, "\\$&")}::${child}$`));
     }
@@ -149,18 +152,28 @@ describe("Logging component", () => {
   });
 
   it("keeps the passwords secret: Secret inputs are marked secret and no input carries them in plain text", async () => {
+    const { deriveFluentdPassword, deriveUserPassword } = await import("../../../components/logging/workloads.js");
     for (const [name, secret] of [["sec", true], ["plain", false]] as const) {
-      const { mine, one } = await logging(name, {}, { secret });
-      for (const s of [`${name}-es-elastic`, `${name}-kibana-credentials`, `${name}-fluentd-credentials`]) {
+      const { mine, one, byType } = await logging(name, {}, { secret });
+      const credentials = [`${name}-es-elastic`, `${name}-kibana-credentials`, `${name}-fluentd-credentials`, `${name}-es-monitoring-credentials`, `${name}-es-grafana-credentials`];
+      expect(byType(K.secret).map((s) => s.name).sort()).toEqual([...credentials].sort());
+      for (const s of credentials) {
         const stringData = one(K.secret, s).inputs.stringData;
+        expect(Object.keys(unwrap(stringData)), s).toEqual(["password"]);
         expect(isSecret(stringData) || isSecret(stringData.password), s).toBe(true);
       }
       const strings = mine.flatMap((c) => plainStrings(c.inputs));
       expect(strings.filter((x) => x.includes(ELASTIC) || x.includes(KIBANA))).toEqual([]);
-      // Fluentd's derived password travels only in its Secret as well
-      const { deriveFluentdPassword } = await import("../../../components/logging/workloads.js");
-      expect(strings).not.toContain(deriveFluentdPassword(ELASTIC));
+      // the derived passwords travel only in their Secrets as well, and differ per user
+      const derived = [deriveFluentdPassword(ELASTIC), ...["monitoring", "grafana"].map((u) => deriveUserPassword(ELASTIC, u))];
+      expect(new Set(derived).size).toBe(3);
+      expect(deriveUserPassword(ELASTIC, "fluentd")).toBe(deriveFluentdPassword(ELASTIC));
+      for (const pw of derived) expect(strings.filter((x) => x.includes(pw))).toEqual([]);
     }
+    // the derivation is stable (no churn between runs) and one-way
+    expect(deriveUserPassword("a", "grafana")).toBe(deriveUserPassword("a", "grafana"));
+    expect(deriveUserPassword("a", "grafana")).not.toBe(deriveUserPassword("b", "grafana"));
+    expect(deriveUserPassword("a", "grafana")).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it("runs Fluentd on every node with the node's logs, a buffer on the node and its config hash", async () => {
@@ -175,6 +188,10 @@ describe("Logging component", () => {
     const hostPaths = Object.fromEntries(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.hostPath.path, v.hostPath.type]));
     expect(hostPaths).toEqual({ "/var/log": "Directory", "/var/log/fluentd-pos": "DirectoryOrCreate", "/var/log/fluentd-buffers": "DirectoryOrCreate" });
     expect(c.volumeMounts.find((m: any) => m.mountPath === "/var/log").readOnly).toBe(true);
+    // fluent-plugin-prometheus on 24231, scraped through the pod annotations
+    expect(c.ports).toEqual(expect.arrayContaining([{ name: "metrics", containerPort: 24231 }, { name: "monitor", containerPort: 24220 }]));
+    expect(ds.spec.template.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": "24231" });
+    expect(ds.spec.template.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false" });
     const conf = one(K.cm, "fl-fluentd").inputs.data["fluent.conf"];
     expect(conf).toContain("host fl-es-http.obs.svc");
     expect(conf).toContain('exclude_path ["/var/log/containers/*_obs_fluentd-*.log"]');
@@ -197,13 +214,73 @@ describe("Logging component", () => {
     const pod = job.spec.template.spec;
     expect(pod.volumes[0]).toEqual({ name: "scripts", configMap: { name: "bs-es-bootstrap" } });
     const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef.name]));
-    expect(env).toMatchObject({ ES_URL: "https://bs-es-http.obs.svc:9200", ELASTIC_PASSWORD: "bs-es-elastic", KIBANA_PASSWORD: "bs-kibana-credentials", FLUENTD_PASSWORD: "bs-fluentd-credentials", KIBANA_USER: "kibana_system" });
+    expect(env).toMatchObject({
+      ES_URL: "https://bs-es-http.obs.svc:9200",
+      ELASTIC_PASSWORD: "bs-es-elastic",
+      KIBANA_PASSWORD: "bs-kibana-credentials",
+      FLUENTD_PASSWORD: "bs-fluentd-credentials",
+      MONITORING_PASSWORD: "bs-es-monitoring-credentials",
+      GRAFANA_PASSWORD: "bs-es-grafana-credentials",
+      KIBANA_USER: "kibana_system",
+    });
+    expect(files["users.txt"].split("\n").filter(Boolean).map((l: string) => l.split(" ")[0])).toEqual(["fluentd", "monitoring", "grafana"]);
+    expect(Object.keys(files).filter((f) => f.startsWith("role-")).sort()).toEqual(["role-fluentd_writer.json", "role-logs_reader.json", "role-metrics_exporter.json"]);
     expect(job.spec.template.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false" });
     // the certs Job may create Secrets and replace only its own two
     const role = byType("kubernetes:rbac.authorization.k8s.io/v1:Role")[0]!.inputs;
     expect(role.rules[1]).toEqual({ apiGroups: [""], resources: ["secrets"], resourceNames: ["bs-es-certs", "bs-es-ca"], verbs: ["get", "update"] });
     const certsEnv = Object.fromEntries(one(K.job, "bs-es-certs").inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
     expect(certsEnv.CERT_DNS.split(",")).toEqual(expect.arrayContaining(["bs-es-http.obs.svc", "*.bs-es-headless.obs.svc"]));
+  });
+
+  it("runs elasticsearch-exporter as its own Deployment: pinned, verified TLS, its own user, scraped on 9114, after the bootstrap", async () => {
+    const { l, one } = await logging("mon", { elasticsearch: { nodes: 3 } });
+    const dep = one(K.deploy, "mon-es-exporter").inputs;
+    expect(dep.metadata).toMatchObject({ name: "mon-es-exporter", namespace: "obs" });
+    expect(dep.spec.replicas).toBe(1);
+    const tpl = dep.spec.template;
+    expect(tpl.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "9114" });
+    expect(tpl.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false", "app.kubernetes.io/name": "es-exporter" });
+    expect(dep.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "es-exporter", "app.kubernetes.io/instance": "mon" });
+    const pod = tpl.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(pod.containers).toHaveLength(1);
+    const c = pod.containers[0];
+    expect(c.image).toBe("prometheuscommunity/elasticsearch-exporter:v1.9.0");
+    expect(c.args).toEqual(["--es.uri=https://mon-es-http.obs.svc:9200", "--es.all", "--es.ca=/etc/elasticsearch-ca/ca.crt", "--es.timeout=10s", "--web.listen-address=:9114"]);
+    // the CA is trusted, never skipped; credentials stay out of the URL and the arguments
+    expect(c.args.join(" ")).not.toMatch(/ssl-skip-verify|@/);
+    expect(c.env).toEqual([{ name: "ES_USERNAME", value: "monitoring" }, { name: "ES_PASSWORD", valueFrom: { secretKeyRef: { name: "mon-es-monitoring-credentials", key: "password" } } }]);
+    expect(c.ports).toEqual([{ name: "metrics", containerPort: 9114 }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(c.resources.limits).toEqual({ cpu: "200m", memory: "128Mi" });
+    expect(c.volumeMounts).toEqual([{ name: "es-ca", mountPath: "/etc/elasticsearch-ca", readOnly: true }]);
+    expect(pod.volumes).toEqual([{ name: "es-ca", secret: { secretName: "mon-es-ca" } }]);
+    // its user exists once the bootstrap ran; the Elasticsearch pods are untouched by it
+    expect(registrations.get("mon-es-exporter")!.dependencies).toContain(await value(l.bootstrapJob.urn));
+    expect(one(K.sts, "mon-es").inputs.spec.template.spec.containers.map((x: any) => x.name)).toEqual(["elasticsearch"]);
+  });
+
+  it("gives Grafana (same namespace) a read-only user's Secret and the CA Secret to trust", async () => {
+    const { l, one } = await logging("gf", {});
+    expect(l.readerUser).toBe("grafana");
+    expect(await value(l.readerCredentialsSecret)).toBe("gf-es-grafana-credentials");
+    expect(l.readerPasswordKey).toBe("password");
+    expect(Object.keys(unwrap(one(K.secret, "gf-es-grafana-credentials").inputs.stringData))).toEqual([l.readerPasswordKey]);
+    expect(one(K.secret, "gf-es-grafana-credentials").inputs.metadata.namespace).toBe("obs");
+    expect(await value(l.caSecret)).toBe("gf-es-ca");
+    expect(l.caKey).toBe("ca.crt");
+    // the same CA Secret and key the stack's own clients trust
+    const kibana = one(K.deploy, "gf-kibana").inputs.spec.template.spec;
+    expect(kibana.volumes).toContainEqual({ name: "es-ca", secret: { secretName: await value(l.caSecret) } });
+    expect(kibana.containers[0].env).toContainEqual({ name: "ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES", value: `/etc/elasticsearch-ca/${l.caKey}` });
+    // a resource consuming caSecret waits for the certs Job that creates it
+    const { LOGS_ALIAS, PASSWORD_KEY, CA_KEY, GRAFANA_USER } = await import("../../../components/logging/index.js");
+    expect([PASSWORD_KEY, CA_KEY, GRAFANA_USER, LOGS_ALIAS]).toEqual(["password", "ca.crt", "grafana", "k8s-logs"]);
+    const deps = await new Promise<pulumi.Resource[]>((resolve) => (l.caSecret as any).allResources().then((r: Set<pulumi.Resource>) => resolve([...r])));
+    expect(deps).toContain(l.certsJob);
   });
 
   it("takes a field added to the access-log definition into both Fluentd and the index template", async () => {

@@ -2,9 +2,9 @@
 // field list (the same list Fluentd types), initial indices and elasticsearch.yml.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { accessLogMapping, elasticsearchYml, fluentdRole, ilmPolicy, ILM_POLICY, indexTemplates, initialIndices } from "../../../components/logging/elasticsearch.js";
+import { accessLogMapping, elasticsearchYml, fluentdRole, grafanaRole, ilmPolicy, ILM_POLICY, indexTemplates, initialIndices, monitoringRole } from "../../../components/logging/elasticsearch.js";
 import { fluentdTypes } from "../../../components/logging/fluentd.js";
-import { esPodHosts, loggingNames } from "../../../components/logging/names.js";
+import { esPodHosts, LOG_INDICES, loggingNames } from "../../../components/logging/names.js";
 import { ACCESS_LOG_FIELDS, type AccessLogField } from "../../../components/mesh/access-log.js";
 
 const n = loggingNames("logging");
@@ -67,7 +67,7 @@ describe("index templates", () => {
   });
 });
 
-describe("write aliases and Fluentd's role", () => {
+describe("write aliases and the users' roles", () => {
   it("start each alias at -000001 as its write index", () => {
     expect(initialIndices()).toEqual([
       { alias: "envoy-access", index: "envoy-access-000001", body: { aliases: { "envoy-access": { is_write_index: true } } } },
@@ -77,6 +77,31 @@ describe("write aliases and Fluentd's role", () => {
 
   it("let Fluentd only add documents", () => {
     expect(fluentdRole()).toEqual({ cluster: ["monitor"], indices: [{ names: ["envoy-access", "envoy-access-*", "k8s-logs", "k8s-logs-*"], privileges: ["create_doc"] }] });
+  });
+
+  it("name every alias and every index the templates and ILM create", () => {
+    const glob = (p: string) => new RegExp("^" + p.replace(/[-]/g, "\\-").replace("*", ".*") + "$");
+    const covered = (index: string) => LOG_INDICES.some((p) => glob(p).test(index));
+    for (const { alias, index } of initialIndices()) {
+      expect(covered(alias), alias).toBe(true);
+      expect(covered(index), index).toBe(true);
+      expect(covered(index.replace("000001", "000042")), "rolled over").toBe(true);
+    }
+    for (const tpl of Object.values(templates())) for (const p of tpl.index_patterns) expect(LOG_INDICES).toContain(p);
+    expect(covered(".security-7")).toBe(false);
+    expect(covered("other-logs")).toBe(false);
+  });
+
+  it("let the exporter monitor (cluster and log indices) and read no document", () => {
+    expect(monitoringRole()).toEqual({ cluster: ["monitor"], indices: [{ names: [...LOG_INDICES], privileges: ["monitor"] }] });
+  });
+
+  it("let Grafana search the log indices and read their mappings, nothing else", () => {
+    const role = grafanaRole() as { cluster: string[]; indices: { names: string[]; privileges: string[] }[] };
+    expect(role).toEqual({ cluster: [], indices: [{ names: [...LOG_INDICES], privileges: ["read", "view_index_metadata"] }] });
+    // no write, manage or all privilege anywhere
+    expect(role.indices.flatMap((i) => i.privileges).filter((p) => /write|create|delete|index|manage|all/.test(p) && p !== "view_index_metadata")).toEqual([]);
+    expect(role).not.toHaveProperty("run_as");
   });
 });
 

@@ -1,7 +1,7 @@
 // fluent.conf: its structure, and above all that the CRI regexp, the partial-line joining
 // and the routing rules it carries do what they claim on real-looking lines.
 import { describe, expect, it } from "vitest";
-import { BUFFER_DIR, buildFluentdConfig, bufferLimitPerOutput, CRI_TIME_FORMAT, type FluentdConfigInput, fluentdTypes, POS_DIR } from "../../../components/logging/fluentd.js";
+import { BUFFER_DIR, buildFluentdConfig, bufferLimitPerOutput, CRI_TIME_FORMAT, type FluentdConfigInput, fluentdTypes, METRICS_PATH, METRICS_PORT, POS_DIR } from "../../../components/logging/fluentd.js";
 import { fluentdBytes } from "../../../components/logging/config.js";
 import { ACCESS_LOG_FIELDS, type AccessLogField } from "../../../components/mesh/access-log.js";
 import { find, one, parseFluentConf, regexpParam, type Section } from "./fluentconf.js";
@@ -74,7 +74,34 @@ describe("Fluentd config", () => {
     expect(labels).toEqual(["@CONCAT", "@ENRICH", "@OUTPUT"]);
     const referenced = [...find(c, "source"), ...find(c, "match"), ...find(c, "filter")].flatMap((s) => [s.params["@label"], s.params.timeout_label]).filter(Boolean);
     expect(new Set(referenced)).toEqual(new Set(labels));
-    expect(c.children.map((s) => `<${s.name} ${s.arg}> ${s.params["@type"] ?? ""}`.trim())).toEqual(["<system >", "<source > monitor_agent", "<source > tail", "<label @CONCAT>", "<label @ENRICH>", "<label @OUTPUT>"]);
+    expect(c.children.map((s) => `<${s.name} ${s.arg}> ${s.params["@type"] ?? ""}`.trim())).toEqual([
+      "<system >",
+      "<source > monitor_agent",
+      "<source > prometheus",
+      "<source > prometheus_output_monitor",
+      "<source > tail",
+      "<label @CONCAT>",
+      "<label @ENRICH>",
+      "<label @OUTPUT>",
+    ]);
+    // every plugin id is unique (Fluentd refuses duplicates)
+    const ids = find(c, "source").concat(find(c, "match"), find(c, "filter")).map((s) => s.params["@id"]).filter(Boolean);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("serves Prometheus metrics on 24231 /metrics on every address, with the outputs' buffer and retry status", () => {
+    const c = conf();
+    const prom = byType(c, "source", "prometheus");
+    expect(prom.params).toEqual({ "@type": "prometheus", "@id": "in_prometheus", bind: "0.0.0.0", port: String(METRICS_PORT), metrics_path: METRICS_PATH });
+    expect([METRICS_PORT, METRICS_PATH]).toEqual([24231, "/metrics"]);
+    // the output monitor is what emits fluentd_output_status_* for each output (plugin_id label)
+    const monitor = byType(c, "source", "prometheus_output_monitor");
+    expect(monitor.params["@id"]).toBe("in_prometheus_output_monitor");
+    expect(monitor.params).not.toHaveProperty("@label");
+    // both Elasticsearch outputs carry an @id, so their series are told apart by plugin_id
+    expect(find(c, "match").filter((m) => m.params["@type"] === "elasticsearch").map((m) => m.params["@id"])).toEqual(["out_es_envoy_access", "out_es_k8s_logs"]);
+    // the metrics port differs from the monitor_agent's
+    expect(byType(c, "source", "monitor_agent").params.port).not.toBe(prom.params.port);
   });
 
   it("tails the node's container logs with a pos_file on the node, skipping its own log", () => {
