@@ -1,7 +1,8 @@
 // The tracing backend: Kafka (KRaft) buffers spans between the Jaeger collectors and
 // ingesters, Cassandra stores them, jaeger-query serves the UI. Each role starts only when
 // what it needs is ready: Pulumi orders it (dependsOn the StatefulSets and Jobs) and the pod
-// checks it again on every start (bounded init containers).
+// checks it again on every start (bounded init containers). kafka-exporter reports the brokers
+// and the ingesters' consumer lag to Prometheus.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
@@ -9,11 +10,12 @@ import { CASSANDRA_DATA_PATH, CASSANDRA_UID, cassandraEnv, SCHEMA_DIR, SCHEMA_FI
 import type { ResourcesConfig, TracingBackendConfig } from "./config.js";
 import { collectorConfig, HEALTH_PATH, ingesterConfig, type JaegerConfigInput, type OtelcolConfig, queryConfig } from "./jaeger-config.js";
 import { KAFKA_UID, KAFKA_VOLUME_PATH, kafkaEnv, topicJobScript, topicWaitScript } from "./kafka.js";
+import { kafkaExporterDeploymentSpec } from "./kafka-exporter.js";
 import { IMAGES, NAMES, PORTS, serviceHost } from "./topology.js";
 
 export { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "./config.js";
 export { collectorConfig, ingesterConfig, queryConfig } from "./jaeger-config.js";
-export { IMAGES, KEYSPACE, PORTS, SPANS_TOPIC } from "./topology.js";
+export { IMAGES, INGESTER_GROUP, KEYSPACE, NAMES, PORTS, SPANS_TOPIC } from "./topology.js";
 
 /** Name of the Service that receives Zipkin spans from the mesh (port 9411). */
 export const ZIPKIN_SERVICE_NAME = NAMES.collector;
@@ -65,6 +67,8 @@ export class Tracing extends pulumi.ComponentResource {
   readonly kafka: k8s.apps.v1.StatefulSet;
   readonly cassandra: k8s.apps.v1.StatefulSet;
   readonly topicJob: k8s.batch.v1.Job;
+  /** kafka-exporter (port 9308, scraped through its pod annotations). */
+  readonly kafkaExporter: k8s.apps.v1.Deployment;
   readonly schemaJob: k8s.batch.v1.Job;
   readonly collector: k8s.apps.v1.Deployment;
   readonly ingester: k8s.apps.v1.Deployment;
@@ -158,6 +162,17 @@ export class Tracing extends pulumi.ComponentResource {
           },
         },
       },
+      { parent: this, dependsOn: [this.kafka] },
+    );
+
+    const exporterLabels = labelsOf(NAMES.kafkaExporter);
+    this.kafkaExporter = new k8s.apps.v1.Deployment(
+      `${name}-kafka-exporter`,
+      {
+        metadata: { name: NAMES.kafkaExporter, namespace, labels: exporterLabels },
+        spec: build((ns) => kafkaExporterDeploymentSpec({ namespace: ns, config: cfg.kafka, labels: exporterLabels, selector: selectorOf(NAMES.kafkaExporter) })),
+      },
+      // It exits when no broker answers at start.
       { parent: this, dependsOn: [this.kafka] },
     );
 

@@ -5,6 +5,7 @@ export const IMAGES = {
   jaeger: "jaegertracing/jaeger:2.13.0",
   kafka: "apache/kafka:4.1.0",
   cassandra: "cassandra:5.0",
+  kafkaExporter: "danielqsj/kafka-exporter:v1.9.0",
 } as const;
 
 /** Kubernetes object names (fixed: the DNS names and the Zipkin host depend on them). */
@@ -14,6 +15,7 @@ export const NAMES = {
   collector: "jaeger-collector",
   ingester: "jaeger-ingester",
   query: "jaeger-query",
+  kafkaExporter: "kafka-exporter",
 } as const;
 
 export const PORTS = {
@@ -28,6 +30,7 @@ export const PORTS = {
   kafkaController: 9093,
   cql: 9042,
   cassandraGossip: 7000,
+  kafkaExporter: 9308,
 } as const;
 
 /** The Kafka topic between collectors and ingesters. */

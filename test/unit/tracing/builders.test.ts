@@ -8,8 +8,9 @@ import { cassandraEnv, heapNewSize, replication, SCHEMA_TABLES, schemaCql, schem
 import { type TracingBackendConfig, tracingBackendSchema } from "../../../components/tracing/config.js";
 import { cassandraBackend, collectorConfig, ingesterConfig, queryConfig, STORAGE_NAME } from "../../../components/tracing/jaeger-config.js";
 import { kafkaClusterId, kafkaEnv, kafkaEnvName, kafkaProperties, minInSyncReplicas, quorumVoters, retentionMs, topicJobScript, topicWaitScript } from "../../../components/tracing/kafka.js";
+import { KAFKA_EXPORTER_HEALTH_PATH, kafkaExporterArgs, kafkaExporterDeploymentSpec, kafkaVersion } from "../../../components/tracing/kafka-exporter.js";
 import { script } from "../../../components/tracing/shell.js";
-import { KEYSPACE, SPANS_TOPIC } from "../../../components/tracing/topology.js";
+import { IMAGES, INGESTER_GROUP, KEYSPACE, SPANS_TOPIC } from "../../../components/tracing/topology.js";
 
 const NS = "observability";
 function config(raw: Record<string, unknown> = {}): TracingBackendConfig {
@@ -134,6 +135,47 @@ describe("Kafka (KRaft)", () => {
     expect(s).toContain(`--add-config retention.ms=${72 * 3600 * 1000}`);
     expect(s).toContain(`B='${[0, 1, 2].map((i) => `kafka-${i}.kafka.${NS}.svc.cluster.local:9092`).join(",")}'`);
     expect(topicWaitScript({ namespace: NS, config: prod().kafka }, 300)).toContain(`--describe --topic ${SPANS_TOPIC}`);
+  });
+});
+
+describe("kafka-exporter", () => {
+  const spec = (c = config()) => kafkaExporterDeploymentSpec({ namespace: NS, config: c.kafka, labels: { "app.kubernetes.io/name": "kafka-exporter", "app.kubernetes.io/part-of": "jaeger" }, selector: { "app.kubernetes.io/name": "kafka-exporter" } }) as any;
+
+  it("bootstraps from every broker the collector and ingester use, on the brokers' own protocol version", () => {
+    const args = kafkaExporterArgs({ namespace: NS, config: prod().kafka });
+    const servers = args.filter((a) => a.startsWith("--kafka.server=")).map((a) => a.slice("--kafka.server=".length));
+    expect(servers).toEqual((collectorConfig(input(prod())).exporters.kafka as any).brokers);
+    expect(servers).toEqual((ingesterConfig(input(prod())).receivers.kafka as any).brokers);
+    expect(args).toContain("--kafka.version=4.1.0");
+    expect(args).toContain("--web.listen-address=:9308");
+    // no filter: the span topic and the ingesters' group are exported with the rest
+    expect(args.some((a) => /--(topic|group)\.(filter|exclude)/.test(a))).toBe(false);
+    expect([SPANS_TOPIC, INGESTER_GROUP]).toEqual(["jaeger-spans", "jaeger-ingester"]);
+  });
+
+  it("reads the protocol version from the broker image tag and refuses a tag without one", () => {
+    expect(IMAGES.kafka).toBe("apache/kafka:4.1.0");
+    expect(kafkaVersion()).toBe("4.1.0");
+    expect(kafkaVersion("registry:5000/apache/kafka:3.9.1-rc1")).toBe("3.9.1");
+    expect(() => kafkaVersion("apache/kafka:latest")).toThrow(/cannot read a Kafka version/);
+  });
+
+  it("one non-root replica, scraped on 9308, no sidecar, ready on its health path, small", () => {
+    const s = spec();
+    expect(s.replicas).toBe(1);
+    expect(s.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "kafka-exporter" });
+    expect(s.template.metadata.annotations).toEqual({ "sidecar.istio.io/inject": "false", "prometheus.io/scrape": "true", "prometheus.io/port": "9308" });
+    const pod = s.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534 });
+    expect(pod.containers).toHaveLength(1);
+    const c = pod.containers[0];
+    expect(c.image).toBe("danielqsj/kafka-exporter:v1.9.0");
+    expect(c.ports).toEqual([{ name: "metrics", containerPort: 9308 }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: KAFKA_EXPORTER_HEALTH_PATH, port: "metrics" });
+    expect(KAFKA_EXPORTER_HEALTH_PATH).toBe("/healthz");
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(c.resources).toEqual({ requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
   });
 });
 

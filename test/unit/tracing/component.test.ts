@@ -22,7 +22,7 @@ async function tracing(name: string, raw: Record<string, unknown>, retainOnDelet
   const config = tracingBackendSchema.parse(raw, "obs:jaeger", issues) as TracingBackendConfig;
   expect(issues).toEqual([]);
   const t = new Tracing(name, { namespace: "observability", config, retainOnDelete });
-  await Promise.all([value(t.zipkinHost), ...[t.kafka, t.cassandra, t.topicJob, t.schemaJob, t.collector, t.ingester, t.query, t.collectorService, t.queryService].map((r) => value(r.urn))]);
+  await Promise.all([value(t.zipkinHost), ...[t.kafka, t.cassandra, t.topicJob, t.schemaJob, t.collector, t.ingester, t.query, t.collectorService, t.queryService, t.kafkaExporter].map((r) => value(r.urn))]);
   const mine = created.filter((c) => c.name === name || c.name.startsWith(`${name}-`));
   const byType = (type: string) => mine.filter((c) => c.type === type);
   const one = (type: string, suffix: string) => {
@@ -48,6 +48,7 @@ describe("Tracing component", () => {
       [t.collector, "kubernetes:apps/v1:Deployment", "tracing-jaeger-collector"],
       [t.ingester, "kubernetes:apps/v1:Deployment", "tracing-jaeger-ingester"],
       [t.query, "kubernetes:apps/v1:Deployment", "tracing-jaeger-query"],
+      [t.kafkaExporter, "kubernetes:apps/v1:Deployment", "tracing-kafka-exporter"],
     ] as const) {
       expect(await value(res.urn)).toMatch(new RegExp(`obs:tracing:Jaeger\\$${type.replace(/[.$/]/g, "\\$&")}::${child}$`));
     }
@@ -111,6 +112,24 @@ describe("Tracing component", () => {
     const query = one("kubernetes:core/v1:Service", "query").inputs;
     expect(query.spec.type).toBe("ClusterIP");
     expect(query.spec.ports[0].port).toBe(16686);
+  });
+
+  it("runs kafka-exporter beside the brokers: pinned, every broker, scraped on 9308 like the Jaeger pods", async () => {
+    const { one } = await tracing("t5", { kafka: { brokers: 3, replicationFactor: 3 } });
+    const dep = one("kubernetes:apps/v1:Deployment", "kafka-exporter").inputs;
+    expect(dep.metadata).toMatchObject({ name: "kafka-exporter", namespace: "observability", labels: { "app.kubernetes.io/name": "kafka-exporter", "app.kubernetes.io/part-of": "jaeger" } });
+    expect(dep.spec.replicas).toBe(1);
+    const c = dep.spec.template.spec.containers[0];
+    expect(c.image).toBe("danielqsj/kafka-exporter:v1.9.0");
+    expect(c.args.filter((a: string) => a.startsWith("--kafka.server="))).toEqual([0, 1, 2].map((i) => `--kafka.server=kafka-${i}.kafka.observability.svc.cluster.local:9092`));
+    const annotations = dep.spec.template.metadata.annotations;
+    expect(annotations).toMatchObject({ "sidecar.istio.io/inject": "false", "prometheus.io/scrape": "true", "prometheus.io/port": "9308" });
+    // the same annotation scheme as the Jaeger roles, which Prometheus's kubernetes-pods job honours
+    const collector = one("kubernetes:apps/v1:Deployment", "jaeger-collector").inputs.spec.template.metadata.annotations;
+    expect(Object.keys(annotations).sort()).toEqual(Object.keys(collector).sort());
+    // the selector matches its pods and no other role's
+    expect(dep.spec.template.metadata.labels).toMatchObject(dep.spec.selector.matchLabels);
+    expect(one("kubernetes:apps/v1:StatefulSet", "kafka").inputs.spec.selector.matchLabels).not.toEqual(dep.spec.selector.matchLabels);
   });
 
   it("production shape: three brokers and nodes with disruption budgets and matching replication", async () => {
