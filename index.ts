@@ -9,6 +9,12 @@ import { Logging } from "./components/logging/index.js";
 import { Prometheus } from "./components/prometheus/index.js";
 import { Tracing, zipkinHost as collectorZipkinHost } from "./components/tracing/index.js";
 import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
+import { ISTIO_NAMESPACE } from "./components/istio/overlay.js";
+import { Grafana } from "./components/grafana/index.js";
+import { loadDashboards, type StackDashboards } from "./components/grafana/load.js";
+import { Kiali } from "./components/kiali/index.js";
+import { formatIssues, type Issue } from "./config/schema.js";
+import { projectDir } from "./scripts/lib/tools.js";
 import { targetOf } from "./config/target.js";
 import { observeMesh, type Target } from "./scripts/lib/observe.js";
 
@@ -32,6 +38,13 @@ export default async function main(): Promise<Record<string, unknown>> {
     // RunError: the message alone, no stack trace
     throw e instanceof ConfigError ? new pulumi.RunError(e.message) : e;
   }
+  // Dashboards are checked against the provisioned datasources before anything is registered.
+  let dashboards: StackDashboards | undefined;
+  if (cfg.grafana.enabled) {
+    const issues: Issue[] = [];
+    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.tracing.namespace, logging: cfg.logging.enabled }, projectDir, issues);
+    if (issues.length) throw new pulumi.RunError(`invalid Grafana dashboards for stack '${cfg.stack}', nothing was changed:\n${formatIssues(issues)}`);
+  }
   const target = targetOf(cfg);
   if (target) {
     const problems = removalProblems(cfg.istio, observeMesh(target));
@@ -46,8 +59,9 @@ export default async function main(): Promise<Record<string, unknown>> {
 
   const outputs: Record<string, unknown> = {};
   const providers = { providers: { kubernetes: k8sProvider } };
+  let prometheus: Prometheus | undefined;
   if (cfg.prometheus.enabled) {
-    const prometheus = new Prometheus(
+    prometheus = new Prometheus(
       "prometheus",
       { namespace: observability.metadata.name, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, scrapeNamespaces: [...Object.keys(cfg.istio.namespaces), cfg.tracing.namespace], istioRevision: defaultInjectionTarget(cfg) },
       providers,
@@ -56,15 +70,57 @@ export default async function main(): Promise<Record<string, unknown>> {
   }
   const tracing = new Tracing("tracing", { namespace: observability.metadata.name, config: cfg.jaeger, retainOnDelete: cfg.retainOnDelete }, providers);
   outputs.jaegerQueryUrl = tracing.queryUrl;
+  let logging: Logging | undefined;
   if (cfg.logging.enabled) {
     const secrets = cfg.secrets.logging!;
-    const logging = new Logging(
+    logging = new Logging(
       "logging",
       { namespace: observability.metadata.name, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
-      { providers: { kubernetes: k8sProvider } },
+      providers,
     );
     outputs.elasticsearchUrl = logging.elasticsearchUrl;
     outputs.kibanaUrl = logging.kibanaUrl;
+  }
+  // Grafana and Kiali need Prometheus (the config refuses them without it).
+  let grafana: Grafana | undefined;
+  if (dashboards && prometheus) {
+    grafana = new Grafana(
+      "grafana",
+      {
+        namespace: observability.metadata.name,
+        config: cfg.grafana,
+        adminPassword: pulumi.secret(cfg.secrets.grafana!.adminPassword),
+        prometheusUrl: prometheus.url,
+        scrapeInterval: cfg.prometheus.scrapeInterval,
+        jaegerUrl: tracing.queryUrl,
+        ...(logging ? { elasticsearch: { url: logging.elasticsearchUrl, user: logging.readerUser, passwordSecret: logging.readerCredentialsSecret, passwordKey: logging.readerPasswordKey, caSecret: logging.caSecret, caKey: logging.caKey } } : {}),
+        dashboards: dashboards.dashboards,
+        extraDashboards: dashboards.extra,
+        retainOnDelete: cfg.retainOnDelete,
+        meshDependsOn: [istio],
+      },
+      providers,
+    );
+    outputs.grafanaUrl = grafana.url;
+  }
+  if (cfg.kiali.enabled && prometheus) {
+    const secrets = cfg.secrets.kiali ?? {};
+    const kiali = new Kiali(
+      "kiali",
+      {
+        namespace: observability.metadata.name,
+        config: cfg.kiali,
+        prometheusUrl: prometheus.url,
+        tracingUrl: tracing.queryUrl,
+        ...(grafana ? { grafanaUrl: grafana.url, ...(cfg.grafana.expose ? { grafanaExternalUrl: grafana.publicUrl } : {}), grafanaDashboards: grafana.dashboards.map((d) => ({ name: d.title, variables: Object.fromEntries(d.variables.filter((v) => ["namespace", "service", "workload"].includes(v)).map((v) => [v, `var-${v}`])) })) } : {}),
+        istioNamespace: ISTIO_NAMESPACE,
+        ...(secrets.signingKey ? { signingKey: pulumi.secret(secrets.signingKey) } : {}),
+        ...(secrets.oidcClientSecret ? { oidcClientSecret: pulumi.secret(secrets.oidcClientSecret) } : {}),
+        meshDependsOn: [istio],
+      },
+      providers,
+    );
+    outputs.kialiUrl = kiali.url;
   }
 
   return {

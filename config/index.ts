@@ -1,7 +1,9 @@
 // The stack's configuration: one schema, parsed once, every problem reported together.
 import { checkPrometheus, prometheusSchema } from "../components/prometheus/config.js";
 import { checkTracing, tracingBackendSchema } from "../components/tracing/config.js";
-import { checkLogging, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
+import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
+import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
+import { checkGrafana, GRAFANA_SECRET_KEYS, type GrafanaSecrets, grafanaSchema, takeGrafanaSecrets } from "../components/grafana/config.js";
 import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, record, str, resources } from "./schema.js";
 
 export const NAMESPACE = "obs";
@@ -71,12 +73,19 @@ export const schema = {
   logging: loggingSchema,
   prometheus: prometheusSchema,
   jaeger: tracingBackendSchema,
+  grafana: grafanaSchema,
+  kiali: kialiSchema,
 } satisfies Record<string, Field<unknown>>;
 
 /** Secret values, kept apart from the typed config and handed on as Pulumi secrets only. */
 export interface StackSecrets {
   readonly logging?: LoggingSecrets;
+  readonly grafana?: GrafanaSecrets;
+  readonly kiali?: KialiSecrets;
 }
+
+/** The secret keys of each section (`obs:<section>.<key>`), e.g. for placeholders in an offline render. */
+export const SECRET_KEYS: Readonly<Record<keyof StackSecrets, readonly string[]>> = { logging: LOGGING_SECRET_KEYS, grafana: GRAFANA_SECRET_KEYS, kiali: KIALI_SECRET_KEYS };
 
 export type StackConfig = Infer<typeof schema> & { readonly stack: string; readonly secrets: StackSecrets };
 export type IstioConfig = StackConfig["istio"];
@@ -103,12 +112,14 @@ export interface PinnedVersions {
  */
 export function parseConfig(stack: string, raw: Record<string, unknown>, pinned: PinnedVersions): StackConfig {
   const issues: Issue[] = [];
-  const { rest: loggingRaw, secrets: loggingSecrets } = takeLoggingSecrets(raw.logging, issues);
-  const parsed = parseObject(schema, { ...raw, ...(raw.logging !== undefined || loggingRaw !== undefined ? { logging: loggingRaw } : {}) }, NAMESPACE, issues);
+  const logging = takeLoggingSecrets(raw.logging, issues);
+  const grafana = takeGrafanaSecrets(raw.grafana, issues);
+  const kiali = takeKialiSecrets(raw.kiali, issues);
+  const parsed = parseObject(schema, { ...raw, logging: logging.rest, grafana: grafana.rest, kiali: kiali.rest }, NAMESPACE, issues);
   for (const i of issues) if (i.key.startsWith(`${NAMESPACE}.`)) Object.assign(i, { key: i.key.replace(`${NAMESPACE}.`, `${NAMESPACE}:`) });
   if (parsed) crossChecks(parsed, pinned, issues);
   if (issues.length || !parsed) throw new ConfigError(stack, issues);
-  return { ...parsed, stack, secrets: { ...(loggingSecrets ? { logging: loggingSecrets } : {}) } };
+  return { ...parsed, stack, secrets: { ...(logging.secrets ? { logging: logging.secrets } : {}), ...(grafana.secrets ? { grafana: grafana.secrets } : {}), ...(kiali.secrets ? { kiali: kiali.secrets } : {}) } };
 }
 
 function crossChecks(c: Infer<typeof schema>, pinned: PinnedVersions, issues: Issue[]): void {
@@ -137,6 +148,8 @@ function crossChecks(c: Infer<typeof schema>, pinned: PinnedVersions, issues: Is
   checkLogging(c.logging, issues);
   checkPrometheus(c.prometheus, issues);
   checkTracing(c.jaeger, issues);
+  checkGrafana(c.grafana, { prometheusEnabled: c.prometheus.enabled }, issues);
+  checkKiali(c.kiali, { environment: c.environment, prometheusEnabled: c.prometheus.enabled }, issues);
   if (i.pilot.autoscaleMax < i.pilot.replicas) issues.push({ key: "obs:istio.pilot.autoscaleMax", value: i.pilot.autoscaleMax, allowed: `>= obs:istio.pilot.replicas (${i.pilot.replicas})` });
 }
 

@@ -1,5 +1,6 @@
 // The `obs:logging` section: schema (defaults live here) and the checks that span fields.
 import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../config/schema.js";
+import { checkPassword, takeSecrets } from "../../config/secrets.js";
 
 const KEY = "obs:logging";
 
@@ -85,40 +86,14 @@ export function checkLogging(c: LoggingConfig, issues: Issue[]): void {
   if (k.expose && !DNS_SUBDOMAIN.test(k.tlsSecretName)) issues.push({ key: `${KEY}.kibana.tlsSecretName`, value: k.tlsSecretName, allowed: "a Secret name (DNS-1123 subdomain) in the ingress gateway's namespace" });
 }
 
-/** Elasticsearch refuses native-realm passwords shorter than 6 characters; the bootstrap writes them into JSON. */
-export function checkPassword(key: string, value: string, issues: Issue[]): void {
-  if (value.length < 6) issues.push({ key, value: "(secret)", allowed: "a password of at least 6 characters" });
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f]/.test(value)) issues.push({ key, value: "(secret)", allowed: "a password without control characters" });
-}
-
 /** Secret keys of `obs:logging`: kept out of the typed config, handed to the component as Pulumi secrets. */
 export const LOGGING_SECRET_KEYS = ["elasticPassword", "kibanaPassword"] as const;
 export type LoggingSecrets = Record<(typeof LOGGING_SECRET_KEYS)[number], string>;
 
-/**
- * Splits the raw `obs:logging` value (as decoded from the stack config, secrets already
- * decrypted) into the part the schema parses and the passwords. With logging enabled both
- * passwords are required and checked; issues never repeat a password.
- */
+/** The passwords out of the raw `obs:logging` value; required (and checked) while logging is enabled. */
 export function takeLoggingSecrets(raw: unknown, issues: Issue[]): { rest: unknown; secrets?: LoggingSecrets } {
-  raw ??= {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { rest: raw };
-  const rest: Record<string, unknown> = { ...raw };
-  const found: Partial<LoggingSecrets> = {};
-  for (const k of LOGGING_SECRET_KEYS) {
-    const v = rest[k];
-    delete rest[k];
-    if (v === undefined) continue;
-    if (typeof v !== "string") issues.push({ key: `${KEY}.${k}`, value: "(secret)", allowed: "a string (set it with `pulumi config set --secret --path obs:logging." + k + "`)" });
-    else found[k] = v;
-  }
-  if (rest.enabled === false || rest.enabled === "false") return { rest };
-  for (const k of LOGGING_SECRET_KEYS) {
-    const v = found[k];
-    if (v === undefined) {
-      if (!issues.some((i) => i.key === `${KEY}.${k}`)) issues.push({ key: `${KEY}.${k}`, value: undefined, allowed: `required: a secret (pulumi config set --secret --path obs:logging.${k} <password>)` });
-    } else checkPassword(`${KEY}.${k}`, v, issues);
-  }
-  return { rest, secrets: found.elasticPassword !== undefined && found.kibanaPassword !== undefined ? (found as LoggingSecrets) : undefined };
+  return takeSecrets(raw, KEY, LOGGING_SECRET_KEYS, issues);
 }
+
+// Elasticsearch refuses native-realm passwords shorter than 6 characters; the bootstrap writes them into JSON.
+export { checkPassword };

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStack } from "./pulumi.js";
-import { LOGGING_SECRET_KEYS } from "../../components/logging/config.js";
+import { SECRET_KEYS } from "../../config/index.js";
 import { withoutSecrets } from "../../config/target.js";
 import { projectDir } from "./tools.js";
 
@@ -18,9 +18,11 @@ export function renderConfig(stack: string, outDir: string): Record<string, unkn
     config[k] = withoutSecrets(v, (key) => `rendered-offline-placeholder-${key}`, k);
   }
   // passwords exist only as secrets of the real stack: offline they are placeholders
-  const logging = { ...((config["obs:logging"] ?? {}) as Record<string, unknown>) };
-  for (const k of LOGGING_SECRET_KEYS) if (typeof logging[k] !== "string") logging[k] = `rendered-offline-placeholder-${k}`;
-  config["obs:logging"] = logging;
+  for (const [name, keys] of Object.entries(SECRET_KEYS)) {
+    const section = { ...((config[`obs:${name}`] ?? {}) as Record<string, unknown>) };
+    for (const k of keys) if (typeof section[k] !== "string") section[k] = `rendered-offline-placeholder-${k}`;
+    config[`obs:${name}`] = section;
+  }
   const k8sCfg = (config["obs:kubernetes"] ?? {}) as Record<string, unknown>;
   config["obs:kubernetes"] = { ...k8sCfg, context: "", kubeconfig: "", renderDir: outDir };
   return { config };

@@ -8,6 +8,8 @@ const pinned = { istio: ["1.30", "1.31"] };
 const base = () => ({
   kubernetes: { context: "dev" },
   logging: { enabled: false } as Record<string, unknown>,
+  grafana: { enabled: false } as Record<string, unknown>,
+  kiali: { enabled: false } as Record<string, unknown>,
   istio: { revisions: [{ name: "1-30", version: "1.30" }], tags: { stable: "1-30" } as Record<string, string>, namespaces: { apps: "stable" } as Record<string, string> },
 });
 
@@ -107,9 +109,12 @@ describe("config schema", () => {
     const raw = stackFile(stack);
     // what `pulumi config set --secret --path obs:logging.<key>` provides, decrypted, at run time
     raw.logging = { ...raw.logging, elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" };
+    raw.grafana = { ...raw.grafana, adminPassword: "decrypted-3" };
+    if (stack !== "local") raw.kiali = { ...raw.kiali, signingKey: "decrypted-4-0123456789" };
     const c = parseConfig(stack, raw, pinned);
     expect(c.environment).toBe(stack);
     expect(c.secrets.logging).toEqual({ elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" });
+    expect(c.secrets.grafana).toEqual({ adminPassword: "decrypted-3" });
     expect(JSON.stringify({ ...c, secrets: undefined })).not.toContain("decrypted-");
   });
 
@@ -118,6 +123,8 @@ describe("config schema", () => {
     expect(problems(raw)).toEqual([
       "obs:logging.elasticPassword = undefined: required: a secret (pulumi config set --secret --path obs:logging.elasticPassword <password>)",
       "obs:logging.kibanaPassword = undefined: required: a secret (pulumi config set --secret --path obs:logging.kibanaPassword <password>)",
+      "obs:grafana.adminPassword = undefined: required: a secret (pulumi config set --secret --path obs:grafana.adminPassword <password>)",
+      'obs:kiali.signingKey = undefined: required with auth.strategy token: a secret of at least 16 characters (pulumi config set --secret --path obs:kiali.signingKey "$(openssl rand -hex 16)")',
     ]);
   });
 
@@ -134,5 +141,6 @@ describe("config read by the scripts around pulumi", () => {
     const c = readStackConfig("local");
     expect(c.istio.revisions[0]!.name).toBe("1-30");
     expect(c.secrets.logging?.elasticPassword).toBe("encrypted-not-read");
+    expect(c.secrets.grafana?.adminPassword).toBe("encrypted-not-read");
   });
 });

@@ -3,7 +3,7 @@ import { parseConfig } from "../../../config/index.js";
 import { movedNamespaces, namespaceRevisions, removalProblems } from "../../../components/istio/guard.js";
 
 const istio = (extra: Record<string, unknown> = {}) =>
-  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, istio: { revisions: [{ name: "1-31", version: "1.31" }], tags: { stable: "1-31" }, namespaces: { apps: "stable", batch: "1-31" }, ...extra } }, { istio: ["1.30", "1.31"] }).istio;
+  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-31", version: "1.31" }], tags: { stable: "1-31" }, namespaces: { apps: "stable", batch: "1-31" }, ...extra } }, { istio: ["1.30", "1.31"] }).istio;
 
 describe("canary guard rails", () => {
   it("resolves namespaces through tags", () => {

@@ -1,0 +1,41 @@
+// The `obs:grafana` section: schema (defaults live here), the checks that span keys, and the
+// admin password, a secret kept out of the typed config. Pure: no Pulumi imports.
+import { bool, type Infer, type Issue, list, obj, quantity, resources, str } from "../../config/schema.js";
+import { takeSecrets } from "../../config/secrets.js";
+import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
+
+const KEY = "obs:grafana";
+
+const shape = {
+  enabled: bool({ doc: "deploy Grafana with the stack's datasources and dashboards (needs obs:prometheus.enabled)", default: true }),
+  storageSize: quantity({ doc: "volume of Grafana's database (users, preferences, annotations; the provisioned dashboards are code)", default: "5Gi" }),
+  storageClass: str({ doc: "StorageClass of the volume (empty: the cluster default)", default: "" }),
+  resources: resources("Grafana resources", { cpu: "100m", memory: "256Mi" }, { cpu: "1", memory: "512Mi" }),
+  ...exposeFields("Grafana", "grafana-tls"),
+  extraDashboards: list(str({ doc: "dashboard JSON model file", pattern: /\.json$/, patternDoc: "a path to a .json file, relative to the project directory" }), {
+    doc: "your own dashboard JSON files (relative to the project directory), provisioned beside the stack's in the folder `Custom`; every datasource they name must be one the stack provisions",
+    default: [],
+  }),
+};
+
+export const grafanaSchema = obj(shape, { doc: "Grafana: the stack's Prometheus, Jaeger and Elasticsearch as datasources, and the mesh and stack dashboards" });
+export type GrafanaConfig = Infer<typeof shape>;
+
+/** Secret keys of `obs:grafana`. */
+export const GRAFANA_SECRET_KEYS = ["adminPassword"] as const;
+export type GrafanaSecrets = Record<(typeof GRAFANA_SECRET_KEYS)[number], string>;
+
+export function takeGrafanaSecrets(raw: unknown, issues: Issue[]): { rest: unknown; secrets?: GrafanaSecrets } {
+  return takeSecrets(raw, KEY, GRAFANA_SECRET_KEYS, issues);
+}
+
+/** Checks spanning keys; pushes one issue per problem. */
+export function checkGrafana(c: GrafanaConfig, ctx: { prometheusEnabled: boolean }, issues: Issue[]): void {
+  if (!c.enabled) return;
+  if (!ctx.prometheusEnabled) issues.push({ key: `${KEY}.enabled`, value: true, allowed: "false while obs:prometheus.enabled is false (every mesh and stack dashboard reads Prometheus)" });
+  if (c.storageClass && !DNS_SUBDOMAIN.test(c.storageClass)) issues.push({ key: `${KEY}.storageClass`, value: c.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
+  checkExpose(c, KEY, issues);
+  c.extraDashboards.forEach((f, i) => {
+    if (f.startsWith("/") || f.split("/").includes("..")) issues.push({ key: `${KEY}.extraDashboards[${i}]`, value: f, allowed: "a path inside the project directory (relative, without ..)" });
+  });
+}

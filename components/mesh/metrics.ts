@@ -1,0 +1,95 @@
+// Every metric name the stack's rules, dashboards and Kiali settings query, in one place: a
+// metric renamed here is renamed in every rule, panel and Kiali chart that uses it.
+// Names are the Prometheus exposition names (counters with `_total`; histograms without the
+// `_bucket`/`_sum`/`_count` suffix, see `bucket`).
+
+/** Envoy's standard Istio metrics, as the sidecars expose them (merged on 15020 or raw on 15090). */
+export const ISTIO = {
+  requests: "istio_requests_total",
+  requestDuration: "istio_request_duration_milliseconds",
+  requestBytes: "istio_request_bytes",
+  responseBytes: "istio_response_bytes",
+  tcpSentBytes: "istio_tcp_sent_bytes_total",
+  tcpReceivedBytes: "istio_tcp_received_bytes_total",
+  tcpOpened: "istio_tcp_connections_opened_total",
+  tcpClosed: "istio_tcp_connections_closed_total",
+} as const;
+
+/** istiod's own metrics (port 15014). */
+export const ISTIOD = {
+  xdsPushes: "pilot_xds_pushes",
+  xdsPushErrors: "pilot_xds_push_errors",
+  xdsRejects: "pilot_total_xds_rejects",
+  /** proxies connected to this istiod (gauge, label `version`) */
+  xdsClients: "pilot_xds",
+  proxyConvergence: "pilot_proxy_convergence_time",
+  injectionRequests: "sidecar_injection_requests_total",
+  injectionFailures: "sidecar_injection_failure_total",
+  processCpu: "process_cpu_seconds_total",
+  goMemory: "go_memstats_heap_inuse_bytes",
+} as const;
+
+/** Prometheus's own metrics. */
+export const PROMETHEUS = {
+  up: "up",
+  reloadSuccessful: "prometheus_config_last_reload_successful",
+  headSeries: "prometheus_tsdb_head_series",
+  samplesAppended: "prometheus_tsdb_head_samples_appended_total",
+  compactionsFailed: "prometheus_tsdb_compactions_failed_total",
+  headTruncationsFailed: "prometheus_tsdb_head_truncations_failed_total",
+  walCorruptions: "prometheus_tsdb_wal_corruptions_total",
+  storageBytes: "prometheus_tsdb_storage_blocks_bytes",
+  scrapeDuration: "scrape_duration_seconds",
+  ruleEvaluationFailures: "prometheus_rule_evaluation_failures_total",
+} as const;
+
+/** fluent-plugin-prometheus (`prometheus` and `prometheus_output_monitor` sources), port 24231. */
+export const FLUENTD = {
+  bufferBytes: "fluentd_output_status_buffer_total_bytes",
+  bufferQueueLength: "fluentd_output_status_buffer_queue_length",
+  retries: "fluentd_output_status_retry_count",
+  errors: "fluentd_output_status_num_errors",
+  emitRecords: "fluentd_output_status_emit_records",
+} as const;
+
+/** elasticsearch-exporter beside each Elasticsearch node (port 9114). */
+export const ELASTICSEARCH = {
+  /** 1 for the current colour (label `color`: green, yellow, red) */
+  healthStatus: "elasticsearch_cluster_health_status",
+  nodes: "elasticsearch_cluster_health_number_of_nodes",
+  unassignedShards: "elasticsearch_cluster_health_unassigned_shards",
+  docs: "elasticsearch_indices_docs",
+  heapUsed: "elasticsearch_jvm_memory_used_bytes",
+  heapMax: "elasticsearch_jvm_memory_max_bytes",
+  fsAvailable: "elasticsearch_filesystem_data_available_bytes",
+  fsSize: "elasticsearch_filesystem_data_size_bytes",
+} as const;
+
+/** kafka-exporter (port 9308): brokers, offsets and the Jaeger ingester's consumer lag. */
+export const KAFKA = {
+  brokers: "kafka_brokers",
+  partitionOffset: "kafka_topic_partition_current_offset",
+  underReplicated: "kafka_topic_partition_under_replicated_partition",
+  consumerGroupLag: "kafka_consumergroup_lag",
+} as const;
+
+/** Jaeger v2 is an OpenTelemetry Collector: its pipeline metrics (port 8888). */
+export const JAEGER = {
+  acceptedSpans: "otelcol_receiver_accepted_spans_total",
+  refusedSpans: "otelcol_receiver_refused_spans_total",
+  sentSpans: "otelcol_exporter_sent_spans_total",
+  failedSpans: "otelcol_exporter_send_failed_spans_total",
+  queueSize: "otelcol_exporter_queue_size",
+  queueCapacity: "otelcol_exporter_queue_capacity",
+} as const;
+
+/** kubelet and cAdvisor (through the apiserver proxy): what pods without an exporter (Cassandra) still show. */
+export const KUBELET = {
+  containerMemory: "container_memory_working_set_bytes",
+  containerCpu: "container_cpu_usage_seconds_total",
+  volumeUsed: "kubelet_volume_stats_used_bytes",
+  volumeCapacity: "kubelet_volume_stats_capacity_bytes",
+} as const;
+
+/** The `_bucket` series of a histogram. */
+export const bucket = (histogram: string): string => `${histogram}_bucket`;
