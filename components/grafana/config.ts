@@ -35,7 +35,10 @@ export function checkGrafana(c: GrafanaConfig, ctx: { prometheusEnabled: boolean
   if (!ctx.prometheusEnabled) issues.push({ key: `${KEY}.enabled`, value: true, allowed: "false while obs:prometheus.enabled is false (every mesh and stack dashboard reads Prometheus)" });
   if (c.storageClass && !DNS_SUBDOMAIN.test(c.storageClass)) issues.push({ key: `${KEY}.storageClass`, value: c.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
   checkExpose(c, KEY, issues);
+  const names = c.extraDashboards.map((f) => f.split("/").pop()!);
   c.extraDashboards.forEach((f, i) => {
     if (f.startsWith("/") || f.split("/").includes("..")) issues.push({ key: `${KEY}.extraDashboards[${i}]`, value: f, allowed: "a path inside the project directory (relative, without ..)" });
+    // one folder in Grafana: the file name is the file's name there
+    if (names.indexOf(names[i]!) !== i) issues.push({ key: `${KEY}.extraDashboards[${i}]`, value: f, allowed: `a file name not used by another extra dashboard (${names[i]})` });
   });
 }

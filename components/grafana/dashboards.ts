@@ -177,7 +177,7 @@ function controlPlane(): Dashboard {
     folder: "Mesh",
     description: "istiod per revision: connected proxies, xDS pushes and errors, convergence, injection. Revisions side by side during a canary upgrade.",
     tags: ["istio", "istiod"],
-    variables: [{ name: "revision", label: "Revision", metric: sel(PROMETHEUS.up, eq("job", JOBS.istiod)), labelName: "revision", sample: "1-30", includeAll: true }],
+    variables: [{ name: "revision", label: "Revision", metric: sel(PROMETHEUS.up, eq("job", JOBS.istiod)), labelName: "revision", sample: ".*", includeAll: true }],
     rows: [
       {
         title: "Revisions",
@@ -230,7 +230,8 @@ function prometheusHealth(): Dashboard {
 }
 
 function fluentdHealth(i: DashboardInput): Dashboard {
-  const ns = eq("namespace", i.namespace);
+  // The output monitor also reports the relabel and rewrite-tag outputs: only the Elasticsearch ones ship records.
+  const ns = [eq("namespace", i.namespace), eq("type", "elasticsearch")].join(", ");
   return stack("fluentd", "Fluentd", "The Fluentd DaemonSet: records shipped, buffers, retries and errors per output.", [
     {
       title: "Outputs",

@@ -34,8 +34,9 @@ export function loadDashboards(cfg: GrafanaConfig, input: DashboardInput, projec
       issues.push({ key, value: file, allowed: "a Grafana dashboard JSON model with a string uid" });
       return;
     }
+    const before = issues.length;
     checkDatasources(model, provisioned, key, issues);
-    extra[path.basename(file)] = model;
+    if (issues.length === before) extra[path.basename(file)] = model;
   });
   return { dashboards, extra };
 }

@@ -28,8 +28,11 @@ export function queryRules(queries: readonly NamedQuery[]): { groups: { name: st
 
 type Labels = Record<string, string>;
 const sel = (name: string, labels: Labels) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(", ")}}`;
-const perMinute = (n: number) => `0+${n}x30`;
-const constant = (n: number) => `${n}x30`;
+// Sampled every 30s (the stack's scrape interval), for 30 minutes: Prometheus 3's left-open
+// windows need two samples inside the shortest range a query uses.
+export const STEP = "30s";
+const perMinute = (n: number) => `0+${n / 2}x60`;
+const constant = (n: number) => `${n}x60`;
 
 const NS = "bookinfo";
 const envoy = (workload: string) => ({ job: JOBS.pods, namespace: NS, pod: `${workload}-7d9f8c-x2x4z` });
@@ -59,9 +62,10 @@ function histogram(name: string, labels: Labels, cumulativePerMinute: Record<str
 
 /** Input series for every metric the dashboards query, shaped like their real exporters'. */
 export function inputSeries(namespace: string): { series: string; values: string }[] {
-  const edge = (reporter: "source" | "destination", code: string, perMin: number) => ({ series: sel(ISTIO.requests, istioLabels(reporter, "productpage-v1", "reviews-v1", { response_code: code })), values: perMinute(perMin) });
+  const edge = (reporter: "source" | "destination", code: string, perMin: number, from = "productpage-v1", to = "reviews-v1") => ({ series: sel(ISTIO.requests, istioLabels(reporter, from, to, { response_code: code })), values: perMinute(perMin) });
   const dest = istioLabels("destination", "productpage-v1", "reviews-v1", { response_code: "200" });
   const tcp = istioLabels("destination", "productpage-v1", "reviews-v1");
+  const tcpClient = istioLabels("source", "productpage-v1", "reviews-v1");
   const istiod = (revision: string, pod: string) => ({ job: JOBS.istiod, namespace: "istio-system", revision, pod, instance: `${pod}:15014` });
   const old = istiod("1-30", "istiod-1-30-5c8d7b-abcde");
   const canary = istiod("1-31", "istiod-1-31-6f9a2c-fghij");
@@ -79,11 +83,16 @@ export function inputSeries(namespace: string): { series: string; values: string
     edge("destination", "503", 60),
     edge("source", "200", 60),
     edge("source", "503", 60),
+    // reviews calls ratings: 0.5 req/s, all fine.
+    edge("source", "200", 30, "reviews-v1", "ratings-v1"),
+    edge("destination", "200", 30, "reviews-v1", "ratings-v1"),
     ...histogram(ISTIO.requestDuration, dest, { "10": 3000, "100": 5400, "1000": 5940, "+Inf": 6000 }),
     ...histogram(ISTIO.requestBytes, dest, { "100": 60, "1000": 120, "+Inf": 120 }),
     ...histogram(ISTIO.responseBytes, dest, { "1000": 60, "10000": 120, "+Inf": 120 }),
     { series: sel(ISTIO.tcpSentBytes, tcp), values: perMinute(6000) },
     { series: sel(ISTIO.tcpReceivedBytes, tcp), values: perMinute(3000) },
+    { series: sel(ISTIO.tcpSentBytes, tcpClient), values: perMinute(3000) },
+    { series: sel(ISTIO.tcpReceivedBytes, tcpClient), values: perMinute(6000) },
     { series: sel(ISTIO.tcpOpened, tcp), values: perMinute(6) },
     { series: sel(ISTIO.tcpClosed, tcp), values: perMinute(6) },
     // two revisions side by side (a canary upgrade): 5 proxies on 1-30, 3 on 1-31.
@@ -167,7 +176,7 @@ export function queryTests(ruleFiles: readonly string[], queries: readonly Named
     tests: [
       {
         name: "every dashboard and Kiali query returns data",
-        interval: "1m",
+        interval: STEP,
         input_series: inputSeries(namespace),
         alert_rule_test: queries.map((q, i) => ({ eval_time: "10m", alertname: alertName(i), exp_alerts: [{ exp_labels: {}, exp_annotations: { source: q.source } }] })),
         promql_expr_test: exact.map((e) => ({ expr: e.expr, eval_time: "10m", exp_samples: e.samples })),

@@ -126,7 +126,8 @@ export function monitoringRole(): Record<string, unknown> {
 
 /** Grafana's Elasticsearch datasource: search the log indices and read their mappings; no cluster privilege. */
 export function grafanaRole(): Record<string, unknown> {
-  return { cluster: [], indices: [{ names: [...LOG_INDICES], privileges: ["read", "view_index_metadata"] }] };
+  // cluster monitor: Grafana's datasource reads the cluster's version (GET /) before it queries.
+  return { cluster: ["monitor"], indices: [{ names: [...LOG_INDICES], privileges: ["read", "view_index_metadata"] }] };
 }
 
 export interface ElasticsearchYmlInput {

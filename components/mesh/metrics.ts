@@ -43,7 +43,7 @@ export const PROMETHEUS = {
   ruleEvaluationFailures: "prometheus_rule_evaluation_failures_total",
 } as const;
 
-/** fluent-plugin-prometheus (`prometheus` and `prometheus_output_monitor` sources), port 24231. */
+/** fluent-plugin-prometheus (`prometheus` and `prometheus_output_monitor` sources), port 24231: gauges of running counts, labels plugin_id and type. */
 export const FLUENTD = {
   bufferBytes: "fluentd_output_status_buffer_total_bytes",
   bufferQueueLength: "fluentd_output_status_buffer_queue_length",
@@ -52,7 +52,7 @@ export const FLUENTD = {
   emitRecords: "fluentd_output_status_emit_records",
 } as const;
 
-/** elasticsearch-exporter beside each Elasticsearch node (port 9114). */
+/** elasticsearch-exporter (one Deployment, `--es.all`, port 9114): cluster health, and per-node stats labelled `name`. */
 export const ELASTICSEARCH = {
   /** 1 for the current colour (label `color`: green, yellow, red) */
   healthStatus: "elasticsearch_cluster_health_status",

@@ -143,7 +143,7 @@ describe("bootstrap.sh", () => {
     // each user holds exactly its own role, as the role files define them
     expect(Object.fromEntries(es.state.userRoles)).toEqual({ fluentd: ["fluentd_writer"], monitoring: ["metrics_exporter"], grafana: ["logs_reader"] });
     expect(es.state.roles.get("metrics_exporter")).toEqual({ cluster: ["monitor"], indices: [{ names: ["envoy-access", "envoy-access-*", "k8s-logs", "k8s-logs-*"], privileges: ["monitor"] }] });
-    expect(es.state.roles.get("logs_reader")).toEqual({ cluster: [], indices: [{ names: ["envoy-access", "envoy-access-*", "k8s-logs", "k8s-logs-*"], privileges: ["read", "view_index_metadata"] }] });
+    expect(es.state.roles.get("logs_reader")).toEqual({ cluster: ["monitor"], indices: [{ names: ["envoy-access", "envoy-access-*", "k8s-logs", "k8s-logs-*"], privileges: ["read", "view_index_metadata"] }] });
     for (const pw of [KIBANA, FLUENTD, MONITORING, GRAFANA]) expect(first.out).not.toContain(pw);
 
     requests.length = 0;

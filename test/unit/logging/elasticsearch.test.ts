@@ -98,7 +98,7 @@ describe("write aliases and the users' roles", () => {
 
   it("let Grafana search the log indices and read their mappings, nothing else", () => {
     const role = grafanaRole() as { cluster: string[]; indices: { names: string[]; privileges: string[] }[] };
-    expect(role).toEqual({ cluster: [], indices: [{ names: [...LOG_INDICES], privileges: ["read", "view_index_metadata"] }] });
+    expect(role).toEqual({ cluster: ["monitor"], indices: [{ names: [...LOG_INDICES], privileges: ["read", "view_index_metadata"] }] });
     // no write, manage or all privilege anywhere
     expect(role.indices.flatMap((i) => i.privileges).filter((p) => /write|create|delete|index|manage|all/.test(p) && p !== "view_index_metadata")).toEqual([]);
     expect(role).not.toHaveProperty("run_as");

@@ -1,32 +1,24 @@
 // Every PromQL query Kiali runs (kialiMetricQueries), checked by the real promtool of the pinned
 // Prometheus: `check rules` parses each as a recording rule, and `test rules` evaluates the
-// main ones on input series shaped like Envoy's and istiod's. The unit tier must run without
-// tools, so the file is skipped (visibly) until `npm run tools` has built promtool.
+// main ones on input series shaped like Envoy's and istiod's. No cluster needed; a missing
+// promtool fails the test (run: npm run tools).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { kialiMetricQueries } from "../../../components/kiali/settings.js";
-import { toolPath } from "../../../scripts/lib/tools.js";
+import { kialiMetricQueries } from "../../components/kiali/settings.js";
+import { toolPath } from "../../scripts/lib/tools.js";
 
-function findPromtool(): string | undefined {
-  try {
-    return toolPath("promtool");
-  } catch {
-    return undefined;
-  }
-}
-
-const promtool = findPromtool();
+const promtool = toolPath("promtool");
 const RULES = "kiali-queries.yml";
 const queries = kialiMetricQueries();
 const rule = (name: string) => queries.find((q) => q.name === name)!.name;
 let dir: string;
 
 function run(...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(promtool!, args, { cwd: dir, encoding: "utf8" });
+  const r = spawnSync(promtool, args, { cwd: dir, encoding: "utf8" });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -84,7 +76,7 @@ const ruleTests = {
   ],
 };
 
-describe.skipIf(!promtool)("promtool on the queries Kiali runs (skipped until `npm run tools` built promtool)", () => {
+describe("promtool on the queries Kiali runs", () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "obs-kiali-promtool-"));
     writeFileSync(path.join(dir, RULES), stringify({ groups: [{ name: "kiali.queries", rules: queries.map((q) => ({ record: q.name, expr: q.expr })) }] }, { lineWidth: 0 }));
