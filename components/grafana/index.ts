@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { gatewaySpec, virtualServiceSpec } from "../mesh/expose.js";
+import { publishThroughGateway } from "../mesh/gateway.js";
 import type { GrafanaConfig } from "./config.js";
 import { dashboardJson } from "./json.js";
 import type { Dashboard } from "./model.js";
@@ -122,20 +122,7 @@ export class Grafana extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    if (cfg.expose) {
-      const route = pulumi.output(args.namespace).apply((ns) => ({
-        host: cfg.host,
-        tlsSecretName: cfg.tlsSecretName,
-        gatewaySelector: args.gatewaySelector ?? { istio: "ingressgateway" },
-        gatewayRef: `${ns}/${name}`,
-        serviceHost: `${name}.${ns}.svc.cluster.local`,
-        servicePort: GRAFANA_PORT,
-        portName: "grafana",
-      }));
-      const mesh = { parent: this, dependsOn: args.meshDependsOn ?? [] };
-      new k8s.apiextensions.CustomResource(`${name}-gateway`, { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: meta(name), spec: route.apply(gatewaySpec) }, mesh);
-      new k8s.apiextensions.CustomResource(`${name}-route`, { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: meta(name), spec: route.apply(virtualServiceSpec) }, { ...mesh, dependsOn: [...mesh.dependsOn, service] });
-    }
+    publishThroughGateway({ name, namespace: args.namespace, labels, config: cfg, servicePort: GRAFANA_PORT, service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this });
 
     this.dashboards = args.dashboards.map((d) => ({ title: d.title, variables: d.variables.map((v) => v.name) }));
     this.url = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${GRAFANA_PORT}`;

@@ -3,7 +3,7 @@
 // ConfigMap, a Deployment and a Service; an Istio Gateway + VirtualService when exposed.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { gatewaySpec } from "../mesh/expose.js";
+import { publishThroughGateway } from "../mesh/gateway.js";
 import type { KialiConfig } from "./config.js";
 import { kialiClusterRoleRules } from "./rbac.js";
 import { CONFIG_FILE, type GrafanaDashboardLink, KIALI_PORT, OIDC_SECRET_FILE, renderKialiSettings, SIGNING_KEY_FILE, WEB_ROOT } from "./settings.js";
@@ -107,20 +107,9 @@ export class Kiali extends pulumi.ComponentResource {
     );
     this.service = new k8s.core.v1.Service(`${name}-service`, { metadata: meta(name), spec: kialiServiceSpec(name) }, parent);
 
-    if (cfg.expose) {
-      const route = namespace.apply((ns) => ({
-        host: cfg.host,
-        tlsSecretName: cfg.tlsSecretName,
-        gatewaySelector: args.gatewaySelector ?? { istio: "ingressgateway" },
-        gatewayRef: `${ns}/${name}`,
-        serviceHost: `${name}.${ns}.svc.cluster.local`,
-        servicePort: KIALI_PORT,
-        portName: name,
-      }));
-      const mesh = { parent: this, dependsOn: args.meshDependsOn ?? [] };
-      this.gateway = new k8s.apiextensions.CustomResource(`${name}-gateway`, { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: meta(name), spec: route.apply(gatewaySpec) }, mesh);
-      this.virtualService = new k8s.apiextensions.CustomResource(`${name}-route`, { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: meta(name), spec: route.apply(kialiVirtualServiceSpec) }, { ...mesh, dependsOn: [...mesh.dependsOn, this.service] });
-    }
+    const published = publishThroughGateway({ name, namespace, labels: labels(name), config: cfg, servicePort: KIALI_PORT, service: this.service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, routes: kialiVirtualServiceSpec, parent: this });
+    this.gateway = published?.gateway;
+    this.virtualService = published?.virtualService;
 
     this.url = pulumi.interpolate`http://${this.service.metadata.name}.${namespace}.svc:${KIALI_PORT}${WEB_ROOT}`;
     this.publicUrl = pulumi.output(cfg.expose ? `https://${cfg.host}${WEB_ROOT}` : "");

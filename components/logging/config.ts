@@ -1,6 +1,7 @@
 // The `obs:logging` section: schema (defaults live here) and the checks that span fields.
 import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../config/schema.js";
 import { checkPassword, takeSecrets } from "../../config/secrets.js";
+import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
 
 const KEY = "obs:logging";
 
@@ -29,9 +30,7 @@ const shape = {
   ),
   kibana: obj(
     {
-      expose: bool({ doc: "publish Kibana through the Istio ingress gateway (HTTPS)", default: false }),
-      host: str({ doc: "host name Kibana is served at; required when expose", default: "" }),
-      tlsSecretName: str({ doc: "TLS Secret in the ingress gateway's namespace (Gateway credentialName)", default: "kibana-tls" }),
+      ...exposeFields("Kibana", "kibana-tls"),
       resources: resources("Kibana resources", { cpu: "200m", memory: "1Gi" }, { cpu: "1", memory: "1Gi" }),
     },
     { doc: "Kibana" },
@@ -41,8 +40,6 @@ const shape = {
 export const loggingSchema = obj(shape, { doc: "EFK logging: Elasticsearch, Fluentd (with the Envoy access log) and Kibana" });
 export type LoggingConfig = Infer<typeof shape>;
 
-const HOST = /^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
 const BINARY: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, m: 1e-3 };
 
 /** Bytes of a Kubernetes quantity (already validated by the schema). */
@@ -80,10 +77,7 @@ export function checkLogging(c: LoggingConfig, issues: Issue[]): void {
   if (es.storageClass && !DNS_SUBDOMAIN.test(es.storageClass)) issues.push({ key: `${KEY}.elasticsearch.storageClass`, value: es.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
   if (fluentdBytes(c.fluentd.bufferLimit) < MIN_BUFFER_BYTES) issues.push({ key: `${KEY}.fluentd.bufferLimit`, value: c.fluentd.bufferLimit, allowed: "at least 64MB (two outputs, each a few 8MB chunks)" });
 
-  const k = c.kibana;
-  if (k.expose && !k.host) issues.push({ key: `${KEY}.kibana.host`, value: k.host, allowed: "a host name (required when kibana.expose is true)" });
-  if (k.host && !HOST.test(k.host)) issues.push({ key: `${KEY}.kibana.host`, value: k.host, allowed: "a DNS host name such as kibana.example.com" });
-  if (k.expose && !DNS_SUBDOMAIN.test(k.tlsSecretName)) issues.push({ key: `${KEY}.kibana.tlsSecretName`, value: k.tlsSecretName, allowed: "a Secret name (DNS-1123 subdomain) in the ingress gateway's namespace" });
+  checkExpose(c.kibana, `${KEY}.kibana`, issues);
 }
 
 /** Secret keys of `obs:logging`: kept out of the typed config, handed to the component as Pulumi secrets. */

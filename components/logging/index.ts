@@ -4,6 +4,7 @@
 // and the metrics exporter; Fluentd starts once the CA exists and buffers until its user does.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { publishThroughGateway } from "../mesh/gateway.js";
 import { type AccessLogField } from "../mesh/access-log.js";
 import { bootstrapEnv, bootstrapFiles, certsEnv, certsFiles } from "./bootstrap.js";
 import { type LoggingConfig } from "./config.js";
@@ -24,9 +25,7 @@ import {
   esStatefulSetSpec,
   fluentdDaemonSetSpec,
   kibanaDeploymentSpec,
-  kibanaGatewaySpec,
   kibanaServiceSpec,
-  kibanaVirtualServiceSpec,
   labels,
   PASSWORD_KEY,
   selectorLabels,
@@ -222,18 +221,7 @@ export class Logging extends pulumi.ComponentResource {
     );
 
     const kibanaService = new k8s.core.v1.Service(`${name}-kibana`, { metadata: meta(n.kibana, "kibana"), spec: kibanaServiceSpec(name) }, { parent: this });
-    if (exposed) {
-      const route = build((ns) => ({
-        host: cfg.kibana.host,
-        tlsSecretName: cfg.kibana.tlsSecretName,
-        gatewaySelector: args.gatewaySelector ?? { istio: "ingressgateway" },
-        gatewayRef: `${ns}/${n.kibana}`,
-        serviceHost: `${n.kibana}.${ns}.svc.cluster.local`,
-      }));
-      const mesh = { parent: this, dependsOn: args.meshDependsOn ?? [] };
-      new k8s.apiextensions.CustomResource(`${name}-kibana-gateway`, { apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: meta(n.kibana, "kibana"), spec: route.apply(kibanaGatewaySpec) }, mesh);
-      new k8s.apiextensions.CustomResource(`${name}-kibana-route`, { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: meta(n.kibana, "kibana"), spec: route.apply(kibanaVirtualServiceSpec) }, { ...mesh, dependsOn: [...mesh.dependsOn, kibanaService] });
-    }
+    publishThroughGateway({ name: n.kibana, namespace, labels: labels(name, "kibana"), config: cfg.kibana, servicePort: KIBANA_PORT, service: kibanaService, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this, resourcePrefix: `${name}-kibana`, portName: "kibana" });
 
     this.elasticsearchUrl = build((ns) => esUrl(n, ns));
     this.kibanaUrl = build((ns) => `http://${n.kibana}.${ns}.svc:${KIBANA_PORT}`);

@@ -372,26 +372,3 @@ export function kibanaDeploymentSpec(i: KibanaSpecInput): k8s.types.input.apps.v
 export function kibanaServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
   return { type: "ClusterIP", selector: selectorLabels(instance, "kibana"), ports: [{ name: "http", port: KIBANA_PORT, targetPort: "http", appProtocol: "http" }] };
 }
-
-export interface KibanaRouteInput {
-  readonly host: string;
-  readonly tlsSecretName: string;
-  /** Labels of the ingress gateway pods. */
-  readonly gatewaySelector: Record<string, string>;
-  /** `<namespace>/<name>` of the Gateway, as the VirtualService refers to it. */
-  readonly gatewayRef: string;
-  /** Kibana Service's cluster DNS name. */
-  readonly serviceHost: string;
-}
-
-/** networking.istio.io/v1 Gateway spec: HTTPS on 443 with the certificate from credentialName. */
-export function kibanaGatewaySpec(i: KibanaRouteInput): Record<string, unknown> {
-  return {
-    selector: i.gatewaySelector,
-    servers: [{ port: { number: 443, name: "https-kibana", protocol: "HTTPS" }, hosts: [i.host], tls: { mode: "SIMPLE", credentialName: i.tlsSecretName } }],
-  };
-}
-
-export function kibanaVirtualServiceSpec(i: KibanaRouteInput): Record<string, unknown> {
-  return { hosts: [i.host], gateways: [i.gatewayRef], http: [{ route: [{ destination: { host: i.serviceHost, port: { number: KIBANA_PORT } } }] }] };
-}

@@ -22,8 +22,9 @@ export interface ExposeConfig {
 
 /** Pushes one issue per problem of an expose config; `key` is the section's key (e.g. `obs:grafana`). */
 export function checkExpose(c: ExposeConfig, key: string, issues: Issue[]): void {
+  const ui = key.split(".").pop()!.replace(/^obs:/, "");
   if (c.expose && !c.host) issues.push({ key: `${key}.host`, value: c.host, allowed: `a host name (required when ${key}.expose is true)` });
-  if (c.host && !HOST.test(c.host)) issues.push({ key: `${key}.host`, value: c.host, allowed: "a DNS host name such as grafana.example.com" });
+  if (c.host && !HOST.test(c.host)) issues.push({ key: `${key}.host`, value: c.host, allowed: `a DNS host name such as ${ui}.example.com` });
   if (c.expose && !DNS_SUBDOMAIN.test(c.tlsSecretName)) issues.push({ key: `${key}.tlsSecretName`, value: c.tlsSecretName, allowed: "a Secret name (DNS-1123 subdomain) in the ingress gateway's namespace" });
 }
 

@@ -48,6 +48,27 @@ describe("local stack: Istio from istioctl profiles", () => {
     expect(tag.webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
   });
 
+  it("Grafana and Kiali become ready, wired to the stack's Prometheus, Jaeger and Elasticsearch", () => {
+    for (const name of ["grafana", "kiali"]) {
+      const d = getJson(["get", "deployment", name, "-n", "observability"]);
+      expect(d.status.conditions.find((c: { type: string }) => c.type === "Available").status, name).toBe("True");
+    }
+    const datasources = parse(getJson(["get", "configmap", "grafana-datasources", "-n", "observability"]).data["stack.yaml"]);
+    expect(datasources.datasources.map((d: { uid: string; url: string }) => `${d.uid} ${d.url}`)).toEqual([
+      "prometheus http://prometheus.observability.svc:9090",
+      "jaeger http://jaeger-query.observability.svc.cluster.local:16686",
+      "es-envoy-access https://logging-es-http.observability.svc:9200",
+      "es-k8s-logs https://logging-es-http.observability.svc:9200",
+    ]);
+    const dashboards = Object.keys(getJson(["get", "configmap", "grafana-dashboards-mesh", "-n", "observability"]).data);
+    expect(dashboards).toContain("obs-control-plane.json");
+    expect(getJson(["get", "pvc", "grafana-data", "-n", "observability"]).status.phase).toBe("Bound");
+    const kiali = parse(getJson(["get", "configmap", "kiali", "-n", "observability"]).data["config.yaml"]);
+    expect(kiali.external_services.prometheus.url).toBe("http://prometheus.observability.svc:9090");
+    expect(kiali.external_services.grafana.internal_url).toBe("http://grafana.observability.svc:3000");
+    expect(kiali.auth.strategy).toBe("anonymous");
+  });
+
   it("a second preview plans no change", async () => {
     const res = await timed("preview", () => stack.preview());
     const changes = Object.entries(res.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
@@ -74,6 +95,9 @@ describe("bad input is refused at preview, nothing applied", () => {
     ["unknown profile", (c: Record<string, any>) => (c["obs:istio"].profile = "ambient"), /obs:istio\.profile = "ambient": expected one of default, demo, minimal, empty/],
     ["unknown key", (c: Record<string, any>) => (c["obs:tracing"].samplingPrecent = 5), /obs:tracing\.samplingPrecent = 5: expected a known key/],
     ["sampling rate", (c: Record<string, any>) => (c["obs:tracing"].samplingPercent = 150), /obs:tracing\.samplingPercent = 150: expected a number >= 0 and <= 100/],
+    ["Kiali anonymous outside local", (c: Record<string, any>) => (c["obs:environment"] = "staging"), /obs:kiali\.auth\.strategy = "anonymous": expected one of token, openid, header \(anonymous is allowed only where obs:environment is "local"; here it is "staging"\)/],
+    ["Kiali without Prometheus", (c: Record<string, any>) => (c["obs:prometheus"].enabled = false), /obs:kiali\.enabled = true: expected false while obs:prometheus\.enabled is false/],
+    ["dashboard naming an unknown datasource", (c: Record<string, any>) => (c["obs:grafana"].extraDashboards = ["test/e2e/fixtures/dashboard-unknown-datasource.json"]), /obs:grafana\.extraDashboards\[0\] = "panels\[0\]\.targets\[0\]\.datasource = loki": expected a datasource uid this stack provisions: prometheus, jaeger, es-envoy-access, es-k8s-logs/],
   ])("%s", async (_name, edit, message) => {
     const stack = await projectStack("local", stackWorkDir("local", edit));
     await expect(stack.preview()).rejects.toThrow(message);

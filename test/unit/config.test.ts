@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { problems } from "./config-problems.js";
 import { parse } from "yaml";
 import { ConfigError, effectiveRevision, parseConfig, schema } from "../../config/index.js";
 import { referenceRows } from "../../config/schema.js";
@@ -13,15 +14,6 @@ const base = () => ({
   istio: { revisions: [{ name: "1-30", version: "1.30" }], tags: { stable: "1-30" } as Record<string, string>, namespaces: { apps: "stable" } as Record<string, string> },
 });
 
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    parseConfig("dev", raw, pinned);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.key} = ${JSON.stringify(i.value)}: ${i.allowed}`);
-  }
-  return [];
-}
 
 describe("config schema", () => {
   it("applies defaults in one place", () => {

@@ -1,7 +1,8 @@
 // obs:grafana through the whole stack config: defaults, the admin password secret, and every
 // bad input reported with key, value and what is allowed.
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../config/index.js";
+import { problems } from "../config-problems.js";
+import { parseConfig } from "../../../config/index.js";
 
 const pinned = { istio: ["1.30", "1.31"] };
 const base = (grafana: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -13,15 +14,6 @@ const base = (grafana: Record<string, unknown>, extra: Record<string, unknown> =
   ...extra,
 });
 
-function problems(raw: Record<string, unknown>): string[] {
-  try {
-    parseConfig("dev", raw, pinned);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.key} = ${JSON.stringify(i.value)}: ${i.allowed}`);
-  }
-  return [];
-}
 
 describe("obs:grafana", () => {
   it("is on by default, its password a secret kept out of the typed config", () => {

@@ -58,7 +58,7 @@ describe("checkKiali", () => {
 
   it("requires a valid host and TLS Secret name when exposed", () => {
     expect(parse({ expose: true }).issues).toEqual([{ key: "obs:kiali.host", value: "", allowed: "a host name (required when obs:kiali.expose is true)" }]);
-    expect(parse({ expose: true, host: "Kiali_example" }).issues).toEqual([{ key: "obs:kiali.host", value: "Kiali_example", allowed: "a DNS host name such as grafana.example.com" }]);
+    expect(parse({ expose: true, host: "Kiali_example" }).issues).toEqual([{ key: "obs:kiali.host", value: "Kiali_example", allowed: "a DNS host name such as kiali.example.com" }]);
     expect(parse({ expose: true, host: "kiali.example.com", tlsSecretName: "Bad Name" }).issues).toEqual([
       { key: "obs:kiali.tlsSecretName", value: "Bad Name", allowed: "a Secret name (DNS-1123 subdomain) in the ingress gateway's namespace" },
     ]);

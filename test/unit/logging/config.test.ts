@@ -34,7 +34,7 @@ describe("obs:logging schema", () => {
   });
 
   it("requires a host when Kibana is exposed", () => {
-    expect(parse({ kibana: { expose: true } }).problems).toEqual(['obs:logging.kibana.host = "": a host name (required when kibana.expose is true)']);
+    expect(parse({ kibana: { expose: true } }).problems).toEqual(['obs:logging.kibana.host = "": a host name (required when obs:logging.kibana.expose is true)']);
     expect(parse({ kibana: { expose: true, host: "Kibana_example" } }).problems).toEqual(['obs:logging.kibana.host = "Kibana_example": a DNS host name such as kibana.example.com']);
     expect(parse({ kibana: { expose: true, host: "kibana.example.com", tlsSecretName: "Bad Name" } }).problems).toEqual(['obs:logging.kibana.tlsSecretName = "Bad Name": a Secret name (DNS-1123 subdomain) in the ingress gateway\'s namespace']);
     expect(parse({ kibana: { expose: true, host: "kibana.example.com" } }).problems).toEqual([]);
