@@ -4,6 +4,7 @@
 import { stringify } from "yaml";
 import { ACCESS_ALIAS, LOGS_ALIAS } from "../logging/names.js";
 import { type Dashboard, DATASOURCES, type DatasourceUid } from "./model.js";
+import { accessField } from "./promql.js";
 
 export const GRAFANA_PORT = 3000;
 export const PROVISIONING_DIR = "/etc/grafana/provisioning";
@@ -71,7 +72,8 @@ export function datasources(i: DatasourceInput): ProvisionedDatasource[] {
       isDefault: false,
       editable: false,
       // From a span to the access-log lines of the same request (Envoy logs the B3 trace id).
-      jsonData: es ? { tracesToLogsV2: { datasourceUid: DATASOURCES.accessLogs, filterByTraceID: true, spanStartTimeShift: "-5m", spanEndTimeShift: "5m" } } : {},
+      // `$$`: a literal `$` in a provisioning file, which Grafana otherwise expands from the environment.
+      jsonData: es ? { tracesToLogsV2: { datasourceUid: DATASOURCES.accessLogs, customQuery: true, query: `${accessField("trace_id")}:"$\${__trace.traceId}"`, spanStartTimeShift: "-5m", spanEndTimeShift: "5m" } } : {},
     },
     ...(es ? [elastic(DATASOURCES.accessLogs, "Envoy access log", ACCESS_ALIAS, "access.path"), elastic(DATASOURCES.podLogs, "Container logs", LOGS_ALIAS, "log")] : []),
   ];

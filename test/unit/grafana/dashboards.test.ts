@@ -78,6 +78,13 @@ describe("dashboards", () => {
     expect(substitute('rate(x{a="$namespace"}[$__rate_interval])', [{ name: "namespace", label: "", metric: "x", labelName: "a", sample: "shop" }])).toBe('rate(x{a="shop"}[5m])');
   });
 
+  it("fit their ConfigMaps with room to spare (1 MiB is the limit)", () => {
+    for (const folder of ["Mesh", "Stack"]) {
+      const bytes = withLogs.filter((d) => d.folder === folder).reduce((n, d) => n + JSON.stringify(dashboardJson(d), null, 1).length, 0);
+      expect(bytes, folder).toBeLessThan(256 * 1024);
+    }
+  });
+
   it("lay panels out in rows of 24 columns without overlaps", () => {
     for (const d of withLogs) {
       const panels = (dashboardJson(d) as any).panels as { gridPos: { x: number; y: number; w: number; h: number }; id: number }[];
@@ -151,7 +158,8 @@ describe("provisioning", () => {
       ["es-k8s-logs", "elasticsearch", false],
     ]);
     expect(doc.datasources[0]).toMatchObject({ url: input.prometheusUrl, jsonData: { timeInterval: "30s" } });
-    expect(doc.datasources[1].jsonData.tracesToLogsV2.datasourceUid).toBe("es-envoy-access");
+    // Envoy logs the B3 trace id: a span links to the access-log lines of its request
+    expect(doc.datasources[1].jsonData.tracesToLogsV2).toMatchObject({ datasourceUid: "es-envoy-access", customQuery: true, query: 'access.trace_id:"$${__trace.traceId}"' });
     expect(doc.datasources[2]).toMatchObject({ basicAuth: true, basicAuthUser: "grafana", jsonData: { index: "envoy-access", timeField: "@timestamp", tlsAuthWithCACert: true }, secureJsonData: { basicAuthPassword: "$OBS_ES_READER_PASSWORD", tlsCACert: "$__file{/etc/grafana/es-ca/ca.crt}" } });
   });
 
