@@ -35,6 +35,10 @@ function npmRun(step: string, ...args: string[]): Promise<{ code: number; out: s
 }
 const up = (step: string) => npmRun(step, "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
 
+/** Kiali's config and the generation of its Deployment: a canary step must change neither. */
+const kialiState = () => ({ config: getJson(["get", "configmap", "kiali", "-n", "observability"]).data, generation: getJson(["get", "deployment", "kiali", "-n", "observability"]).metadata.generation });
+let kiali: ReturnType<typeof kialiState>;
+
 describe("canary control-plane upgrade 1.30 -> 1.31", () => {
   beforeAll(() => {
     dir = stackWorkDir("local", (c) => {
@@ -75,6 +79,7 @@ spec:
 `,
     });
     kubectl(["rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"]);
+    kiali = kialiState();
   });
 
   it("step 1: adding 1-31 brings its control plane up beside 1-30 and moves nothing", async () => {
@@ -84,6 +89,8 @@ spec:
     expect(r.out).not.toContain("[canary]");
     for (const rev of ["1-30", "1-31"]) expect(getJson(["get", "deployment", `istiod-${rev}`, "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
     expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
+    // Kiali finds both control planes by label: its config and pod are untouched by the new revision
+    expect(kialiState()).toEqual(kiali);
   });
 
   it("step 2: pointing the tag at 1-31 moves its webhook and restarts the namespace's workloads", async () => {
@@ -130,5 +137,6 @@ spec:
     expect(kubectl(["get", "deployment", "istiod-1-30", "-n", "istio-system", "--ignore-not-found", "-o", "name"]).trim()).toBe("");
     expect(getJson(["get", "deployment", "istiod-1-31", "-n", "istio-system"]).status.availableReplicas).toBeGreaterThan(0);
     expect(getJson(["get", "crd", "virtualservices.networking.istio.io"]).metadata.name).toBe("virtualservices.networking.istio.io");
+    expect(kialiState()).toEqual(kiali);
   });
 });

@@ -66,6 +66,8 @@ describe("local stack: Istio from istioctl profiles", () => {
     const kiali = parse(getJson(["get", "configmap", "kiali", "-n", "observability"]).data["config.yaml"]);
     expect(kiali.external_services.prometheus.url).toBe("http://prometheus.observability.svc:9090");
     expect(kiali.external_services.grafana.internal_url).toBe("http://grafana.observability.svc:3000");
+    expect(kiali.external_services.grafana.dashboards).toContainEqual({ name: "Mesh / Service", variables: { namespace: "var-namespace", service: "var-service" } });
+    expect(kiali.external_services.tracing).toMatchObject({ enabled: true, provider: "jaeger", internal_url: "http://jaeger-query.observability.svc.cluster.local:16686" });
     expect(kiali.auth.strategy).toBe("anonymous");
   });
 
