@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { up as clusterUp } from "./lib/cluster.js";
-import { projectProgram, pulumiEnv, pulumiSync, runWithProgram, selectStack } from "./lib/pulumi.js";
+import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, selectStackAsync, withParallel } from "./lib/pulumi.js";
 import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/observe.js";
@@ -39,13 +39,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const env = pulumiEnv({ stack });
+  // the program's modules (~1 s to load) load while the CLI calls below run in their own processes
+  if (runsProgram(cmd)) void projectProgram.preload?.().catch(() => undefined); // a failing import is reported when the program runs
   if (stack === "local") await clusterUp();
-  selectStack(stack, env);
+  await selectStackAsync(stack, env);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a.startsWith("--json")) ? ["--diff"] : [];
   if (summary) {
     if (cmd !== "preview") throw new Error("--summary goes with preview");
     // the JSON plan, then the reviewer's Markdown from it (values never printed)
-    const r = await runWithProgram(projectProgram, ["preview", "--stack", stack, "--json", ...rest], env, { capture: true });
+    const r = await runWithProgram(projectProgram, withParallel(["preview", "--stack", stack, "--json", ...rest]), env, { capture: true });
     if (r.code !== 0) {
       process.stdout.write(r.stdout);
       return r.code;
@@ -55,14 +57,14 @@ async function main(): Promise<number> {
     process.stdout.write(md);
     return 0;
   }
-  const before = cmd === "up" ? namespaceRevisionsOutput(stack, env) : {};
-  const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
-  if (code === 0 && cmd === "up") restartMoved(stack, before, namespaceRevisionsOutput(stack, env));
+  const before = cmd === "up" ? await namespaceRevisionsOutput(stack, env) : {};
+  const { code } = await runWithProgram(projectProgram, withParallel([cmd, "--stack", stack, ...extra, ...rest]), env);
+  if (code === 0 && cmd === "up") restartMoved(stack, before, await namespaceRevisionsOutput(stack, env));
   return code;
 }
 
-function namespaceRevisionsOutput(stack: string, env: NodeJS.ProcessEnv): Record<string, string> {
-  const r = pulumiSync(["stack", "output", "namespaceRevisions", "--json", "--stack", stack], env);
+async function namespaceRevisionsOutput(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  const r = await pulumiAsync(["stack", "output", "namespaceRevisions", "--json", "--stack", stack], env);
   try {
     return r.status === 0 ? JSON.parse(r.stdout) ?? {} : {};
   } catch {

@@ -4,7 +4,7 @@
 // CLI connects to it with `--client` (what the Automation API does for inline programs). So no
 // pulumi-language-nodejs binary is needed: the module proxy here does not serve it.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { cacheRoot, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "./tools.js";
@@ -28,7 +28,7 @@ export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
     ...process.env,
     PATH: [...toolPathDirs(), process.env.PATH ?? ""].join(path.delimiter),
     PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(cacheRoot, "pulumi-home"),
+    PULUMI_HOME: process.env.PULUMI_HOME ?? defaultPulumiHome,
     PULUMI_BACKEND_URL: o.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? defaultBackend,
   };
   if (o.passphrase) env.PULUMI_CONFIG_PASSPHRASE = o.passphrase;
@@ -37,7 +37,31 @@ export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
     env.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
   }
   if (env.PULUMI_BACKEND_URL!.startsWith("file://")) mkdirSync(env.PULUMI_BACKEND_URL!.slice("file://".length), { recursive: true });
+  if (!process.env.PULUMI_HOME) automaticLogs(defaultPulumiHome, process.env.OBS_PULUMI_AUTOLOG === "1");
   return env;
+}
+
+export const defaultPulumiHome = path.join(cacheRoot, "pulumi-home");
+
+/**
+ * Pulumi's "automatic logging" (3.2xx) writes every command's debug log, gzip-compressed, under
+ * PULUMI_HOME/logs: every resource's inputs and outputs, for Pulumi's support. On this stack
+ * it is half of the CLI's CPU time (a no-op preview: 10 s of 13 on 2 cores; ~30 MB per run).
+ * The CLI has no switch for it but skips it when it cannot create that folder, so in the
+ * PULUMI_HOME these scripts own a file stands there. OBS_PULUMI_AUTOLOG=1 turns it back on;
+ * a PULUMI_HOME set by the user is left alone. Only this log is affected: `-v`/`--logtostderr`
+ * and checkpoints are not.
+ */
+function automaticLogs(home: string, keep: boolean): void {
+  const logs = path.join(home, "logs");
+  mkdirSync(home, { recursive: true });
+  const isDir = existsSync(logs) && statSync(logs).isDirectory();
+  if (keep) {
+    if (existsSync(logs) && !isDir) rmSync(logs);
+    return;
+  }
+  if (isDir) rmSync(logs, { recursive: true, force: true });
+  if (!existsSync(logs)) writeFileSync(logs, "Pulumi's automatic logs are off for observability-stack (OBS_PULUMI_AUTOLOG=1 turns them on); see scripts/lib/pulumi.ts\n");
 }
 
 export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): { status: number; stdout: string; stderr: string } {
@@ -45,12 +69,45 @@ export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = project
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** pulumiSync without blocking the event loop: the program's modules load meanwhile. */
+export function pulumiAsync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(toolPath("pulumi"), [...args, "--non-interactive"], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+  });
+}
+
 export function selectStack(stack: string, env: NodeJS.ProcessEnv, cwd = projectDir): void {
   const r = pulumiSync(["stack", "select", stack, "--create"], env, cwd);
   if (r.status !== 0) throw new Error(`pulumi stack select ${stack} --create failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
-type Program = () => Promise<Record<string, unknown> | void>;
+export async function selectStackAsync(stack: string, env: NodeJS.ProcessEnv, cwd = projectDir): Promise<void> {
+  const r = await pulumiAsync(["stack", "select", stack, "--create"], env, cwd);
+  if (r.status !== 0) throw new Error(`pulumi stack select ${stack} --create failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+type Program = (() => Promise<Record<string, unknown> | void>) & { preload?: () => Promise<unknown> };
+
+/**
+ * Resource operations the engine runs at once unless `--parallel` is given. Pulumi's default
+ * (4 per core: 8 here) is sized for CPU work, but most steps wait on the API server (a
+ * Service's endpoints, a rollout): with 8, four Services waiting out their endpoints hold half
+ * the slots while CRDs queue behind them.
+ */
+export const DEFAULT_PARALLEL = 32;
+
+/** `args` with `--parallel DEFAULT_PARALLEL` added unless the caller chose one. */
+export function withParallel(args: string[]): string[] {
+  return args.some((a) => a === "-p" || a === "--parallel" || a.startsWith("--parallel=") || /^-p\d/.test(a)) ? args : [...args, "--parallel", String(DEFAULT_PARALLEL)];
+}
+
+/** Whether a CLI command runs the program (destroy and refresh do not, by default). */
+export const runsProgram = (command: string) => command === "up" || command === "preview";
 
 /** Serves `program` to the engine and runs `pulumi <args> --client=<addr>`; resolves with the CLI's exit code. */
 export async function runWithProgram(program: Program, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; capture?: boolean } = {}): Promise<{ code: number; stdout: string }> {
@@ -62,6 +119,8 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   server.addService(langrpc.LanguageRuntimeService, languageServer);
   const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
   const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", "inherit"] });
+  // the CLI needs about a second before it asks for the program: load the program's modules meanwhile
+  if (runsProgram(args[0]!)) program.preload?.().catch(() => undefined);
   let stdout = "";
   child.stdout?.on("data", (d) => (stdout += d));
   const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
@@ -69,8 +128,6 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   return { code, stdout };
 }
 
-/** The project program: index.ts's default export. */
-export const projectProgram: Program = async () => {
-  const mod = await import(path.join(repoRoot, "index.ts"));
-  return mod.default();
-};
+/** The project program: index.ts's default export. Importing it has no side effects, so it can be preloaded. */
+const importProgram = () => import(path.join(repoRoot, "index.ts"));
+export const projectProgram: Program = Object.assign(async () => (await importProgram()).default(), { preload: importProgram });
