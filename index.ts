@@ -47,7 +47,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   }
   const target = targetOf(cfg);
   if (target) {
-    const problems = removalProblems(cfg.istio, observeMesh(target));
+    const problems = removalProblems(cfg.istio, await observeMesh(target));
     if (problems.length) throw new pulumi.RunError(`unsafe canary step for stack '${cfg.stack}', nothing was changed:\n  - ${problems.join("\n  - ")}`);
   }
   const k8sProvider = provider(cfg, target);

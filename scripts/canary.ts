@@ -17,7 +17,7 @@ async function main(): Promise<number> {
   const target = targetOf(cfg);
   if (!target) throw new Error(`stack '${stack}' renders to a directory; canary status needs a cluster`);
   if (stack === "local") await clusterUp();
-  const observed = observeMesh(target);
+  const observed = await observeMesh(target);
   const desired = namespaceRevisions(cfg.istio);
   const tagHooks = kubectlJson(target, ["get", "mutatingwebhookconfigurations", "-l", "istio.io/tag"]).items as { metadata: { labels: Record<string, string> } }[];
 

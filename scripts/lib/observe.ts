@@ -1,6 +1,6 @@
 // Read-only look at a cluster's mesh with the pinned kubectl: which revisions run, which pods
 // and namespaces use them. Used by the canary guard rails at preview and by `canary status`.
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import type { ObservedMesh } from "../../components/istio/guard.js";
 import { toolPath } from "./tools.js";
 
@@ -21,16 +21,32 @@ export function kubectlJson(t: Target, args: string[]): { items: any[] } {
   return JSON.parse(kubectlOn(t, [...args, "-o", "json", "--request-timeout=20s"], `kubectl ${args.join(" ")}`));
 }
 
-export function observeMesh(t: Target): ObservedMesh {
-  const istiods = kubectlJson(t, ["get", "deployments", "-n", "istio-system", "-l", "app=istiod"]).items;
+/** kubectlJson without blocking the event loop, so several can run at once. */
+export function kubectlJsonAsync(t: Target, args: string[]): Promise<{ items: any[] }> {
+  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
+  return new Promise((resolve, reject) =>
+    execFile(toolPath("kubectl"), [...base, ...args, "-o", "json", "--request-timeout=20s"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`kubectl ${args.join(" ")} (context ${t.context ?? "current"}): ${(stderr || stdout || err.message).trim()}`)) : resolve(JSON.parse(stdout)),
+    ),
+  );
+}
+
+/** The three reads run at once: the guard runs before every preview and up. */
+export async function observeMesh(t: Target): Promise<ObservedMesh> {
+  const [istiodList, podList, nsList] = await Promise.all([
+    kubectlJsonAsync(t, ["get", "deployments", "-n", "istio-system", "-l", "app=istiod"]),
+    kubectlJsonAsync(t, ["get", "pods", "-A", "-l", "istio.io/rev"]),
+    kubectlJsonAsync(t, ["get", "namespaces", "-l", "istio.io/rev"]),
+  ]);
+  const istiods = istiodList.items;
   const revisions = [...new Set(istiods.map((d) => d.metadata.labels?.["istio.io/rev"]).filter(Boolean) as string[])];
   const podsByRevision: Record<string, string[]> = {};
-  for (const p of kubectlJson(t, ["get", "pods", "-A", "-l", "istio.io/rev"]).items) {
+  for (const p of podList.items) {
     if (p.metadata.namespace === "istio-system") continue;
     (podsByRevision[p.metadata.labels["istio.io/rev"]] ??= []).push(`${p.metadata.namespace}/${p.metadata.name}`);
   }
   const namespacesByLabel: Record<string, string[]> = {};
-  for (const n of kubectlJson(t, ["get", "namespaces", "-l", "istio.io/rev"]).items) (namespacesByLabel[n.metadata.labels["istio.io/rev"]] ??= []).push(n.metadata.name);
+  for (const n of nsList.items) (namespacesByLabel[n.metadata.labels["istio.io/rev"]] ??= []).push(n.metadata.name);
   return { revisions, podsByRevision, namespacesByLabel };
 }
 
