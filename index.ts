@@ -17,6 +17,7 @@ import { formatIssues, type Issue } from "./config/schema.js";
 import { projectDir } from "./scripts/lib/tools.js";
 import { targetOf } from "./config/target.js";
 import { observeMesh, type Target } from "./scripts/lib/observe.js";
+import { skipSettleOnlyServiceAwaits } from "./components/k8s/awaits.js";
 
 function provider(cfg: StackConfig, target: Target | undefined): k8s.Provider {
   if (!target) return new k8s.Provider("k8s", { renderYamlToDirectory: cfg.kubernetes.renderDir });
@@ -50,6 +51,8 @@ export default async function main(): Promise<Record<string, unknown>> {
     const problems = removalProblems(cfg.istio, await observeMesh(target));
     if (problems.length) throw new pulumi.RunError(`unsafe canary step for stack '${cfg.stack}', nothing was changed:\n  - ${problems.join("\n  - ")}`);
   }
+  // a Service's own await is a fixed 10 s settle; its pods' readiness is awaited by their workload
+  pulumi.runtime.registerStackTransformation(skipSettleOnlyServiceAwaits);
   const k8sProvider = provider(cfg, target);
   const zipkinHost = collectorZipkinHost(cfg.tracing.namespace);
 
