@@ -14,6 +14,7 @@ const require = createRequire(import.meta.url);
 /** The passphrase of the disposable `local` stack and of throwaway render stacks. Never for real stacks. */
 export const LOCAL_PASSPHRASE = "observability-stack-local";
 export const defaultBackend = `file://${path.join(projectDir, ".state")}`;
+export const defaultPulumiHome = path.join(cacheRoot, "pulumi-home");
 
 export interface PulumiEnvOptions {
   readonly stack: string;
@@ -37,11 +38,9 @@ export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
     env.PULUMI_CONFIG_PASSPHRASE = LOCAL_PASSPHRASE;
   }
   if (env.PULUMI_BACKEND_URL!.startsWith("file://")) mkdirSync(env.PULUMI_BACKEND_URL!.slice("file://".length), { recursive: true });
-  if (!process.env.PULUMI_HOME) automaticLogs(defaultPulumiHome, process.env.OBS_PULUMI_AUTOLOG === "1");
+  if (env.PULUMI_HOME === defaultPulumiHome) automaticLogs(defaultPulumiHome, process.env.OBS_PULUMI_AUTOLOG === "1");
   return env;
 }
-
-export const defaultPulumiHome = path.join(cacheRoot, "pulumi-home");
 
 /**
  * Pulumi's "automatic logging" (3.2xx) writes every command's debug log, gzip-compressed, under
@@ -49,19 +48,23 @@ export const defaultPulumiHome = path.join(cacheRoot, "pulumi-home");
  * it is half of the CLI's CPU time (a no-op preview: 10 s of 13 on 2 cores; ~30 MB per run).
  * The CLI has no switch for it but skips it when it cannot create that folder, so in the
  * PULUMI_HOME these scripts own a file stands there. OBS_PULUMI_AUTOLOG=1 turns it back on;
- * a PULUMI_HOME set by the user is left alone. Only this log is affected: `-v`/`--logtostderr`
+ * any other PULUMI_HOME is left alone. Only this log is affected: `-v`/`--logtostderr`
  * and checkpoints are not.
  */
 function automaticLogs(home: string, keep: boolean): void {
   const logs = path.join(home, "logs");
-  mkdirSync(home, { recursive: true });
-  const isDir = existsSync(logs) && statSync(logs).isDirectory();
-  if (keep) {
-    if (existsSync(logs) && !isDir) rmSync(logs);
-    return;
+  try {
+    mkdirSync(home, { recursive: true });
+    const isDir = existsSync(logs) && statSync(logs).isDirectory();
+    if (keep) {
+      if (existsSync(logs) && !isDir) rmSync(logs, { force: true });
+      return;
+    }
+    if (isDir) rmSync(logs, { recursive: true, force: true });
+    if (!existsSync(logs)) writeFileSync(logs, "Pulumi's automatic logs are off for observability-stack (OBS_PULUMI_AUTOLOG=1 turns them on); see scripts/lib/pulumi.ts\n");
+  } catch {
+    // a concurrent command changed it: either way the CLI runs, only slower
   }
-  if (isDir) rmSync(logs, { recursive: true, force: true });
-  if (!existsSync(logs)) writeFileSync(logs, "Pulumi's automatic logs are off for observability-stack (OBS_PULUMI_AUTOLOG=1 turns them on); see scripts/lib/pulumi.ts\n");
 }
 
 export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): { status: number; stdout: string; stderr: string } {
