@@ -26,6 +26,7 @@ const tsx = path.join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs");
 interface Run {
   seconds: number;
   maxRssMb?: number;
+  output?: string;
 }
 
 /** Runs a command; returns wall time and, for our own Node commands, peak RSS (GNU time). */
@@ -35,7 +36,7 @@ function timed(what: string, cmd: string, args: string[], opts: { allowFail?: bo
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${what} failed (exit ${r.status}):\n${(r.stdout + r.stderr).split("\n").slice(-30).join("\n")}`);
   const rss = /MAXRSS_KB=(\d+)/.exec(r.stderr);
-  return { seconds, maxRssMb: rss ? Number(rss[1]) / 1024 : undefined };
+  return { seconds, maxRssMb: rss ? Number(rss[1]) / 1024 : undefined, output: r.stdout + r.stderr };
 }
 
 const npm = (what: string, ...args: string[]) => timed(what, process.execPath, [tsx, ...args]);
@@ -51,11 +52,41 @@ function record(name: string, runs: Run[], baseline?: Run[]): void {
   console.log(`[bench] ${name}: ${m.toFixed(1)}s${b !== undefined ? ` (baseline ${b.toFixed(1)}s, ${(m / b).toFixed(2)}x)` : ""}`);
 }
 
-function setSampling(percent: number): void {
+function editLocalConfig(edit: (config: Record<string, any>) => void): void {
   const file = path.join(project, "config", "Pulumi.local.yaml");
   const doc = parse(readFileSync(file, "utf8"));
-  doc.config["obs:tracing"].samplingPercent = percent;
+  edit(doc.config);
   writeFileSync(file, stringify(doc));
+}
+const setSampling = (percent: number) => editLocalConfig((c) => (c["obs:tracing"].samplingPercent = percent));
+const localConfig = readFileSync(path.join(project, "config", "Pulumi.local.yaml"), "utf8");
+const restoreLocalConfig = () => writeFileSync(path.join(project, "config", "Pulumi.local.yaml"), localConfig);
+
+// A workload in the injected namespace, its pods labelled by the revision (what the injector would
+// do): the canary step's restart then rolls one real Deployment.
+const DEMO_WORKLOAD = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: demo }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: web, image: nginx:1.27 }] }
+`;
+
+/** One canary step: 1-31 added beside 1-30 (untimed), then the timed `up` that moves the tag to it and restarts the namespace's workloads. */
+function canaryStep(): Run {
+  const tag = (c: Record<string, any>) => Object.keys(c["obs:istio"].tags)[0]!;
+  editLocalConfig((c) => c["obs:istio"].revisions.push({ name: "1-31", version: "1.31" }));
+  npm("canary: add 1-31", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
+  kubectl(["apply", "-f", "-"], { input: DEMO_WORKLOAD });
+  kubectl(["rollout", "status", "deployment/web", "-n", "demo", "--timeout=120s"]);
+  editLocalConfig((c) => (c["obs:istio"].tags[tag(c)] = "1-31"));
+  const step = npm("canary: tag -> 1-31", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
+  const out = step.output ?? "";
+  if (!/\[canary\] namespace demo: restarted 1 workload/.test(out)) throw new Error(`the canary step restarted nothing:\n${out.split("\n").slice(-20).join("\n")}`);
+  return step;
 }
 
 // kubectl's equivalent of Pulumi's readiness: every workload rolled out, every Job complete.
@@ -66,6 +97,8 @@ function waitReady(): Run {
   kubectl(["wait", "--for=condition=Complete", "job", "--all", "-A", "--timeout=300s"], { allowFail: true });
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
+
+const loadBefore = os.loadavg();
 
 async function main(): Promise<void> {
   await clusterUp();
@@ -89,6 +122,7 @@ async function main(): Promise<void> {
   const previewRuns: Run[] = [];
   const diffRuns: Run[] = [];
   const changeRuns: Run[] = [];
+  const canaryRuns: Run[] = [];
   for (let i = 0; i < RUNS; i++) {
     upRuns.push(npm("up from empty", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview"));
     previewRuns.push(npm("no-op preview", "scripts/stack.ts", "preview", "--stack", "local"));
@@ -97,7 +131,9 @@ async function main(): Promise<void> {
     const p = npm("change preview", "scripts/stack.ts", "preview", "--stack", "local");
     const u = npm("change up", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
     changeRuns.push({ seconds: p.seconds + u.seconds, maxRssMb: Math.max(p.maxRssMb ?? 0, u.maxRssMb ?? 0) });
+    canaryRuns.push(canaryStep());
     npm("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes", "--skip-preview");
+    restoreLocalConfig();
     // baseline: the same objects with kubectl, CRDs first, then a wait for the same readiness
     const a0 = timed("kubectl apply crds", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "-f", path.join(localRender, "0-crd")]);
     kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
@@ -115,12 +151,14 @@ async function main(): Promise<void> {
   record("up local from empty", upRuns, applyRuns);
   record("no-op preview", previewRuns, diffRuns);
   record("one-value change (preview + up)", changeRuns);
-  const peak = Math.max(...[...upRuns, ...previewRuns, ...changeRuns].map((r) => r.maxRssMb ?? 0));
+  record("one canary step (tag -> new revision: up + restart of the moved namespace)", canaryRuns);
+  const peak = Math.max(...[...upRuns, ...previewRuns, ...changeRuns, ...canaryRuns].map((r) => r.maxRssMb ?? 0));
   results["peak memory of the Pulumi program's Node process (MB)"] = { median: peak, runs: [] };
 
   console.log("\n| measurement | median (s) | baseline (s) | ratio |\n| --- | --- | --- | --- |");
   for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${v.median.toFixed(1)} | ${v.baseline?.toFixed(1) ?? ""} | ${v.ratio ? `${v.ratio.toFixed(2)}x` : ""} |`);
-  writeFileSync(OUT, JSON.stringify({ runs: RUNS, date: new Date().toISOString(), results }, null, 2));
+  writeFileSync(OUT, JSON.stringify({ runs: RUNS, date: new Date().toISOString(), load: { before: loadBefore, after: os.loadavg() }, cores: os.cpus().length, results }, null, 2));
+  console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (${os.cpus().length} cores; other work on the machine counts)`);
   console.log(`\nJSON: ${OUT}`);
 }
 
