@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { up as clusterUp } from "./lib/cluster.js";
-import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, selectStackAsync, withParallel } from "./lib/pulumi.js";
+import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
 import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/observe.js";
@@ -47,7 +47,7 @@ async function main(): Promise<number> {
   if (summary) {
     if (cmd !== "preview") throw new Error("--summary goes with preview");
     // the JSON plan, then the reviewer's Markdown from it (values never printed)
-    const r = await runWithProgram(projectProgram, withParallel(["preview", "--stack", stack, "--json", ...rest]), env, { capture: true });
+    const r = await runWithProgram(projectProgram, ["preview", "--stack", stack, "--json", ...rest], env, { capture: true });
     if (r.code !== 0) {
       process.stdout.write(r.stdout);
       return r.code;
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const before = cmd === "up" ? await namespaceRevisionsOutput(stack, env) : {};
-  const { code } = await runWithProgram(projectProgram, withParallel([cmd, "--stack", stack, ...extra, ...rest]), env);
+  const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
   if (code === 0 && cmd === "up") restartMoved(stack, before, await namespaceRevisionsOutput(stack, env));
   return code;
 }

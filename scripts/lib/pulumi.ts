@@ -96,19 +96,6 @@ export async function selectStackAsync(stack: string, env: NodeJS.ProcessEnv, cw
 
 type Program = (() => Promise<Record<string, unknown> | void>) & { preload?: () => Promise<unknown> };
 
-/**
- * Resource operations the engine runs at once unless `--parallel` is given. Pulumi's default
- * (4 per core: 8 here) is sized for CPU work, but most steps wait on the API server (a
- * Service's endpoints, a rollout): with 8, four Services waiting out their endpoints hold half
- * the slots while CRDs queue behind them.
- */
-export const DEFAULT_PARALLEL = 32;
-
-/** `args` with `--parallel DEFAULT_PARALLEL` added unless the caller chose one. */
-export function withParallel(args: string[]): string[] {
-  return args.some((a) => a === "-p" || a === "--parallel" || a.startsWith("--parallel=") || /^-p\d/.test(a)) ? args : [...args, "--parallel", String(DEFAULT_PARALLEL)];
-}
-
 /** Whether a CLI command runs the program (destroy and refresh do not, by default). */
 export const runsProgram = (command: string) => command === "up" || command === "preview";
 
