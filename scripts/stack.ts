@@ -42,7 +42,8 @@ async function main(): Promise<number> {
   // the program's modules (~1 s to load) load while the CLI calls below run in their own processes
   if (runsProgram(cmd)) void projectProgram.preload?.().catch(() => undefined); // a failing import is reported when the program runs
   if (stack === "local") await clusterUp();
-  await selectStackAsync(stack, env);
+  // what `up` moves is judged against the deployed outputs, read while the stack is selected
+  const [before] = await Promise.all([cmd === "up" ? namespaceRevisionsOutput(stack, env) : Promise.resolve({}), selectStackAsync(stack, env)]);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a.startsWith("--json")) ? ["--diff"] : [];
   if (summary) {
     if (cmd !== "preview") throw new Error("--summary goes with preview");
@@ -57,9 +58,9 @@ async function main(): Promise<number> {
     process.stdout.write(md);
     return 0;
   }
-  const before = cmd === "up" ? await namespaceRevisionsOutput(stack, env) : {};
   const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
-  if (code === 0 && cmd === "up") restartMoved(stack, before, await namespaceRevisionsOutput(stack, env));
+  // after a successful up the output is what the program computes from this config: no second CLI call
+  if (code === 0 && cmd === "up") restartMoved(stack, before, namespaceRevisions(readStackConfig(stack).istio));
   return code;
 }
 
