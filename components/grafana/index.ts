@@ -76,8 +76,8 @@ export class Grafana extends pulumi.ComponentResource {
     const provider = new k8s.core.v1.ConfigMap(`${name}-dashboard-provider`, { metadata: meta(`${name}-dashboard-provider`), data: { "stack.yaml": providerYaml } }, { parent: this });
 
     const byFolder: Partial<Record<Folder, Record<string, string>>> = {};
-    for (const d of args.dashboards) (byFolder[d.folder] ??= {})[dashboardFile(d)] = JSON.stringify(dashboardJson(d), null, 1);
-    for (const [file, model] of Object.entries(args.extraDashboards ?? {})) (byFolder.Custom ??= {})[file] = JSON.stringify(model, null, 1);
+    for (const d of args.dashboards) (byFolder[d.folder] ??= {})[dashboardFile(d)] = JSON.stringify(dashboardJson(d));
+    for (const [file, model] of Object.entries(args.extraDashboards ?? {})) (byFolder.Custom ??= {})[file] = JSON.stringify(model);
     const folderMaps: Partial<Record<Folder, string>> = {};
     const folderResources = Object.entries(byFolder).map(([folder, files]) => {
       const cmName = `${name}-dashboards-${folder.toLowerCase()}`;
