@@ -6,7 +6,7 @@ import type { IstioConfig } from "../../config/index.js";
 import { type KubeObject, registerObjects } from "../k8s/objects.js";
 import { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER } from "./overlay.js";
 import { renderManifest } from "./render.js";
-import { ISTIOD_OWNED_FIELDS, shapeInstall, skipAwaitCoveredServices, tagWebhook } from "./shape.js";
+import { ISTIOD_OWNED_FIELDS, shapeInstall, tagWebhook } from "./shape.js";
 
 export { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
 export { shapeInstall, tagWebhook, compareVersions } from "./shape.js";
@@ -64,7 +64,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     const revisionGroups: Record<string, pulumi.Resource[]> = {};
     for (const r of istio.revisions) {
       const group = new pulumi.ComponentResource("obs:istio:Revision", `${name}-${r.name}`, {}, { parent: this });
-      const objs = skipAwaitCoveredServices(shaped.revisions[r.name] ?? []);
+      const objs = shaped.revisions[r.name] ?? [];
       // istiod watches the CRDs from its start, so its Deployment waits for them; the revision's
       // RBAC, config maps, Service and webhooks are created meanwhile (gateways and tags still wait for istiod)
       const revisionObjectOptions = (o: KubeObject) => ({ ...istiodOwned(o), ...(o.kind === "Deployment" ? { dependsOn: crds } : {}) });
@@ -76,7 +76,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     }
 
     // one group whatever revision renders them: moving gateways.revision updates them in place, rolling
-    registerObjects(`${name}-gateway`, skipAwaitCoveredServices(shaped.gateways), { parent: this, dependsOn: Object.values(revisionGroups).flat() });
+    registerObjects(`${name}-gateway`, shaped.gateways, { parent: this, dependsOn: Object.values(revisionGroups).flat() });
 
     const tagObjects = Object.entries(istio.tags).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
     registerObjects(`${name}-tag`, tagObjects, { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);

@@ -2,7 +2,6 @@
 // which belong to one revision; revision-tag webhooks derived from a revision's injector.
 import type { KubeObject } from "../k8s/objects.js";
 import { objectKey } from "../k8s/objects.js";
-import { SKIP_AWAIT, serviceAwaitOnlySettles } from "../k8s/awaits.js";
 
 export interface RenderedRevision {
   readonly revision: string;
@@ -112,17 +111,3 @@ export const ISTIOD_OWNED_FIELDS: Record<string, string[]> = {
   ValidatingWebhookConfiguration: ["webhooks[*].clientConfig.caBundle", "webhooks[*].failurePolicy"],
 };
 
-/**
- * istiod's and the gateways' Services skip the provider's await: it is only a fixed 10 s settle
- * (see components/k8s/awaits.ts), and here a Deployment of the same group, whose rollout the
- * provider awaits, runs the pods behind them; gateways and tags wait for the revision group.
- */
-export function skipAwaitCoveredServices(objects: readonly KubeObject[]): KubeObject[] {
-  return objects.map((o) => {
-    const spec = o.spec as { selector?: Record<string, string> } | undefined;
-    if (o.kind !== "Service" || !serviceAwaitOnlySettles(spec)) return o;
-    const selects = (w: KubeObject) => w.kind === "Deployment" && Object.entries(spec!.selector!).every(([k, v]) => (w.spec as any)?.template?.metadata?.labels?.[k] === v);
-    if (!objects.some(selects)) return o;
-    return { ...o, metadata: { ...o.metadata, annotations: { ...(o.metadata.annotations ?? {}), [SKIP_AWAIT]: "true" } } };
-  });
-}

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { serviceAwaitOnlySettles, SKIP_AWAIT, skipSettleOnlyServiceAwaits } from "../../components/k8s/awaits.js";
+import { typeToken } from "../../components/k8s/objects.js";
 
 const transform = (props: Record<string, unknown>, type = "kubernetes:core/v1:Service") => skipSettleOnlyServiceAwaits({ type, name: "s", props, opts: {} } as unknown as pulumi.ResourceTransformationArgs);
 const resolved = <T>(o: pulumi.Input<T>) => new Promise<T>((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
@@ -38,5 +39,12 @@ describe("the stack transformation", () => {
     expect(transform({ spec: { selector: { app: "web" } } }, "kubernetes:apps/v1:Deployment")).toBeUndefined();
     expect(transform({ metadata: { name: "lb" }, spec: { type: "LoadBalancer", selector: { app: "web" } } })).toBeUndefined();
     expect(transform({ metadata: { name: "s", annotations: { [SKIP_AWAIT]: "false" } }, spec: { selector: { app: "web" } } })).toBeUndefined();
+  });
+
+  it("covers the Services istioctl renders, registered under their real type token: istiod's, not a LoadBalancer gateway's", async () => {
+    const service = (name: string, type?: string) => ({ apiVersion: "v1", kind: "Service", metadata: { name, namespace: "istio-system", labels: { app: name } }, spec: { ...(type ? { type } : {}), selector: { app: name } } });
+    const istiod = transform(service("istiod-1-30"), typeToken(service("istiod-1-30")));
+    expect(await resolved((istiod!.props.metadata as { annotations: Record<string, string> }).annotations)).toEqual({ [SKIP_AWAIT]: "true" });
+    expect(transform(service("istio-ingressgateway", "LoadBalancer"), typeToken(service("istio-ingressgateway")))).toBeUndefined();
   });
 });

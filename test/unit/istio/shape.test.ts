@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareVersions, shapeInstall, skipAwaitCoveredServices, tagWebhook } from "../../../components/istio/shape.js";
+import { compareVersions, shapeInstall, tagWebhook } from "../../../components/istio/shape.js";
 import type { KubeObject } from "../../../components/k8s/objects.js";
 
 const obj = (kind: string, name: string, extra: Partial<KubeObject> = {}, labels?: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind, metadata: { name, namespace: "istio-system", ...(labels ? { labels } : {}) }, ...extra });
@@ -53,23 +53,3 @@ describe("shaping istioctl output", () => {
   });
 });
 
-describe("Service awaits covered by a Deployment's rollout", () => {
-  const deployment = obj("Deployment", "istiod-1-30", { spec: { template: { metadata: { labels: { app: "istiod", "istio.io/rev": "1-30" } } } } });
-  const service = (type?: string, selector: Record<string, string> = { app: "istiod", "istio.io/rev": "1-30" }) => obj("Service", "istiod-1-30", { spec: { ...(type ? { type } : {}), selector } });
-  const skipped = (o: KubeObject) => o.metadata.annotations?.["pulumi.com/skipAwait"] === "true";
-
-  it("skips the await of ClusterIP and NodePort Services whose pods a Deployment of the group runs", () => {
-    for (const type of [undefined, "ClusterIP", "NodePort"]) expect(skipped(skipAwaitCoveredServices([deployment, service(type)])[1]!)).toBe(true);
-  });
-
-  it("keeps it for LoadBalancer Services, Services selecting nothing in the group, and other kinds", () => {
-    const out = skipAwaitCoveredServices([deployment, service("LoadBalancer"), service(undefined, { app: "other" }), obj("ConfigMap", "c")]);
-    expect(out.map(skipped)).toEqual([false, false, false, false]);
-  });
-
-  it("does not modify its input", () => {
-    const s = service();
-    skipAwaitCoveredServices([deployment, s]);
-    expect(s.metadata.annotations).toBeUndefined();
-  });
-});
