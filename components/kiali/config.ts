@@ -1,6 +1,7 @@
 // The `obs:kiali` config section: schema (defaults live here), the checks that span fields
 // and other sections, and the secrets kept out of the typed config. Pure: no Pulumi imports.
 import { bool, type Infer, type Issue, list, num, obj, oneOf, resources, type Shape, str } from "../../config/schema.js";
+import { extractSecrets, setSecretCommand } from "../../config/secrets.js";
 import { checkExpose, exposeFields } from "../mesh/expose.js";
 
 const KEY = "obs:kiali";
@@ -68,34 +69,22 @@ export type KialiSecrets = { readonly signingKey?: string; readonly oidcClientSe
 /** Shortest accepted signing key; the component derives Kiali's 32-byte AES key from it (sessionKey). */
 export const MIN_SIGNING_KEY_LENGTH = 16;
 
-const setCommand = (k: string) => `pulumi config set --secret --path ${KEY}.${k}`;
-
 /**
  * Splits the raw `obs:kiali` value (secrets already decrypted) into the part the schema
  * parses and the secrets. Every strategy but anonymous needs `signingKey` (at least 16
  * characters); issues never repeat a secret's value.
  */
 export function takeKialiSecrets(raw: unknown, issues: Issue[]): { rest: unknown; secrets?: KialiSecrets } {
-  raw ??= {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { rest: raw };
-  const rest: Record<string, unknown> = { ...raw };
-  const found: Record<string, string> = {};
-  for (const k of KIALI_SECRET_KEYS) {
-    const v = rest[k];
-    delete rest[k];
-    if (v === undefined) continue;
-    if (typeof v !== "string") issues.push({ key: `${KEY}.${k}`, value: "(secret)", allowed: `a string (set it with \`${setCommand(k)} <value>\`)` });
-    else found[k] = v;
-  }
-  if (rest.enabled === false || rest.enabled === "false") return { rest };
-  const strategy = (rest.auth as { strategy?: unknown } | undefined)?.strategy ?? "token";
+  const { rest, found, disabled } = extractSecrets(raw, KEY, KIALI_SECRET_KEYS, issues, "<value>");
+  if (disabled) return { rest };
+  const strategy = ((rest as { auth?: { strategy?: unknown } }).auth)?.strategy ?? "token";
   if (strategy !== "anonymous") {
     const key = found.signingKey;
     if (key === undefined) {
-      if (!issues.some((i) => i.key === `${KEY}.signingKey`)) issues.push({ key: `${KEY}.signingKey`, value: undefined, allowed: `required with auth.strategy ${String(strategy)}: a secret of at least ${MIN_SIGNING_KEY_LENGTH} characters (${setCommand("signingKey")} "$(openssl rand -hex 16)")` });
+      if (!issues.some((i) => i.key === `${KEY}.signingKey`)) issues.push({ key: `${KEY}.signingKey`, value: undefined, allowed: `required with auth.strategy ${String(strategy)}: a secret of at least ${MIN_SIGNING_KEY_LENGTH} characters (${setSecretCommand(`${KEY}.signingKey`, '"$(openssl rand -hex 16)"')})` });
     } else if (key.length < MIN_SIGNING_KEY_LENGTH) {
       issues.push({ key: `${KEY}.signingKey`, value: "(secret)", allowed: `a secret of at least ${MIN_SIGNING_KEY_LENGTH} characters (it has ${key.length})` });
     }
   }
-  return { rest, secrets: { ...(found.signingKey !== undefined ? { signingKey: found.signingKey } : {}), ...(found.oidcClientSecret !== undefined ? { oidcClientSecret: found.oidcClientSecret } : {}) } };
+  return { rest, secrets: { ...found } };
 }
