@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { publishThroughGateway } from "../mesh/gateway.js";
 import { type AccessLogField } from "../mesh/access-log.js";
-import { bootstrapEnv, bootstrapFiles, certsEnv, certsFiles } from "./bootstrap.js";
+import { BOOTSTRAP_USERS, bootstrapEnv, bootstrapFiles, certsEnv, certsFiles } from "./bootstrap.js";
 import { type LoggingConfig } from "./config.js";
 import { elasticsearchYml } from "./elasticsearch.js";
 import { buildFluentdConfig } from "./fluentd.js";
@@ -17,7 +17,6 @@ import {
   certsJobSpec,
   CLIENT_CA_FILE,
   configHash,
-  deriveFluentdPassword,
   deriveUserPassword,
   esExporterDeploymentSpec,
   esHeadlessServiceSpec,
@@ -98,15 +97,11 @@ export class Logging extends pulumi.ComponentResource {
     const elasticPassword = pulumi.secret(args.elasticPassword);
     const credentials = (objName: string, password: pulumi.Input<string>) =>
       new k8s.core.v1.Secret(objName, { metadata: meta(objName, "credentials"), type: "Opaque", stringData: { [PASSWORD_KEY]: pulumi.secret(password) } }, { parent: this });
-    const monitoringCredentials = credentials(n.monitoringCredentials, elasticPassword.apply((pw) => deriveUserPassword(pw, MONITORING_USER)));
-    const grafanaCredentials = credentials(n.grafanaCredentials, elasticPassword.apply((pw) => deriveUserPassword(pw, GRAFANA_USER)));
-    const secrets = [
-      credentials(n.elasticCredentials, elasticPassword),
-      credentials(n.kibanaCredentials, args.kibanaPassword),
-      credentials(n.fluentdCredentials, elasticPassword.apply(deriveFluentdPassword)),
-      monitoringCredentials,
-      grafanaCredentials,
-    ];
+    // the users the bootstrap creates (Fluentd, the exporter, Grafana): passwords derived from elastic's
+    const userCredentials = new Map(BOOTSTRAP_USERS.map((u) => [u.user, credentials(n[u.credentials], elasticPassword.apply((pw) => deriveUserPassword(pw, u.user)))]));
+    const monitoringCredentials = userCredentials.get(MONITORING_USER)!;
+    const grafanaCredentials = userCredentials.get(GRAFANA_USER)!;
+    const secrets = [credentials(n.elasticCredentials, elasticPassword), credentials(n.kibanaCredentials, args.kibanaPassword), ...userCredentials.values()];
 
     // ---- certificates: created once by a Job, kept across runs (see README) ----
     const certsAccount = new k8s.core.v1.ServiceAccount(`${name}-es-certs`, { metadata: meta(`${n.es}-certs`, "es-certs") }, { parent: this });
