@@ -1,8 +1,8 @@
 // Grafana: the stack's datasources and dashboards provisioned from files, its database on a
 // volume kept like the stack's other data, the admin password a Pulumi secret.
-import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { contentHash } from "../k8s/hash.js";
 import { publishThroughGateway } from "../mesh/gateway.js";
 import type { GrafanaConfig } from "./config.js";
 import { dashboardJson } from "./json.js";
@@ -46,8 +46,6 @@ export interface GrafanaArgs {
   /** What the Gateway and VirtualService wait for: the Istio CRDs. */
   readonly meshDependsOn?: pulumi.Resource[];
 }
-
-const sha256 = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex");
 
 export class Grafana extends pulumi.ComponentResource {
   /** In-cluster URL, e.g. for Kiali's links. */
@@ -93,7 +91,7 @@ export class Grafana extends pulumi.ComponentResource {
     );
 
     const publicUrl = cfg.expose ? `https://${cfg.host}/` : undefined;
-    const configHash = datasourcesYaml.apply((ds) => sha256(ds, providerYaml, ...Object.values(byFolder).flatMap((files) => Object.entries(files!).flat())));
+    const configHash = datasourcesYaml.apply((ds) => contentHash(ds, providerYaml, ...Object.values(byFolder).flatMap((files) => Object.entries(files!).flat())));
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {

@@ -2,6 +2,7 @@
 // functions so they are tested without the Pulumi engine; the component only registers them.
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
+import { contentHash } from "../k8s/hash.js";
 import { type RouteInput, virtualServiceSpec } from "../mesh/expose.js";
 import type { KialiConfig } from "./config.js";
 import { CONFIG_DIR, CONFIG_FILE, KIALI_METRICS_PORT, KIALI_PORT, OIDC_SECRET_DIR, SIGNING_KEY_DIR, WEB_ROOT } from "./settings.js";
@@ -11,7 +12,7 @@ export const CONFIG_HASH_ANNOTATION = "checksum/config";
 /** The image's own non-root user. */
 const KIALI_USER = 1000;
 
-export const configHash = (text: string): string => createHash("sha256").update(text).digest("hex");
+export const configHash = (text: string): string => contentHash(text);
 
 /**
  * Kiali's session key from the configured signing key: Kiali encrypts its session cookies with

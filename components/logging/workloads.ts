@@ -1,6 +1,7 @@
 // Pod and Service specs of the EFK pieces, as plain objects (the Kubernetes types are
 // imported for checking only). The component wires them into resources.
-import { createHash, createHmac } from "node:crypto";
+import { createHmac } from "node:crypto";
+import { contentHash } from "../k8s/hash.js";
 import type * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, BOOTSTRAP_USERS, CERTS_SCRIPT } from "./bootstrap.js";
 import { type LoggingConfig } from "./config.js";
@@ -23,7 +24,7 @@ export const CA_KEY = "ca.crt";
 export const CLIENT_CA_DIR = "/etc/elasticsearch-ca";
 export const CLIENT_CA_FILE = `${CLIENT_CA_DIR}/${CA_KEY}`;
 
-export const configHash = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
+export const configHash = (...parts: string[]) => contentHash(...parts).slice(0, 16);
 
 /**
  * A stack user's Elasticsearch password, derived from the elastic password so that no further

@@ -1,7 +1,7 @@
 // The Prometheus server's Kubernetes shapes (pod, StatefulSet spec, RBAC rules), built by pure
 // functions so they are tested without the Pulumi engine; the component only registers them.
-import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
+import { contentHash } from "../k8s/hash.js";
 import type { PrometheusConfig } from "./config.js";
 import { renderRulesYaml } from "./rules.js";
 import { CONFIG_DIR, CONFIG_FILE, ISTIO_CERTS_DIR, type PrometheusConfigInput, renderPrometheusYaml, RULES_FILE } from "./scrape.js";
@@ -18,9 +18,9 @@ export function prometheusFiles(input: PrometheusConfigInput): Record<string, st
 }
 
 export function configHash(files: Record<string, string>): string {
-  const h = createHash("sha256");
-  for (const k of Object.keys(files).sort()) h.update(`${k}\0${files[k]}\0`);
-  return h.digest("hex");
+  const names = Object.keys(files).sort();
+  // name, content, ... and a trailing separator: the same value as before contentHash was shared
+  return contentHash(...names.flatMap((k) => [k, files[k]!]), "");
 }
 
 /** What Prometheus needs to discover and scrape targets. */
