@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../k8s/hash.js";
+import { scrapeAnnotations } from "../prometheus/scrape.js";
 import { type RouteInput, virtualServiceSpec } from "../mesh/expose.js";
 import type { KialiConfig } from "./config.js";
 import { CONFIG_DIR, CONFIG_FILE, KIALI_METRICS_PORT, KIALI_PORT, OIDC_SECRET_DIR, SIGNING_KEY_DIR, WEB_ROOT } from "./settings.js";
@@ -55,7 +56,7 @@ export function kialiDeploymentSpec(i: DeploymentSpecInput): k8s.types.input.app
       metadata: {
         // Kiali only reads the mesh; it needs no sidecar of its own.
         labels: { ...labels(i.instance), "sidecar.istio.io/inject": "false" },
-        annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, "prometheus.io/scrape": "true", "prometheus.io/port": String(KIALI_METRICS_PORT) },
+        annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...scrapeAnnotations(KIALI_METRICS_PORT) },
       },
       spec: {
         serviceAccountName: i.serviceAccountName,

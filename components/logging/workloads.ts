@@ -2,6 +2,7 @@
 // imported for checking only). The component wires them into resources.
 import { createHmac } from "node:crypto";
 import { contentHash } from "../k8s/hash.js";
+import { scrapeAnnotations } from "../prometheus/scrape.js";
 import type * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, BOOTSTRAP_USERS, CERTS_SCRIPT } from "./bootstrap.js";
 import { type LoggingConfig } from "./config.js";
@@ -48,8 +49,6 @@ export function labels(instance: string, component: string): Record<string, stri
 // The pipeline's own pods stay out of the mesh: Elasticsearch speaks TLS itself, Fluentd
 // reads the node, and a sidecar would keep the Jobs from completing.
 const podLabels = (instance: string, component: string) => ({ ...labels(instance, component), "sidecar.istio.io/inject": "false" });
-/** Annotations the `kubernetes-pods` scrape job keeps (path: its default /metrics). */
-export const scrapeAnnotations = (port: number) => ({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port) });
 
 const resources = (r: Resources) => ({ requests: { ...r.requests }, limits: { ...r.limits } });
 const secretEnv = (name: string, secret: string): EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: PASSWORD_KEY } } });

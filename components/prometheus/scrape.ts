@@ -111,6 +111,9 @@ export function metaLabel(kind: "pod_annotation" | "pod_label" | "service_annota
   return `__meta_kubernetes_${kind}_${name.replace(/[^a-zA-Z0-9_]/g, "_")}`;
 }
 
+/** Pod annotations the kubernetes-pods job honours: scrape this pod on this port (path /metrics unless prometheus.io/path says otherwise). */
+export const scrapeAnnotations = (port: number): Record<string, string> => ({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port) });
+
 const POD_SCRAPE = metaLabel("pod_annotation", "prometheus.io/scrape");
 const POD_PORT = metaLabel("pod_annotation", "prometheus.io/port");
 const POD_PATH = metaLabel("pod_annotation", "prometheus.io/path");

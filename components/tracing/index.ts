@@ -11,6 +11,7 @@ import type { ResourcesConfig, TracingBackendConfig } from "./config.js";
 import { collectorConfig, HEALTH_PATH, ingesterConfig, type JaegerConfigInput, type OtelcolConfig, queryConfig } from "./jaeger-config.js";
 import { KAFKA_UID, KAFKA_VOLUME_PATH, kafkaEnv, topicJobScript, topicWaitScript } from "./kafka.js";
 import { kafkaExporterDeploymentSpec } from "./kafka-exporter.js";
+import { scrapeAnnotations } from "../prometheus/scrape.js";
 import { IMAGES, NAMES, PORTS, serviceHost } from "./topology.js";
 
 export { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "./config.js";
@@ -376,7 +377,7 @@ export class Tracing extends pulumi.ComponentResource {
           replicas: r.replicas,
           selector: { matchLabels: selectorOf(r.role) },
           template: {
-            metadata: { labels, annotations: { ...noSidecar, "prometheus.io/scrape": "true", "prometheus.io/port": String(PORTS.metrics) } },
+            metadata: { labels, annotations: { ...noSidecar, ...scrapeAnnotations(PORTS.metrics) } },
             spec: {
               affinity: spreadOver(r.role),
               initContainers: r.initContainers,

@@ -2,6 +2,7 @@
 // consumer lag (kafka_*), for Prometheus through its pod annotations. One replica: a second
 // would repeat every series.
 import type * as k8s from "@pulumi/kubernetes";
+import { scrapeAnnotations } from "../prometheus/scrape.js";
 import type { KafkaInput } from "./kafka.js";
 import { IMAGES, kafkaBrokers, PORTS } from "./topology.js";
 
@@ -38,7 +39,7 @@ export function kafkaExporterDeploymentSpec(i: KafkaExporterSpecInput): k8s.type
       metadata: {
         labels: i.labels,
         // Outside the mesh like the rest of the backend (Kafka is plaintext and not injected).
-        annotations: { "sidecar.istio.io/inject": "false", "prometheus.io/scrape": "true", "prometheus.io/port": String(PORTS.kafkaExporter) },
+        annotations: { "sidecar.istio.io/inject": "false", ...scrapeAnnotations(PORTS.kafkaExporter) },
       },
       spec: {
         automountServiceAccountToken: false,
