@@ -1,6 +1,7 @@
 // A reviewer's Markdown summary of `pulumi preview --json`: counts per component and operation,
 // replaced and deleted objects by name, canary steps and restarts. Values are never printed,
 // so secrets cannot leak through it.
+import { movedNamespaces } from "../../components/istio/guard.js";
 
 interface Step {
   op: string;
@@ -70,7 +71,7 @@ export function summarize(stack: string, preview: PreviewJson, namespaceRevision
   }
   const stackStep = (preview.steps ?? []).find((s) => parseUrn(s.urn).type === "pulumi:pulumi:Stack");
   const before = (stackStep?.oldState?.outputs?.namespaceRevisions ?? {}) as Record<string, string>;
-  for (const [ns, rev] of Object.entries(namespaceRevisionsAfter)) if (before[ns] && before[ns] !== rev) canary.push(`- namespace \`${ns}\`: revision ${before[ns]} → ${rev}; **its workloads restart** (rolling) after \`up\``);
+  for (const m of movedNamespaces(before, namespaceRevisionsAfter)) canary.push(`- namespace \`${m.namespace}\`: revision ${m.from} → ${m.to}; **its workloads restart** (rolling) after \`up\``);
   if (canary.length) lines.push("", "**Canary steps**:", ...canary);
   lines.push("");
   return lines.join("\n");
