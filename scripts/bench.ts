@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { renderCacheDir } from "../components/istio/render.js";
-import { cacheRoot, repoRoot } from "./lib/tools.js";
+import { cacheRoot, repoRoot, toolPath } from "./lib/tools.js";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : d);
@@ -16,7 +16,7 @@ const OUT = path.resolve(opt("--out", "bench-results.json"));
 
 // The bench owns its cluster and project copy: nothing of the developer's is touched.
 process.env.OBS_CLUSTER_DIR = path.join(cacheRoot, "cluster-bench");
-const { clusterDir, down: clusterDown, up: clusterUp, kubectl } = await import("./lib/cluster.js");
+const { down: clusterDown, kubeconfigPath, up: clusterUp, kubectl } = await import("./lib/cluster.js");
 const project = mkdtempSync(path.join(os.tmpdir(), "obs-bench-"));
 cpSync(path.join(repoRoot, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
 cpSync(path.join(repoRoot, "config"), path.join(project, "config"), { recursive: true });
@@ -40,7 +40,8 @@ function timed(what: string, cmd: string, args: string[], opts: { allowFail?: bo
 }
 
 const npm = (what: string, ...args: string[]) => timed(what, process.execPath, [tsx, ...args]);
-const kubectlPath = () => path.join(cacheRoot, "tools", "kubernetes", readdirSync(path.join(cacheRoot, "tools", "kubernetes")).find((d) => !d.startsWith("."))!, "kubectl");
+/** The baseline: the pinned kubectl on the bench cluster, timed like our commands. */
+const timedKubectl = (what: string, args: string[], opts: { allowFail?: boolean } = {}) => timed(what, toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, ...args], opts);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results: Record<string, { median: number; runs: number[]; baseline?: number; ratio?: number; maxRssMb?: number }> = {};
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     upRuns.push(npm("up from empty", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview"));
     previewRuns.push(npm("no-op preview", "scripts/stack.ts", "preview", "--stack", "local"));
-    diffRuns.push(timed("kubectl diff", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "diff", "--server-side", "--force-conflicts", "-R", "-f", localRender], { allowFail: true }));
+    diffRuns.push(timedKubectl("kubectl diff", ["diff", "--server-side", "--force-conflicts", "-R", "-f", localRender], { allowFail: true }));
     setSampling(i % 2 ? 100 : 50);
     const p = npm("change preview", "scripts/stack.ts", "preview", "--stack", "local");
     const u = npm("change up", "scripts/stack.ts", "up", "--stack", "local", "--yes", "--skip-preview");
@@ -135,13 +136,13 @@ async function main(): Promise<void> {
     npm("destroy", "scripts/stack.ts", "destroy", "--stack", "local", "--yes", "--skip-preview");
     restoreLocalConfig();
     // baseline: the same objects with kubectl, CRDs first, then a wait for the same readiness
-    const a0 = timed("kubectl apply crds", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "-f", path.join(localRender, "0-crd")]);
+    const a0 = timedKubectl("kubectl apply crds", ["apply", "--server-side", "-f", path.join(localRender, "0-crd")]);
     kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     // namespaces first, as Pulumi orders them; kubectl applies a folder alphabetically
     const manifests = path.join(localRender, "1-manifest");
     const nsFiles = readdirSync(manifests).filter((f) => f.includes("namespace")).map((f) => path.join(manifests, f));
-    const aNs = timed("kubectl apply namespaces", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", ...nsFiles.flatMap((f) => ["-f", f])]);
-    const a1 = timed("kubectl apply", kubectlPath(), ["--kubeconfig", path.join(clusterDir, "kubeconfig"), "apply", "--server-side", "--force-conflicts", "-f", manifests]);
+    const aNs = timedKubectl("kubectl apply namespaces", ["apply", "--server-side", ...nsFiles.flatMap((f) => ["-f", f])]);
+    const a1 = timedKubectl("kubectl apply", ["apply", "--server-side", "--force-conflicts", "-f", manifests]);
     a1.seconds += aNs.seconds;
     const w = waitReady();
     applyRuns.push({ seconds: a0.seconds + a1.seconds + w.seconds });
