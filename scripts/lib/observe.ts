@@ -9,24 +9,26 @@ export interface Target {
   readonly context?: string;
 }
 
+const targetArgs = (t: Target) => [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
+const failure = (what: string, t: Target, out: string) => new Error(`${what} (context ${t.context ?? "current"}): ${out.trim()}`);
+const JSON_ARGS = ["-o", "json", "--request-timeout=20s"];
+
 /** Runs the pinned kubectl against a target; throws with its stderr when it fails. */
 export function kubectlOn(t: Target, args: string[], what = `kubectl ${args.join(" ")}`): string {
-  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
-  const r = spawnSync(toolPath("kubectl"), [...base, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${what} (context ${t.context ?? "current"}): ${(r.stderr || r.stdout).trim()}`);
+  const r = spawnSync(toolPath("kubectl"), [...targetArgs(t), ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw failure(what, t, r.stderr || r.stdout);
   return r.stdout;
 }
 
 export function kubectlJson(t: Target, args: string[]): { items: any[] } {
-  return JSON.parse(kubectlOn(t, [...args, "-o", "json", "--request-timeout=20s"], `kubectl ${args.join(" ")}`));
+  return JSON.parse(kubectlOn(t, [...args, ...JSON_ARGS], `kubectl ${args.join(" ")}`));
 }
 
 /** kubectlJson without blocking the event loop, so several can run at once. */
 export function kubectlJsonAsync(t: Target, args: string[]): Promise<{ items: any[] }> {
-  const base = [...(t.kubeconfig ? ["--kubeconfig", t.kubeconfig] : []), ...(t.context ? ["--context", t.context] : [])];
   return new Promise((resolve, reject) =>
-    execFile(toolPath("kubectl"), [...base, ...args, "-o", "json", "--request-timeout=20s"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`kubectl ${args.join(" ")} (context ${t.context ?? "current"}): ${(stderr || stdout || err.message).trim()}`)) : resolve(JSON.parse(stdout)),
+    execFile(toolPath("kubectl"), [...targetArgs(t), ...args, ...JSON_ARGS], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? reject(failure(`kubectl ${args.join(" ")}`, t, stderr || stdout || err.message)) : resolve(JSON.parse(stdout)),
     ),
   );
 }

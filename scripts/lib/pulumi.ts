@@ -3,7 +3,7 @@
 // The program runs in this Node process behind @pulumi/pulumi's own language server, and the
 // CLI connects to it with `--client` (what the Automation API does for inline programs). So no
 // pulumi-language-nodejs binary is needed: the module proxy here does not serve it.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -67,12 +67,7 @@ function automaticLogs(home: string, keep: boolean): void {
   }
 }
 
-export function pulumiSync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(toolPath("pulumi"), [...args, "--non-interactive"], { env, cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** pulumiSync without blocking the event loop: the program's modules load meanwhile. */
+/** A pulumi CLI command, without blocking the event loop: the program's modules load meanwhile. */
 export function pulumiAsync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(toolPath("pulumi"), [...args, "--non-interactive"], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -82,11 +77,6 @@ export function pulumiAsync(args: string[], env: NodeJS.ProcessEnv, cwd = projec
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
   });
-}
-
-export function selectStack(stack: string, env: NodeJS.ProcessEnv, cwd = projectDir): void {
-  const r = pulumiSync(["stack", "select", stack, "--create"], env, cwd);
-  if (r.status !== 0) throw new Error(`pulumi stack select ${stack} --create failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
 export async function selectStackAsync(stack: string, env: NodeJS.ProcessEnv, cwd = projectDir): Promise<void> {

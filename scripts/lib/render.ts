@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
-import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStack } from "./pulumi.js";
+import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStackAsync } from "./pulumi.js";
 import { SECRET_KEYS } from "../../config/index.js";
 import { withoutSecrets } from "../../config/target.js";
 import { projectDir } from "./tools.js";
@@ -46,7 +46,7 @@ export async function renderStack(stack: string, outDir: string, opts: { quiet?:
     const env = pulumiEnv({ stack, backendUrl: `file://${path.join(work, "state")}`, passphrase: LOCAL_PASSPHRASE });
     // this backend is deleted after the run: a checkpoint per step (most of the engine's CPU) protects nothing
     env.PULUMI_SKIP_CHECKPOINTS = "true";
-    selectStack(stack, env, work);
+    await selectStackAsync(stack, env, work);
     const { code, stdout } = await runWithProgram(projectProgram, ["up", "--yes", "--skip-preview", "--stack", stack, "--suppress-progress", "--non-interactive"], env, { cwd: work, capture: true });
     if (code !== 0) throw new Error(`render of stack '${stack}' failed:\n${stdout.split("\n").slice(-40).join("\n")}`);
     if (!opts.quiet) process.stdout.write(stdout.split("\n").filter((l) => /Resources:|created|error/i.test(l)).join("\n") + "\n");
