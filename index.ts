@@ -13,6 +13,7 @@ import { ISTIO_NAMESPACE } from "./components/istio/overlay.js";
 import { Grafana } from "./components/grafana/index.js";
 import { loadDashboards, type StackDashboards } from "./components/grafana/load.js";
 import { Kiali } from "./components/kiali/index.js";
+import { grafanaDashboardLink } from "./components/kiali/settings.js";
 import { formatIssues, type Issue } from "./config/schema.js";
 import { projectDir } from "./scripts/lib/tools.js";
 import { targetOf } from "./config/target.js";
@@ -115,7 +116,7 @@ export default async function main(): Promise<Record<string, unknown>> {
         config: cfg.kiali,
         prometheusUrl: prometheus.url,
         tracingUrl: tracing.queryUrl,
-        ...(grafana ? { grafanaUrl: grafana.url, ...(cfg.grafana.expose ? { grafanaExternalUrl: grafana.publicUrl } : {}), grafanaDashboards: grafana.dashboards.map((d) => ({ name: d.title, variables: Object.fromEntries(d.variables.filter((v) => ["namespace", "service", "workload"].includes(v)).map((v) => [v, `var-${v}`])) })) } : {}),
+        ...(grafana ? { grafanaUrl: grafana.url, ...(cfg.grafana.expose ? { grafanaExternalUrl: grafana.publicUrl } : {}), grafanaDashboards: grafana.dashboards.map((d) => grafanaDashboardLink(d.title, d.variables)) } : {}),
         istioNamespace: ISTIO_NAMESPACE,
         ...(secrets.signingKey ? { signingKey: pulumi.secret(secrets.signingKey) } : {}),
         ...(secrets.oidcClientSecret ? { oidcClientSecret: pulumi.secret(secrets.oidcClientSecret) } : {}),

@@ -22,13 +22,21 @@ export const SIGNING_KEY_FILE = "value.txt";
 export const OIDC_SECRET_DIR = "/kiali-secret";
 export const OIDC_SECRET_FILE = "oidc-secret";
 
-/** Dashboard variables Kiali fills in when it links to a Grafana dashboard (values are Grafana's `var-...` names). */
-export type GrafanaVariables = Partial<Record<"app" | "datasource" | "namespace" | "service" | "version" | "workload", string>>;
+/** Dashboard variables Kiali fills in when it links to a Grafana dashboard. */
+export const KIALI_DASHBOARD_VARIABLES = ["app", "datasource", "namespace", "service", "version", "workload"] as const;
+/** Kiali variable -> Grafana's URL parameter (`var-<name>`). */
+export type GrafanaVariables = Partial<Record<(typeof KIALI_DASHBOARD_VARIABLES)[number], string>>;
 
 /** A Grafana dashboard Kiali links to, by its title. */
 export interface GrafanaDashboardLink {
   readonly name: string;
   readonly variables?: GrafanaVariables;
+}
+
+/** The link to a dashboard with these variables: Kiali passes on the ones it knows, by Grafana's `var-<name>`. */
+export function grafanaDashboardLink(title: string, variables: readonly string[]): GrafanaDashboardLink {
+  const known = variables.filter((v): v is (typeof KIALI_DASHBOARD_VARIABLES)[number] => (KIALI_DASHBOARD_VARIABLES as readonly string[]).includes(v));
+  return { name: title, variables: Object.fromEntries(known.map((v) => [v, `var-${v}`])) };
 }
 
 export interface KialiSettingsInput {

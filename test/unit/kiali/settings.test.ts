@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Issue } from "../../../config/schema.js";
 import { type KialiConfig, kialiSchema } from "../../../components/kiali/config.js";
-import { buildKialiSettings, kialiMetricQueries, type KialiSettingsInput, renderKialiSettings } from "../../../components/kiali/settings.js";
+import { buildKialiSettings, grafanaDashboardLink, kialiMetricQueries, type KialiSettingsInput, renderKialiSettings } from "../../../components/kiali/settings.js";
 import { bucket, ISTIO } from "../../../components/mesh/metrics.js";
 
 const config = (raw: unknown = {}): KialiConfig => {
@@ -106,5 +106,12 @@ describe("kialiMetricQueries", () => {
     expect(queries.find((q) => q.name === "kiali:istio_requests:health_rate5m")!.expr).toBe(
       'sum by (destination_workload_namespace, destination_workload, request_protocol, response_code, grpc_response_status) (rate(istio_requests_total{reporter="destination"}[5m]))',
     );
+  });
+});
+
+describe("grafanaDashboardLink", () => {
+  it("passes on the variables Kiali fills, as Grafana's var- parameters, and drops the others", () => {
+    expect(grafanaDashboardLink("Mesh / Workload", ["namespace", "workload"])).toEqual({ name: "Mesh / Workload", variables: { namespace: "var-namespace", workload: "var-workload" } });
+    expect(grafanaDashboardLink("Mesh / Control plane", ["revision"])).toEqual({ name: "Mesh / Control plane", variables: {} });
   });
 });
