@@ -4,6 +4,7 @@
 // data: a panel that would stay empty fails. A few main panels are also checked for exact values.
 import { stringify } from "yaml";
 import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../mesh/metrics.js";
+import { sel } from "../prometheus/rule-tests.js";
 import { JOBS } from "../prometheus/scrape.js";
 import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../tracing/topology.js";
 import { type Dashboard, promQueries, substitute } from "./model.js";
@@ -27,7 +28,6 @@ export function queryRules(queries: readonly NamedQuery[]): { groups: { name: st
 }
 
 type Labels = Record<string, string>;
-const sel = (name: string, labels: Labels) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(", ")}}`;
 // Sampled every 30s (the stack's scrape interval), for 30 minutes: Prometheus 3's left-open
 // windows need two samples inside the shortest range a query uses.
 export const STEP = "30s";

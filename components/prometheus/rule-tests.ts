@@ -29,7 +29,8 @@ export interface RuleTestFile {
   }[];
 }
 
-const sel = (name: string, labels: Labels) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(", ")}}`;
+/** A series selector with exact label values, as promtool input series and expectations write it. */
+export const sel = (name: string, labels: Labels) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(", ")}}`;
 // Per minute, so the 5m rates come out as whole numbers and promtool compares them exactly.
 const perMinute = (n: number) => `0+${n}x30`;
 
