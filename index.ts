@@ -14,10 +14,11 @@ import { Grafana } from "./components/grafana/index.js";
 import { loadDashboards, type StackDashboards } from "./components/grafana/load.js";
 import { Kiali } from "./components/kiali/index.js";
 import { grafanaDashboardLink } from "./components/kiali/settings.js";
-import { formatIssues, type Issue } from "./config/schema.js";
-import { projectDir } from "./scripts/lib/tools.js";
+import { formatIssues, type Issue } from "./lib/schema.js";
+import { projectDir } from "./lib/tools.js";
 import { targetOf } from "./config/target.js";
-import { observeMesh, type Target } from "./scripts/lib/observe.js";
+import { observeMesh } from "./components/istio/observe.js";
+import type { Target } from "./lib/kube.js";
 import { skipSettleOnlyServiceAwaits } from "./components/k8s/awaits.js";
 
 function provider(cfg: StackConfig, target: Target | undefined): k8s.Provider {

@@ -4,7 +4,7 @@ import { checkTracing, tracingBackendSchema } from "../components/tracing/config
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
 import { checkGrafana, GRAFANA_SECRET_KEYS, type GrafanaSecrets, grafanaSchema, takeGrafanaSecrets } from "../components/grafana/config.js";
-import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, record, str, resources } from "./schema.js";
+import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, record, str, resources } from "../lib/schema.js";
 
 export const NAMESPACE = "obs";
 export const ISTIO_PROFILES = ["default", "demo", "minimal", "empty"] as const;

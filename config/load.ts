@@ -1,7 +1,7 @@
 // Reads the `obs:` keys of the running stack and parses them once.
 import * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, parseConfig, type StackConfig } from "./index.js";
-import { pins } from "../scripts/lib/tools.js";
+import { pins } from "../lib/tools.js";
 
 /** The running stack's config, validated. Throws a ConfigError before any resource is registered. */
 export function loadStackConfig(): StackConfig {

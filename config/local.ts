@@ -1,5 +1,5 @@
 // The `local` stack's target: the embedded control plane started by `npm run cluster -- up`.
-import { kubeconfigPath } from "../scripts/lib/cluster.js";
+import { kubeconfigPath } from "../lib/tools.js";
 
 export const LOCAL_CONTEXT = "obs-local";
 

@@ -5,8 +5,8 @@ import path from "node:path";
 import { parse } from "yaml";
 import { parseConfig, type StackConfig } from "./index.js";
 import { LOCAL_CONTEXT, localKubeconfig } from "./local.js";
-import { pins, projectDir } from "../scripts/lib/tools.js";
-import type { Target } from "../scripts/lib/observe.js";
+import { pins, projectDir } from "../lib/tools.js";
+import type { Target } from "../lib/kube.js";
 
 export function targetOf(cfg: StackConfig): Target | undefined {
   const k = cfg.kubernetes;

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { renderCacheDir } from "../components/istio/render.js";
-import { cacheRoot, repoRoot, toolPath } from "./lib/tools.js";
+import { cacheRoot, repoRoot, toolPath } from "../lib/tools.js";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : d);

@@ -3,7 +3,8 @@
 import { namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { up as clusterUp } from "./lib/cluster.js";
-import { kubectlJson, observeMesh } from "./lib/observe.js";
+import { kubectlJson } from "../lib/kube.js";
+import { observeMesh } from "../components/istio/observe.js";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // usage: npm run docs:config  — prints the config reference table that README.md embeds.
 import { schema } from "../config/index.js";
-import { referenceRows } from "../config/schema.js";
+import { referenceRows } from "../lib/schema.js";
 
 export function configReference(): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");

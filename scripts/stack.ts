@@ -6,9 +6,9 @@ import { up as clusterUp } from "./lib/cluster.js";
 import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
 import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
-import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/observe.js";
+import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/workloads.js";
 import { summarize } from "./lib/summary.js";
-import { projectDir } from "./lib/tools.js";
+import { projectDir } from "../lib/tools.js";
 
 const COMMANDS = ["up", "preview", "destroy", "refresh"] as const;
 type Command = (typeof COMMANDS)[number];

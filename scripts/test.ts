@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "./lib/tools.js";
+import { repoRoot } from "../lib/tools.js";
 
 interface Counts {
   passed: number;

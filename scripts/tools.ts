@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { binariesOf, cacheRoot, type ModuleTool, pinnedTools, pins, STAMP, toolDir, toolsRoot } from "./lib/tools.js";
+import { binariesOf, cacheRoot, type ModuleTool, pinnedTools, pins, STAMP, toolDir, toolsRoot } from "../lib/tools.js";
 
 const started = Date.now();
 const elapsed = (from = started) => {

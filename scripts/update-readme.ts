@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { configReference } from "./config-reference.js";
-import { repoRoot } from "./lib/tools.js";
+import { repoRoot } from "../lib/tools.js";
 
 export function withReference(readme: string): string {
   return readme.replace(/(<!-- config-reference:start -->\n)[\s\S]*?(<!-- config-reference:end -->)/, `$1${configReference()}\n$2`);

@@ -1,6 +1,6 @@
 // The Grafana dashboard JSON model of a typed definition, and the datasource check every
 // dashboard (ours and the user's extra ones) passes before anything is deployed.
-import type { Issue } from "../../config/schema.js";
+import type { Issue } from "../../lib/schema.js";
 import { type Dashboard, DATASOURCES, type DatasourceUid, type Panel, type Variable } from "./model.js";
 
 const TYPE_OF: Record<DatasourceUid, string> = {

@@ -2,7 +2,7 @@
 // every one checked against the datasources the stack provisions before anything is deployed.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Issue } from "../../config/schema.js";
+import type { Issue } from "../../lib/schema.js";
 import type { GrafanaConfig } from "./config.js";
 import { buildDashboards, type DashboardInput } from "./dashboards.js";
 import { checkDatasources, dashboardJson } from "./json.js";

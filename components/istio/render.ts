@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { cacheRoot, pins, toolPath } from "../../scripts/lib/tools.js";
+import { cacheRoot, pins, toolPath } from "../../lib/tools.js";
 
 export interface K8sObject {
   apiVersion: string;

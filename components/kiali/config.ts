@@ -1,7 +1,7 @@
 // The `obs:kiali` config section: schema (defaults live here), the checks that span fields
 // and other sections, and the secrets kept out of the typed config. Pure: no Pulumi imports.
-import { bool, type Infer, type Issue, list, num, obj, oneOf, resources, type Shape, str } from "../../config/schema.js";
-import { extractSecrets, setSecretCommand } from "../../config/secrets.js";
+import { bool, type Infer, type Issue, list, num, obj, oneOf, resources, type Shape, str } from "../../lib/schema.js";
+import { extractSecrets, setSecretCommand } from "../../lib/secrets.js";
 import { checkExpose, exposeFields } from "../mesh/expose.js";
 
 const KEY = "obs:kiali";

@@ -1,6 +1,7 @@
 // The `obs:logging` section: schema (defaults live here) and the checks that span fields.
-import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../config/schema.js";
-import { checkPassword, takeSecrets } from "../../config/secrets.js";
+import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../lib/schema.js";
+import { checkPassword, takeSecrets } from "../../lib/secrets.js";
+import { fluentdBytes, jvmBytes, quantityBytes } from "../../lib/units.js";
 import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
 
 const KEY = "obs:logging";
@@ -40,27 +41,6 @@ const shape = {
 export const loggingSchema = obj(shape, { doc: "EFK logging: Elasticsearch, Fluentd (with the Envoy access log) and Kibana" });
 export type LoggingConfig = Infer<typeof shape>;
 
-const BINARY: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, m: 1e-3 };
-
-/** Bytes of a Kubernetes quantity (already validated by the schema). */
-export function quantityBytes(q: string): number {
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(q);
-  return m ? Number(m[1]) * (BINARY[m[2]!] ?? NaN) : NaN;
-}
-
-/** Bytes of a JVM size (512m, 2g). */
-export function jvmBytes(s: string): number {
-  const m = /^([0-9]+)([kmg])$/i.exec(s);
-  return m ? Number(m[1]) * 1024 ** ({ k: 1, m: 2, g: 3 }[m[2]!.toLowerCase() as "k" | "m" | "g"]) : NaN;
-}
-
-/** Bytes of a Fluentd size, as Fluentd reads it (k/m/g/t are powers of 1024; a trailing B is ignored). */
-export function fluentdBytes(s: string): number {
-  const m = /^([0-9]+)([kmgt])?b?$/i.exec(s);
-  if (!m) return NaN;
-  return Number(m[1]) * 1024 ** (m[2] ? "kmgt".indexOf(m[2].toLowerCase()) + 1 : 0);
-}
-
 /** Smallest total buffer: each output needs room for a few 8MB chunks. */
 export const MIN_BUFFER_BYTES = 64 * 1024 ** 2;
 
@@ -68,14 +48,16 @@ export const MIN_BUFFER_BYTES = 64 * 1024 ** 2;
 export function checkLogging(c: LoggingConfig, issues: Issue[]): void {
   if (!c.enabled) return;
   const es = c.elasticsearch;
-  const heap = jvmBytes(es.heap);
-  const limit = quantityBytes(es.resources.limits.memory);
+  const heap = jvmBytes(es.heap, `${KEY}.elasticsearch.heap`, issues) ?? 0;
+  const limit = quantityBytes(es.resources.limits.memory, `${KEY}.elasticsearch.resources.limits.memory`, issues) ?? Infinity;
+  const request = quantityBytes(es.resources.requests.memory, `${KEY}.elasticsearch.resources.requests.memory`, issues) ?? Infinity;
+  const buffer = fluentdBytes(c.fluentd.bufferLimit, `${KEY}.fluentd.bufferLimit`, issues) ?? Infinity;
   if (heap > limit / 2) issues.push({ key: `${KEY}.elasticsearch.heap`, value: es.heap, allowed: `at most half of elasticsearch.resources.limits.memory (${es.resources.limits.memory}); the rest is the filesystem cache Lucene relies on` });
   if (heap >= 31 * 1024 ** 3) issues.push({ key: `${KEY}.elasticsearch.heap`, value: es.heap, allowed: "below 31g (compressed object pointers)" });
-  if (quantityBytes(es.resources.requests.memory) < heap) issues.push({ key: `${KEY}.elasticsearch.resources.requests.memory`, value: es.resources.requests.memory, allowed: `at least the heap (${es.heap})` });
+  if (request < heap) issues.push({ key: `${KEY}.elasticsearch.resources.requests.memory`, value: es.resources.requests.memory, allowed: `at least the heap (${es.heap})` });
   if (es.nodes === 2) issues.push({ key: `${KEY}.elasticsearch.nodes`, value: 2, allowed: "1, or 3 or more (two master-eligible nodes cannot lose either one)" });
   if (es.storageClass && !DNS_SUBDOMAIN.test(es.storageClass)) issues.push({ key: `${KEY}.elasticsearch.storageClass`, value: es.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
-  if (fluentdBytes(c.fluentd.bufferLimit) < MIN_BUFFER_BYTES) issues.push({ key: `${KEY}.fluentd.bufferLimit`, value: c.fluentd.bufferLimit, allowed: "at least 64MB (two outputs, each a few 8MB chunks)" });
+  if (buffer < MIN_BUFFER_BYTES) issues.push({ key: `${KEY}.fluentd.bufferLimit`, value: c.fluentd.bufferLimit, allowed: "at least 64MB (two outputs, each a few 8MB chunks)" });
 
   checkExpose(c.kibana, `${KEY}.kibana`, issues);
 }

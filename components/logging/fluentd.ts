@@ -2,7 +2,7 @@
 // Kubernetes metadata, type the Envoy access log (from ACCESS_LOG_FIELDS) and ship both
 // streams to Elasticsearch through a disk buffer on the node.
 import { ACCESS_LOG_FIELDS, type AccessLogField, type EsType } from "../mesh/access-log.js";
-import { fluentdBytes } from "./config.js";
+import { fluentdBytes, validated } from "../../lib/units.js";
 import { ACCESS_ALIAS, ES_HTTP_PORT, LOGS_ALIAS } from "./names.js";
 
 /** A CRI log line: `<RFC3339Nano time> <stream> <P|F> <message>` (P: the runtime split a long line). */
@@ -56,7 +56,7 @@ export function fluentdTypes(fields: readonly AccessLogField[] = ACCESS_LOG_FIEL
 
 /** Each output's `total_limit_size`, in MiB, so that together they stay within the bound. */
 export function bufferLimitPerOutput(bufferLimit: string): string {
-  return `${Math.floor(fluentdBytes(bufferLimit) / OUTPUTS.length / 1024 ** 2)}m`;
+  return `${Math.floor(validated(fluentdBytes, bufferLimit, "bufferLimit") / OUTPUTS.length / 1024 ** 2)}m`;
 }
 
 export function buildFluentdConfig(input: FluentdConfigInput): string {

@@ -1,7 +1,8 @@
 // The `obs:prometheus` config section: one schema (types, defaults, docs) and the checks
 // that span several keys. Pure: no Pulumi imports.
-import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, resources, type Shape, str } from "../../config/schema.js";
+import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, resources, type Shape, str } from "../../lib/schema.js";
 import { BUILTIN_JOB_NAMES } from "./scrape.js";
+import { durationMs, prometheusBytes, quantityBytes } from "../../lib/units.js";
 
 const DURATION = /^[0-9]+(ms|s|m|h|d|w|y)$/;
 const DURATION_DOC = "a Prometheus duration: a number and one unit of ms, s, m, h, d, w, y (e.g. 30s, 15d)";
@@ -38,38 +39,16 @@ export const prometheusSchema: Field<PrometheusConfig> = obj(shape, { doc: "Prom
 export type PrometheusConfig = Infer<typeof shape>;
 export type ExtraScrapeConfig = PrometheusConfig["extraScrapeConfigs"][number];
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, y: 365 * 86400e3 };
-
-/** Milliseconds of a single-unit Prometheus duration (the form the schema accepts). */
-export function durationMs(d: string): number {
-  const m = /^([0-9]+)(ms|s|m|h|d|w|y)$/.exec(d);
-  if (!m) throw new Error(`not a duration: ${d}`);
-  return Number(m[1]) * UNIT_MS[m[2]!]!;
-}
-
-const QUANTITY: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-const PROM_BYTES: Record<string, number> = { B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40, PB: 2 ** 50, EB: 2 ** 60 };
-
-/** Bytes of a Kubernetes quantity (e.g. 50Gi). */
-export function quantityBytes(q: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
-  if (!m) throw new Error(`not a quantity: ${q}`);
-  return Number(m[1]) * QUANTITY[m[2] ?? ""]!;
-}
-
-/** Bytes of a Prometheus retention size (e.g. 40GB, powers of 2). */
-export function retentionBytes(s: string): number {
-  const m = /^([0-9]+)(B|KB|MB|GB|TB|PB|EB)$/.exec(s);
-  if (!m) throw new Error(`not a size: ${s}`);
-  return Number(m[1]) * PROM_BYTES[m[2]!]!;
-}
-
 /** Checks that span keys; pushes one issue per problem. `key` is the section's key in messages. */
 export function checkPrometheus(c: PrometheusConfig, issues: Issue[], key = "obs:prometheus"): void {
-  if (durationMs(c.scrapeTimeout) > durationMs(c.scrapeInterval)) {
+  const timeout = durationMs(c.scrapeTimeout, `${key}.scrapeTimeout`, issues);
+  const interval = durationMs(c.scrapeInterval, `${key}.scrapeInterval`, issues);
+  if (timeout !== undefined && interval !== undefined && timeout > interval) {
     issues.push({ key: `${key}.scrapeTimeout`, value: c.scrapeTimeout, allowed: `a duration at most scrapeInterval (${c.scrapeInterval})` });
   }
-  if (c.retentionSize && retentionBytes(c.retentionSize) >= quantityBytes(c.storageSize)) {
+  const retention = c.retentionSize ? prometheusBytes(c.retentionSize, `${key}.retentionSize`, issues) : undefined;
+  const storage = quantityBytes(c.storageSize, `${key}.storageSize`, issues);
+  if (retention !== undefined && storage !== undefined && retention >= storage) {
     issues.push({ key: `${key}.retentionSize`, value: c.retentionSize, allowed: `a size below storageSize (${c.storageSize}), leaving room for the WAL and compaction (about 80% is typical)` });
   }
   const seen = new Set<string>(BUILTIN_JOB_NAMES);

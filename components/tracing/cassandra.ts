@@ -1,7 +1,8 @@
 // Cassandra for the cassandra image: node env (seeds, cluster, heap), and the CQL of the
 // `jaeger` keyspace that Jaeger's Cassandra backend reads and writes (schema v004), run by a
 // Job so that Jaeger itself never creates schema (`schema.create: false`).
-import { jvmBytes, type TracingBackendConfig } from "./config.js";
+import { jvmBytes, validated } from "../../lib/units.js";
+import type { TracingBackendConfig } from "./config.js";
 import type { EnvVar } from "./kafka.js";
 import { script } from "./shell.js";
 import { cassandraHost, KEYSPACE, NAMES, podHost, PORTS } from "./topology.js";
@@ -29,8 +30,7 @@ export function seedHosts(namespace: string, nodes: number): string[] {
 
 /** HEAP_NEWSIZE: a quarter of the heap (the image wants it set together with MAX_HEAP_SIZE). */
 export function heapNewSize(heap: string): string {
-  const b = jvmBytes(heap);
-  if (b === undefined) throw new Error(`not a JVM heap size: ${heap}`);
+  const b = validated(jvmBytes, heap, "heap");
   return `${Math.max(64, Math.floor(b / 4 / 2 ** 20))}M`;
 }
 

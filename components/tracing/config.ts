@@ -1,5 +1,6 @@
 // The `obs:jaeger` section: the tracing backend (Kafka buffer, Cassandra store, Jaeger roles).
-import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../config/schema.js";
+import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../lib/schema.js";
+import { jvmBytes, quantityBytes } from "../../lib/units.js";
 
 
 /** JVM heap, in the -Xmx / MAX_HEAP_SIZE form. */
@@ -80,27 +81,12 @@ export function checkTracing(cfg: TracingBackendConfig, issues: Issue[]): void {
     issues.push({ key: `${KEY}.cassandra.replicationFactor`, value: cassandra.replicationFactor, allowed: `<= ${KEY}.cassandra.nodes (${cassandra.nodes})` });
   }
   for (const [part, c] of [["kafka", kafka], ["cassandra", cassandra]] as const) {
-    const heapBytes = jvmBytes(c.heap);
-    const limit = quantityBytes(c.resources.limits.memory);
+    const heapBytes = jvmBytes(c.heap, `${KEY}.${part}.heap`, issues);
+    const limit = quantityBytes(c.resources.limits.memory, `${KEY}.${part}.resources.limits.memory`, issues);
     if (heapBytes !== undefined && limit !== undefined && heapBytes >= limit) {
       issues.push({ key: `${KEY}.${part}.heap`, value: c.heap, allowed: `less than ${KEY}.${part}.resources.limits.memory (${c.resources.limits.memory}): the JVM needs room beside its heap` });
     }
   }
-}
-
-const UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-
-/** Bytes of a JVM size such as 1G (the JVM reads M and G as binary units). */
-export function jvmBytes(size: string): number | undefined {
-  const m = /^([0-9]+)([MG])$/.exec(size);
-  return m ? Number(m[1]) * (m[2] === "G" ? 2 ** 30 : 2 ** 20) : undefined;
-}
-
-/** Bytes of a Kubernetes memory quantity such as 512Mi or 2G. */
-export function quantityBytes(q: string): number | undefined {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
-  if (!m) return undefined;
-  return Number(m[1]) * (UNITS[m[2] ?? ""] ?? 1);
 }
 
 /** Parses and cross-checks one `obs:jaeger` value on its own (tests, tools). */

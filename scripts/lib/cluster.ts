@@ -4,10 +4,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { cacheRoot, pins, preflight, repoRoot, toolPath } from "./tools.js";
+import { clusterDir, kubeconfigPath, pins, preflight, repoRoot, toolPath } from "../../lib/tools.js";
 
-export const clusterDir = process.env.OBS_CLUSTER_DIR ?? path.join(cacheRoot, "cluster");
-export const kubeconfigPath = path.join(clusterDir, "kubeconfig");
+export { clusterDir, kubeconfigPath };
 const pkiDir = path.join(clusterDir, "pki");
 const pidDir = path.join(clusterDir, "pids");
 const logDir = path.join(clusterDir, "logs");

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { cacheRoot, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "./tools.js";
+import { cacheRoot, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "../../lib/tools.js";
 
 const require = createRequire(import.meta.url);
 

@@ -7,7 +7,7 @@ import { parse, stringify } from "yaml";
 import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStackAsync } from "./pulumi.js";
 import { SECRET_KEYS } from "../../config/index.js";
 import { withoutSecrets } from "../../config/target.js";
-import { projectDir } from "./tools.js";
+import { projectDir } from "../../lib/tools.js";
 
 /** Stack config with the target switched to renderDir and secure values replaced by placeholders. */
 export function renderConfig(stack: string, outDir: string): Record<string, unknown> {

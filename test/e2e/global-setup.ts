@@ -2,7 +2,7 @@
 // `npm run cluster -- up` is left alone): started before the first file and stopped after the
 // last, unless it was already running (another run owns it then).
 import path from "node:path";
-import { cacheRoot } from "../../scripts/lib/tools.js";
+import { cacheRoot } from "../../lib/tools.js";
 
 export default async function setup(): Promise<() => void> {
   process.env.OBS_CLUSTER_DIR ??= path.join(cacheRoot, "cluster-e2e");

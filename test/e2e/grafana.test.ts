@@ -13,7 +13,7 @@ import { kialiMetricQueries } from "../../components/kiali/settings.js";
 import { ISTIOD } from "../../components/mesh/metrics.js";
 import { renderRulesYaml } from "../../components/prometheus/rules.js";
 import { RULES_FILE } from "../../components/prometheus/scrape.js";
-import { toolPath } from "../../scripts/lib/tools.js";
+import { toolPath } from "../../lib/tools.js";
 
 const NS = "observability";
 const QUERIES = "dashboard-queries.yml";

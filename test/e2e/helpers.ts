@@ -4,11 +4,12 @@ import { parse, stringify } from "yaml";
 import os from "node:os";
 import path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
-import { cacheRoot, toolPathDirs } from "../../scripts/lib/tools.js";
+import { cacheRoot, toolPathDirs } from "../../lib/tools.js";
 import { LOCAL_PASSPHRASE, projectProgram } from "../../scripts/lib/pulumi.js";
 
 process.env.OBS_CLUSTER_DIR ??= path.join(cacheRoot, "cluster-e2e");
-export const { kubectl, kubeconfigPath } = await import("../../scripts/lib/cluster.js");
+export const { kubectl } = await import("../../scripts/lib/cluster.js");
+export { kubeconfigPath } from "../../lib/tools.js";
 
 export function e2eEnv(): Record<string, string> {
   return {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { parseTracingConfig, type TracingBackendConfig } from "../../components/tracing/config.js";
 import { collectorConfig, ingesterConfig, type OtelcolConfig, queryConfig } from "../../components/tracing/jaeger-config.js";
-import { toolPath } from "../../scripts/lib/tools.js";
+import { toolPath } from "../../lib/tools.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-jaeger-"));
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { kialiMetricQueries } from "../../components/kiali/settings.js";
-import { toolPath } from "../../scripts/lib/tools.js";
+import { toolPath } from "../../lib/tools.js";
 
 const promtool = toolPath("promtool");
 const RULES = "kiali-queries.yml";

@@ -14,7 +14,7 @@ import { RACK, schemaCql } from "../../components/tracing/cassandra.js";
 import { parseTracingConfig, type TracingBackendConfig } from "../../components/tracing/config.js";
 import { collectorConfig, HEALTH_PATH, ingesterConfig, type OtelcolConfig, queryConfig, STORAGE_NAME } from "../../components/tracing/jaeger-config.js";
 import { SPANS_TOPIC } from "../../components/tracing/topology.js";
-import { toolPath } from "../../scripts/lib/tools.js";
+import { toolPath } from "../../lib/tools.js";
 import {
   type CassandraServer, createTopic, fetchArtifacts, freePorts, type KafkaServer, runCql, start, started, startCassandra, startKafka, stopAll, tail, waitFor,
 } from "./pipeline/servers.js";

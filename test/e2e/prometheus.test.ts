@@ -9,7 +9,7 @@ import { parsePrometheusConfig } from "../../components/prometheus/config.js";
 import { buildRuleTests, renderRuleTestsYaml } from "../../components/prometheus/rule-tests.js";
 import { renderRulesYaml } from "../../components/prometheus/rules.js";
 import { CONFIG_FILE, type PrometheusConfigInput, renderPrometheusYaml, RULES_FILE } from "../../components/prometheus/scrape.js";
-import { toolPath } from "../../scripts/lib/tools.js";
+import { toolPath } from "../../lib/tools.js";
 import { stringify } from "yaml";
 
 let promtool: string;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { problems } from "./config-problems.js";
 import { parse } from "yaml";
 import { ConfigError, effectiveRevision, parseConfig, schema } from "../../config/index.js";
-import { referenceRows } from "../../config/schema.js";
+import { referenceRows } from "../../lib/schema.js";
 
 const pinned = { istio: ["1.30", "1.31"] };
 const base = () => ({

@@ -4,7 +4,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import pkg from "../../package.json" with { type: "json" };
-import { pins, pinnedTools } from "../../scripts/lib/tools.js";
+import { pins, pinnedTools } from "../../lib/tools.js";
 
 describe("tools/versions.json", () => {
   it("pins the engine and provider that match the npm packages", () => {

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { cacheRoot } from "../../../scripts/lib/tools.js";
+import { cacheRoot } from "../../../lib/tools.js";
 
 export const MAVEN_DIR = path.join(cacheRoot, "maven");
 export const KAFKA_VERSION = "4.1.0";

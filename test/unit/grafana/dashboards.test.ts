@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { Issue } from "../../../config/schema.js";
+import type { Issue } from "../../../lib/schema.js";
 import { buildDashboards } from "../../../components/grafana/dashboards.js";
 import { checkDatasources, dashboardJson, datasourceRefs } from "../../../components/grafana/json.js";
 import { loadDashboards } from "../../../components/grafana/load.js";

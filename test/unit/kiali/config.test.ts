@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Issue } from "../../../config/schema.js";
+import type { Issue } from "../../../lib/schema.js";
 import { checkKiali, type KialiConfig, type KialiContext, kialiSchema, takeKialiSecrets } from "../../../components/kiali/config.js";
 
 const PROD: KialiContext = { environment: "prod", prometheusEnabled: true };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { Issue } from "../../../config/schema.js";
+import type { Issue } from "../../../lib/schema.js";
 import { type KialiConfig, kialiSchema } from "../../../components/kiali/config.js";
 import { buildKialiSettings, grafanaDashboardLink, kialiMetricQueries, type KialiSettingsInput, renderKialiSettings } from "../../../components/kiali/settings.js";
 import { bucket, ISTIO } from "../../../components/mesh/metrics.js";

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { Issue } from "../../../config/schema.js";
+import type { Issue } from "../../../lib/schema.js";
 import type { LoggingConfig } from "../../../components/logging/config.js";
 import { ACCESS_LOG_FIELDS, type AccessLogField } from "../../../components/mesh/access-log.js";
 import { type Created, recordResources } from "../mocks.js";

@@ -2,7 +2,7 @@
 // and the routing rules it carries do what they claim on real-looking lines.
 import { describe, expect, it } from "vitest";
 import { BUFFER_DIR, buildFluentdConfig, bufferLimitPerOutput, CRI_TIME_FORMAT, type FluentdConfigInput, fluentdTypes, METRICS_PATH, METRICS_PORT, POS_DIR } from "../../../components/logging/fluentd.js";
-import { fluentdBytes } from "../../../components/logging/config.js";
+import { fluentdBytes, validated } from "../../../lib/units.js";
 import { ACCESS_LOG_FIELDS, type AccessLogField } from "../../../components/mesh/access-log.js";
 import { find, one, parseFluentConf, regexpParam, type Section } from "./fluentconf.js";
 
@@ -195,10 +195,10 @@ describe("Fluentd config", () => {
       expect(b.params.path!.startsWith(`${BUFFER_DIR}/`)).toBe(true);
       expect(b.params).toMatchObject({ "@type": "file", retry_forever: "false", retry_type: "exponential_backoff", overflow_action: "block" });
       expect(Number(b.params.retry_max_times)).toBeGreaterThan(0);
-      total += fluentdBytes(b.params.total_limit_size!);
+      total += validated(fluentdBytes, b.params.total_limit_size!);
     }
-    expect(total).toBeLessThanOrEqual(fluentdBytes("3GB"));
-    expect(total).toBeGreaterThan(fluentdBytes("3GB") * 0.99);
+    expect(total).toBeLessThanOrEqual(validated(fluentdBytes, "3GB"));
+    expect(total).toBeGreaterThan(validated(fluentdBytes, "3GB") * 0.99);
     expect(bufferLimitPerOutput("2GB")).toBe("1024m");
   });
 });

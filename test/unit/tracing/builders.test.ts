@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import type { Issue } from "../../../config/schema.js";
+import type { Issue } from "../../../lib/schema.js";
 import { cassandraEnv, heapNewSize, replication, SCHEMA_TABLES, schemaCql, schemaJobScript, schemaWaitScript, seedHosts, spanCompactionMinutes } from "../../../components/tracing/cassandra.js";
 import { type TracingBackendConfig, tracingBackendSchema } from "../../../components/tracing/config.js";
 import { cassandraBackend, collectorConfig, ingesterConfig, queryConfig, STORAGE_NAME } from "../../../components/tracing/jaeger-config.js";

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { Issue } from "../../../config/schema.js";
+import type { Issue } from "../../../lib/schema.js";
 import type { TracingBackendConfig } from "../../../components/tracing/config.js";
 import { type Created, recordResources } from "../mocks.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Issue } from "../../../config/schema.js";
-import { checkTracing, jvmBytes, quantityBytes, type TracingBackendConfig, tracingBackendSchema } from "../../../components/tracing/config.js";
+import type { Issue } from "../../../lib/schema.js";
+import { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "../../../components/tracing/config.js";
 
 function parse(raw: unknown): { config?: TracingBackendConfig; problems: string[] } {
   const issues: Issue[] = [];
@@ -48,11 +48,4 @@ describe("obs:jaeger schema", () => {
     expect(parse({ kafka: { brokers: 3, replicationFactor: 3, partitions: 12 }, cassandra: { nodes: 3, replicationFactor: 3 }, ingester: { replicas: 3 } }).problems).toEqual([]);
   });
 
-  it("reads JVM sizes as binary and quantities by their suffix", () => {
-    expect(jvmBytes("1G")).toBe(2 ** 30);
-    expect(jvmBytes("512M")).toBe(512 * 2 ** 20);
-    expect(quantityBytes("2Gi")).toBe(2 * 2 ** 30);
-    expect(quantityBytes("2G")).toBe(2e9);
-    expect(quantityBytes("bad")).toBeUndefined();
-  });
 });

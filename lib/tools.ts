@@ -1,14 +1,18 @@
-// Pins, cache paths and the preflight check shared by every command that drives a tool.
+// Pins, cache paths and the preflight check shared by every command that drives a tool, and
+// by the program where it runs a pinned tool (istioctl, kubectl).
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** Where Pulumi.yaml and config/ are read from: this repo, or a copy (tests use OBS_PROJECT_DIR). */
 export const projectDir = process.env.OBS_PROJECT_DIR ?? repoRoot;
 export const cacheRoot = process.env.OBS_CACHE_DIR ?? path.join(homedir(), ".cache", "observability-stack");
 export const toolsRoot = path.join(cacheRoot, "tools");
+/** State of the embedded local cluster (`npm run cluster`); its kubeconfig is what the `local` stack deploys with. */
+export const clusterDir = process.env.OBS_CLUSTER_DIR ?? path.join(cacheRoot, "cluster");
+export const kubeconfigPath = path.join(clusterDir, "kubeconfig");
 
 export interface ModuleTool {
   readonly version: string;

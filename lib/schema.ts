@@ -1,5 +1,6 @@
 // A small validating schema: each field knows its type, default and doc line, so parsing,
 // the error report and the README's config reference all come from one definition.
+import { QUANTITY_DOC, QUANTITY_PATTERN } from "./units.js";
 
 export interface Issue {
   readonly key: string;
@@ -75,7 +76,7 @@ export const oneOf = <const T extends string>(values: readonly T[], opts: Opts<T
   });
 
 /** Kubernetes resource quantity, e.g. 500m, 2, 512Mi, 10Gi. */
-export const quantity = (opts: Opts<string>) => str({ ...opts, pattern: /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, patternDoc: "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi" });
+export const quantity = (opts: Opts<string>) => str({ ...opts, pattern: QUANTITY_PATTERN, patternDoc: QUANTITY_DOC });
 
 export const dnsLabel = (opts: Opts<string>) => str({ ...opts, pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternDoc: "a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)" });
 
