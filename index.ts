@@ -41,11 +41,12 @@ export default async function main(): Promise<Record<string, unknown>> {
     // RunError: the message alone, no stack trace
     throw e instanceof ConfigError ? new pulumi.RunError(e.message) : e;
   }
+  for (const d of cfg.deprecations) pulumi.log.warn(d);
   // Dashboards are checked against the provisioned datasources before anything is registered.
   let dashboards: StackDashboards | undefined;
   if (cfg.grafana.enabled) {
     const issues: Issue[] = [];
-    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.tracing.namespace, logging: cfg.logging.enabled }, projectDir, issues);
+    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.namespace, logging: cfg.logging.enabled }, projectDir, issues);
     if (issues.length) throw new pulumi.RunError(`invalid Grafana dashboards for stack '${cfg.stack}', nothing was changed:\n${formatIssues(issues)}`);
   }
   const target = targetOf(cfg);
@@ -56,11 +57,11 @@ export default async function main(): Promise<Record<string, unknown>> {
   // a Service's own await is a fixed 10 s settle; its pods' readiness is awaited by their workload
   pulumi.runtime.registerStackTransformation(skipSettleOnlyServiceAwaits);
   const k8sProvider = provider(cfg, target);
-  const zipkinHost = collectorZipkinHost(cfg.tracing.namespace);
+  const zipkinHost = collectorZipkinHost(cfg.namespace);
 
-  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, samplingPercent: cfg.tracing.samplingPercent, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
+  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
 
-  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.tracing.namespace, labels: { "app.kubernetes.io/managed-by": "observability-stack" } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
+  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { "app.kubernetes.io/managed-by": "observability-stack" } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
 
   const outputs: Record<string, unknown> = {};
   const providers = { providers: { kubernetes: k8sProvider } };
@@ -68,7 +69,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   if (cfg.prometheus.enabled) {
     prometheus = new Prometheus(
       "prometheus",
-      { namespace: observability.metadata.name, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, scrapeNamespaces: [...Object.keys(cfg.istio.namespaces), cfg.tracing.namespace], istioRevision: defaultInjectionTarget(cfg) },
+      { namespace: observability.metadata.name, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, scrapeNamespaces: [...Object.keys(cfg.istio.namespaces), cfg.namespace], istioRevision: defaultInjectionTarget(cfg) },
       providers,
     );
     outputs.prometheusUrl = prometheus.url;

@@ -59,7 +59,7 @@ function editLocalConfig(edit: (config: Record<string, any>) => void): void {
   edit(doc.config);
   writeFileSync(file, stringify(doc));
 }
-const setSampling = (percent: number) => editLocalConfig((c) => (c["obs:tracing"].samplingPercent = percent));
+const setSampling = (percent: number) => editLocalConfig((c) => (c["obs:istio"].samplingPercent = percent));
 const localConfig = readFileSync(path.join(project, "config", "Pulumi.local.yaml"), "utf8");
 const restoreLocalConfig = () => writeFileSync(path.join(project, "config", "Pulumi.local.yaml"), localConfig);
 

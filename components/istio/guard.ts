@@ -1,6 +1,5 @@
 // Guard rails of the canary upgrade (pure): a revision leaves the stack only when nothing uses it.
-import type { IstioConfig } from "../../config/index.js";
-import { effectiveRevision } from "../../config/index.js";
+import { effectiveRevision, type IstioConfig } from "./config.js";
 
 export interface ObservedMesh {
   /** Revisions whose istiod runs in the cluster now. */

@@ -2,7 +2,7 @@
 // revision tags, injected namespaces and mesh-wide custom resources.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { IstioConfig } from "../../config/index.js";
+import type { IstioConfig } from "./config.js";
 import { type KubeObject, registerObjects } from "../k8s/objects.js";
 import { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER } from "./overlay.js";
 import { renderManifest } from "./render.js";
@@ -17,8 +17,6 @@ export interface IstioControlPlaneArgs {
   readonly istio: IstioConfig;
   /** Host of the Jaeger collector's Zipkin service. */
   readonly zipkinHost: string;
-  /** Percentage of requests traced. */
-  readonly samplingPercent: number;
   /** Keep CRDs and namespaces in the cluster when they leave the stack. */
   readonly retainOnDelete: boolean;
 }
@@ -91,7 +89,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
         kind: "Telemetry",
         metadata: { name: "mesh-default", namespace: ISTIO_NAMESPACE },
         spec: {
-          tracing: [{ providers: [{ name: TRACING_PROVIDER }], randomSamplingPercentage: args.samplingPercent }],
+          tracing: [{ providers: [{ name: TRACING_PROVIDER }], randomSamplingPercentage: args.istio.samplingPercent }],
           ...(istio.accessLog ? { accessLogging: [{ providers: [{ name: "envoy" }] }] } : {}),
         },
       },

@@ -1,5 +1,5 @@
 // Builds the IstioOperator overlay handed to `istioctl manifest generate` for one revision.
-import type { IstioConfig, IstioProfile, RevisionConfig } from "../../config/index.js";
+import type { IstioConfig, IstioProfile, RevisionConfig } from "./config.js";
 import { envoyAccessLogFormat } from "../mesh/access-log.js";
 
 export const ISTIO_NAMESPACE = "istio-system";

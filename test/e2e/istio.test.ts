@@ -95,8 +95,8 @@ describe("local stack: Istio from istioctl profiles", () => {
 describe("bad input is refused at preview, nothing applied", () => {
   it.each([
     ["unknown profile", (c: Record<string, any>) => (c["obs:istio"].profile = "ambient"), /obs:istio\.profile = "ambient": expected one of default, demo, minimal, empty/],
-    ["unknown key", (c: Record<string, any>) => (c["obs:tracing"].samplingPrecent = 5), /obs:tracing\.samplingPrecent = 5: expected a known key/],
-    ["sampling rate", (c: Record<string, any>) => (c["obs:tracing"].samplingPercent = 150), /obs:tracing\.samplingPercent = 150: expected a number >= 0 and <= 100/],
+    ["unknown key", (c: Record<string, any>) => (c["obs:istio"].samplingPrecent = 5), /obs:istio\.samplingPrecent = 5: expected a known key/],
+    ["sampling rate", (c: Record<string, any>) => (c["obs:istio"].samplingPercent = 150), /obs:istio\.samplingPercent = 150: expected a number >= 0 and <= 100/],
     ["Kiali anonymous outside local", (c: Record<string, any>) => (c["obs:environment"] = "staging"), /obs:kiali\.auth\.strategy = "anonymous": expected one of token, openid, header \(anonymous is allowed only where obs:environment is "local"; here it is "staging"\)/],
     ["Kiali without Prometheus", (c: Record<string, any>) => (c["obs:prometheus"].enabled = false), /obs:kiali\.enabled = true: expected false while obs:prometheus\.enabled is false/],
     ["dashboard naming an unknown datasource", (c: Record<string, any>) => (c["obs:grafana"].extraDashboards = ["test/e2e/fixtures/dashboard-unknown-datasource.json"]), /obs:grafana\.extraDashboards\[0\] = "panels\[0\]\.targets\[0\]\.datasource = loki": expected a datasource uid this stack provisions: prometheus, jaeger, es-envoy-access, es-k8s-logs/],

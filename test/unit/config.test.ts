@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { problems } from "./config-problems.js";
 import { parse } from "yaml";
-import { ConfigError, effectiveRevision, parseConfig, schema } from "../../config/index.js";
+import { ConfigError, parseConfig, schema } from "../../config/index.js";
+import { effectiveRevision } from "../../components/istio/config.js";
 import { referenceRows } from "../../lib/schema.js";
 
 const pinned = { istio: ["1.30", "1.31"] };
@@ -21,7 +22,10 @@ describe("config schema", () => {
     expect(c.istio.profile).toBe("default");
     expect(c.istio.mtls).toBe("STRICT");
     expect(c.istio.pilot.resources.requests.cpu).toBe("500m");
-    expect(c.tracing.samplingPercent).toBe(1);
+    expect(c.istio.samplingPercent).toBe(1);
+    expect(c.namespace).toBe("observability");
+    expect(c.clusterDomain).toBe("cluster.local");
+    expect(c.deprecations).toEqual([]);
     expect(c.retainOnDelete).toBe(true);
     expect(c.stack).toBe("dev");
   });
@@ -62,6 +66,28 @@ describe("config schema", () => {
 
   it.each([[-1], [100.5], ["lots"]])("rejects sampling rate %s outside 0-100", (v) => {
     expect(problems({ ...base(), tracing: { samplingPercent: v } })).toEqual([`obs:tracing.samplingPercent = ${JSON.stringify(v)}: a number >= 0 and <= 100`]);
+  });
+
+  it.each([[-1], [100.5], ["lots"]])("rejects sampling rate %s under its new key obs:istio.samplingPercent", (v) => {
+    const raw = base();
+    (raw.istio as Record<string, unknown>).samplingPercent = v;
+    expect(problems(raw)).toEqual([`obs:istio.samplingPercent = ${JSON.stringify(v)}: a number >= 0 and <= 100`]);
+  });
+
+  it("accepts the old obs:tracing keys for one release, moved to their new place with one message each", () => {
+    const c = parseConfig("dev", { ...base(), tracing: { samplingPercent: 7, namespace: "obs-old" } }, pinned);
+    expect(c.istio.samplingPercent).toBe(7);
+    expect(c.namespace).toBe("obs-old");
+    expect(c.deprecations).toEqual([
+      "obs:tracing.samplingPercent is deprecated: set obs:istio.samplingPercent instead (the old key is accepted until the next release)",
+      "obs:tracing.namespace is deprecated: set obs:namespace instead (the old key is accepted until the next release)",
+    ]);
+    expect("tracing" in c).toBe(false);
+  });
+
+  it("refuses an old key set together with its replacement", () => {
+    const raw = { ...base(), namespace: "new", tracing: { namespace: "old" } };
+    expect(problems(raw)).toEqual(['obs:tracing.namespace = "old": not set together with its replacement obs:namespace (remove obs:tracing.namespace)']);
   });
 
   it("rejects unknown keys at every level instead of falling back to defaults", () => {

@@ -35,8 +35,8 @@ beforeAll(async () => {
 describe("IstioControlPlane", () => {
   it("creates the namespace, CRDs, one group per revision, tags, namespaces and mesh resources", async () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
-    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" } } }, { istio: ["1.30", "1.31"] }).istio;
-    const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", samplingPercent: 5, retainOnDelete: true });
+    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" }, samplingPercent: 5 } }, { istio: ["1.30", "1.31"] }).istio;
+    const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", retainOnDelete: true });
     expect(cp.revisions).toEqual(["1-30", "1-31"]);
     // registrations behind dependsOn settle after the constructor returns
     await new Promise((r) => setTimeout(r, 200));
