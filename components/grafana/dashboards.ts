@@ -3,8 +3,8 @@
 // Kafka, Cassandra, Jaeger). Queries use the recording rules where they exist and otherwise
 // the metric registry, so a renamed metric is renamed in every panel.
 import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../mesh/metrics.js";
-import { RECORDING_RULES as R } from "../prometheus/rules.js";
-import { JOBS } from "../prometheus/scrape.js";
+import { RECORDING_RULES as R } from "../mesh/metrics.js";
+import { JOBS } from "../mesh/metrics.js";
 import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../tracing/topology.js";
 import { type Dashboard, DATASOURCES as DS, type LogsPanel, type PromPanel, type Row, type TracesPanel, type Unit, type Variable } from "./model.js";
 import { accessField, eq, K8S_FIELDS, quantile, rate, re, sel, sumBy } from "./promql.js";

@@ -5,7 +5,7 @@
 import { stringify } from "yaml";
 import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../mesh/metrics.js";
 import { sel } from "../prometheus/rule-tests.js";
-import { JOBS } from "../prometheus/scrape.js";
+import { JOBS } from "../mesh/metrics.js";
 import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../tracing/topology.js";
 import { type Dashboard, promQueries, substitute } from "./model.js";
 

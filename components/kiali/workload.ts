@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../k8s/hash.js";
-import { scrapeAnnotations } from "../prometheus/scrape.js";
+import { scrapeAnnotations } from "../mesh/metrics.js";
 import { type RouteInput, virtualServiceSpec } from "../mesh/expose.js";
 import type { KialiConfig } from "./config.js";
 import { CONFIG_DIR, CONFIG_FILE, KIALI_METRICS_PORT, KIALI_PORT, OIDC_SECRET_DIR, SIGNING_KEY_DIR, WEB_ROOT } from "./settings.js";

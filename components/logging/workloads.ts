@@ -2,7 +2,7 @@
 // imported for checking only). The component wires them into resources.
 import { createHmac } from "node:crypto";
 import { contentHash } from "../k8s/hash.js";
-import { scrapeAnnotations } from "../prometheus/scrape.js";
+import { scrapeAnnotations } from "../mesh/metrics.js";
 import type * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, BOOTSTRAP_USERS, CERTS_SCRIPT } from "./bootstrap.js";
 import { type LoggingConfig } from "./config.js";

@@ -1,5 +1,7 @@
-// Every metric name the stack's rules, dashboards and Kiali settings query, in one place: a
-// metric renamed here is renamed in every rule, panel and Kiali chart that uses it.
+// The mesh's metrics registry: every metric name the stack's rules, dashboards and Kiali
+// settings query, the scrape job names, the scrape annotations a pod opts in with, and the
+// recording rules' names, in one place. A name changed here changes in every rule, panel and
+// Kiali chart, and no component imports another to learn one.
 // Names are the Prometheus exposition names (counters with `_total`; histograms without the
 // `_bucket`/`_sum`/`_count` suffix, see `bucket`).
 
@@ -93,3 +95,39 @@ export const KUBELET = {
 
 /** The `_bucket` series of a histogram. */
 export const bucket = (histogram: string): string => `${histogram}_bucket`;
+
+/** Prometheus's scrape jobs, by role (the `job` label of every series). */
+export const JOBS = {
+  prometheus: "prometheus",
+  istiod: "istiod",
+  envoy: "envoy-stats",
+  pods: "kubernetes-pods",
+  podsMtls: "kubernetes-pods-istio-secure",
+  serviceEndpoints: "kubernetes-service-endpoints",
+  apiservers: "kubernetes-apiservers",
+  nodes: "kubernetes-nodes",
+  cadvisor: "kubernetes-cadvisor",
+} as const;
+
+/** Pod annotations the kubernetes-pods job honours: scrape this pod on this port (path /metrics unless prometheus.io/path says otherwise). */
+export const scrapeAnnotations = (port: number): Record<string, string> => ({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port) });
+
+/** Names of the recorded series; dashboards query these instead of repeating the expressions. */
+export const RECORDING_RULES = {
+  /** requests/s per destination workload (labels: destination_workload_namespace, destination_workload) */
+  workloadRequestRate: "destination_workload:istio_requests:rate5m",
+  /** 5xx responses/s per destination workload (0 when there are none) */
+  workload5xxRate: "destination_workload:istio_requests_5xx:rate5m",
+  /** share of 5xx responses per destination workload, 0..1 (absent while the workload is idle) */
+  workload5xxRatio: "destination_workload:istio_requests_5xx:ratio_rate5m",
+  workloadLatencyP50: "destination_workload:istio_request_duration_milliseconds:p50_rate5m",
+  workloadLatencyP90: "destination_workload:istio_request_duration_milliseconds:p90_rate5m",
+  workloadLatencyP99: "destination_workload:istio_request_duration_milliseconds:p99_rate5m",
+  /** requests/s in the whole mesh (no labels) */
+  meshRequestRate: "mesh:istio_requests:rate5m",
+  /** share of 5xx responses in the whole mesh, 0..1 */
+  mesh5xxRatio: "mesh:istio_requests_5xx:ratio_rate5m",
+  meshLatencyP99: "mesh:istio_request_duration_milliseconds:p99_rate5m",
+} as const;
+export type RecordingRuleName = (typeof RECORDING_RULES)[keyof typeof RECORDING_RULES];
+

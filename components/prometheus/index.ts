@@ -7,8 +7,8 @@ import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
 import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
 
 export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema } from "./config.js";
-export { ALERTS, RECORDING_RULES, type RecordingRuleName, WORKLOAD_LABELS } from "./rules.js";
-export { buildPrometheusConfig, JOBS, type MeshMtls, renderPrometheusYaml } from "./scrape.js";
+export { ALERTS, WORKLOAD_LABELS } from "./rules.js";
+export { buildPrometheusConfig, type MeshMtls, renderPrometheusYaml } from "./scrape.js";
 
 export interface PrometheusArgs {
   /** Namespace of the server's objects (must exist). */

@@ -2,8 +2,9 @@
 // Envoy (istio_requests_total, istio_request_duration_milliseconds) and istiod expose, and
 // the values and alerts the rules must produce from them.
 import { stringify } from "yaml";
-import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, RECORDING_RULES as R, type RuleOptions } from "./rules.js";
-import { JOBS, RULES_FILE } from "./scrape.js";
+import { JOBS, RECORDING_RULES as R } from "../mesh/metrics.js";
+import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, type RuleOptions } from "./rules.js";
+import { RULES_FILE } from "./scrape.js";
 
 type Labels = Record<string, string>;
 

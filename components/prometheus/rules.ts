@@ -1,26 +1,7 @@
 // The Prometheus rule file: mesh recording rules (reused by dashboards) and the alerts of the
 // control plane, the data plane and Prometheus itself; plus a `promtool test rules` file for it.
 import { stringify } from "yaml";
-import { JOBS } from "./scrape.js";
-
-/** Names of the recorded series; dashboards query these instead of repeating the expressions. */
-export const RECORDING_RULES = {
-  /** requests/s per destination workload (labels: destination_workload_namespace, destination_workload) */
-  workloadRequestRate: "destination_workload:istio_requests:rate5m",
-  /** 5xx responses/s per destination workload (0 when there are none) */
-  workload5xxRate: "destination_workload:istio_requests_5xx:rate5m",
-  /** share of 5xx responses per destination workload, 0..1 (absent while the workload is idle) */
-  workload5xxRatio: "destination_workload:istio_requests_5xx:ratio_rate5m",
-  workloadLatencyP50: "destination_workload:istio_request_duration_milliseconds:p50_rate5m",
-  workloadLatencyP90: "destination_workload:istio_request_duration_milliseconds:p90_rate5m",
-  workloadLatencyP99: "destination_workload:istio_request_duration_milliseconds:p99_rate5m",
-  /** requests/s in the whole mesh (no labels) */
-  meshRequestRate: "mesh:istio_requests:rate5m",
-  /** share of 5xx responses in the whole mesh, 0..1 */
-  mesh5xxRatio: "mesh:istio_requests_5xx:ratio_rate5m",
-  meshLatencyP99: "mesh:istio_request_duration_milliseconds:p99_rate5m",
-} as const;
-export type RecordingRuleName = (typeof RECORDING_RULES)[keyof typeof RECORDING_RULES];
+import { bucket, ISTIO, JOBS, RECORDING_RULES } from "../mesh/metrics.js";
 
 /** Labels every destination_workload:* series carries. */
 export const WORKLOAD_LABELS = ["destination_workload_namespace", "destination_workload"] as const;
@@ -76,9 +57,9 @@ export const DEFAULT_RULE_OPTIONS: Required<RuleOptions> = { errorRatio: 0.05, m
 const R = RECORDING_RULES;
 const BY_WORKLOAD = WORKLOAD_LABELS.join(", ");
 // Server-side (sidecar of the destination) view: one report per request, whoever the client is.
-const REQUESTS = 'istio_requests_total{reporter="destination"}';
-const REQUESTS_5XX = 'istio_requests_total{reporter="destination", response_code=~"5.."}';
-const DURATION_BUCKETS = 'istio_request_duration_milliseconds_bucket{reporter="destination"}';
+const REQUESTS = `${ISTIO.requests}{reporter="destination"}`;
+const REQUESTS_5XX = `${ISTIO.requests}{reporter="destination", response_code=~"5.."}`;
+const DURATION_BUCKETS = `${bucket(ISTIO.requestDuration)}{reporter="destination"}`;
 
 const quantile = (q: number, by: string) => `histogram_quantile(${q}, sum by (${by}) (rate(${DURATION_BUCKETS}[5m])))`;
 

@@ -15,6 +15,8 @@
 //   `kubernetes-pods` leaves them alone.
 // - istiod carries prometheus.io annotations too; the `istiod` job owns it.
 import { stringify } from "yaml";
+import { ISTIO_NAMESPACE } from "../k8s/labels.js";
+import { JOBS } from "../mesh/metrics.js";
 import type { PrometheusConfig } from "./config.js";
 
 export type RelabelAction = "replace" | "keep" | "drop" | "labelmap" | "labeldrop" | "labelkeep";
@@ -78,17 +80,6 @@ export interface PrometheusConfigInput {
   readonly namespaces?: readonly string[];
 }
 
-export const JOBS = {
-  prometheus: "prometheus",
-  istiod: "istiod",
-  envoy: "envoy-stats",
-  pods: "kubernetes-pods",
-  podsMtls: "kubernetes-pods-istio-secure",
-  serviceEndpoints: "kubernetes-service-endpoints",
-  apiservers: "kubernetes-apiservers",
-  nodes: "kubernetes-nodes",
-  cadvisor: "kubernetes-cadvisor",
-} as const;
 export const BUILTIN_JOB_NAMES: readonly string[] = Object.values(JOBS);
 
 /** Where prometheus.yml and the rule file live in the pod (a ConfigMap); rule_files are relative to it. */
@@ -97,7 +88,6 @@ export const CONFIG_FILE = "prometheus.yml";
 export const RULES_FILE = "istio-rules.yml";
 /** Where the Istio workload certificate lands in the Prometheus container (Istio's documented layout). */
 export const ISTIO_CERTS_DIR = "/etc/prom-certs";
-export const ISTIO_NAMESPACE = "istio-system";
 /** Port of the Istio agent's merged metrics (and its own /stats/prometheus). */
 export const ISTIO_MERGED_METRICS_PORT = 15020;
 
@@ -111,8 +101,6 @@ export function metaLabel(kind: "pod_annotation" | "pod_label" | "service_annota
   return `__meta_kubernetes_${kind}_${name.replace(/[^a-zA-Z0-9_]/g, "_")}`;
 }
 
-/** Pod annotations the kubernetes-pods job honours: scrape this pod on this port (path /metrics unless prometheus.io/path says otherwise). */
-export const scrapeAnnotations = (port: number): Record<string, string> => ({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port) });
 
 const POD_SCRAPE = metaLabel("pod_annotation", "prometheus.io/scrape");
 const POD_PORT = metaLabel("pod_annotation", "prometheus.io/port");

@@ -11,7 +11,7 @@ import type { ResourcesConfig, TracingBackendConfig } from "./config.js";
 import { collectorConfig, HEALTH_PATH, ingesterConfig, type JaegerConfigInput, type OtelcolConfig, queryConfig } from "./jaeger-config.js";
 import { KAFKA_UID, KAFKA_VOLUME_PATH, kafkaEnv, topicJobScript, topicWaitScript } from "./kafka.js";
 import { kafkaExporterDeploymentSpec } from "./kafka-exporter.js";
-import { scrapeAnnotations } from "../prometheus/scrape.js";
+import { scrapeAnnotations } from "../mesh/metrics.js";
 import { IMAGES, NAMES, PORTS, serviceHost } from "./topology.js";
 
 export { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "./config.js";

@@ -2,7 +2,7 @@
 // consumer lag (kafka_*), for Prometheus through its pod annotations. One replica: a second
 // would repeat every series.
 import type * as k8s from "@pulumi/kubernetes";
-import { scrapeAnnotations } from "../prometheus/scrape.js";
+import { scrapeAnnotations } from "../mesh/metrics.js";
 import type { KafkaInput } from "./kafka.js";
 import { IMAGES, kafkaBrokers, PORTS } from "./topology.js";
 

@@ -13,7 +13,7 @@ import { DATASOURCES, datasourcesOf, promQueries, substitute } from "../../../co
 import { dashboardQueries } from "../../../components/grafana/panel-tests.js";
 import { provisionedUids, renderDashboardProviderYaml, renderDatasourcesYaml } from "../../../components/grafana/provisioning.js";
 import { ISTIO, ISTIOD } from "../../../components/mesh/metrics.js";
-import { RECORDING_RULES } from "../../../components/prometheus/rules.js";
+import { RECORDING_RULES } from "../../../components/mesh/metrics.js";
 import { grafanaSchema } from "../../../components/grafana/config.js";
 
 const withLogs = buildDashboards({ namespace: "observability", logging: true });

@@ -2,9 +2,10 @@
 // promtool itself evaluates them in test/e2e/prometheus.test.ts.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ALERTS, type AlertingRule, buildRules, expandAnnotations, RECORDING_RULES, type RecordingRule, renderRulesYaml } from "../../../components/prometheus/rules.js";
+import { ALERTS, type AlertingRule, buildRules, expandAnnotations, type RecordingRule, renderRulesYaml } from "../../../components/prometheus/rules.js";
 import { buildRuleTests } from "../../../components/prometheus/rule-tests.js";
-import { JOBS, RULES_FILE } from "../../../components/prometheus/scrape.js";
+import { RULES_FILE } from "../../../components/prometheus/scrape.js";
+import { JOBS, RECORDING_RULES } from "../../../components/mesh/metrics.js";
 
 const rules = buildRules();
 const all = rules.groups.flatMap((g) => g.rules);

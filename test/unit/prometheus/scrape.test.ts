@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parsePrometheusConfig, type PrometheusConfig } from "../../../components/prometheus/config.js";
-import { buildPrometheusConfig, JOBS, type MeshMtls, type PrometheusConfigInput, renderPrometheusYaml, type ScrapeConfig } from "../../../components/prometheus/scrape.js";
+import { JOBS } from "../../../components/mesh/metrics.js";
+import { buildPrometheusConfig, type MeshMtls, type PrometheusConfigInput, renderPrometheusYaml, type ScrapeConfig } from "../../../components/prometheus/scrape.js";
 import { endpointSliceTargets, type Labels, nodeTarget, type Pod, podTargets, relabel, scrapeTargets } from "./relabel.js";
 
 const defaults = (over: Record<string, unknown> = {}): PrometheusConfig => {
