@@ -5,9 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config/load.js";
 import { ConfigError, type StackConfig } from "./config/index.js";
 import { IstioControlPlane } from "./components/istio/index.js";
-import { Logging } from "./components/logging/index.js";
+import { ACCESS_ALIAS, Logging, LOGS_ALIAS } from "./components/logging/index.js";
 import { Prometheus } from "./components/prometheus/index.js";
-import { Tracing, zipkinHost as collectorZipkinHost } from "./components/tracing/index.js";
+import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Tracing, zipkinHost as collectorZipkinHost } from "./components/tracing/index.js";
 import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
 import { ISTIO_NAMESPACE } from "./components/istio/overlay.js";
 import { Grafana } from "./components/grafana/index.js";
@@ -46,7 +46,8 @@ export default async function main(): Promise<Record<string, unknown>> {
   let dashboards: StackDashboards | undefined;
   if (cfg.grafana.enabled) {
     const issues: Issue[] = [];
-    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.namespace, logging: cfg.logging.enabled }, projectDir, issues);
+    const jaeger = { spansTopic: SPANS_TOPIC, ingesterGroup: INGESTER_GROUP, cassandra: JAEGER_NAMES.cassandra };
+    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.namespace, logging: cfg.logging.enabled, clusterDomain: cfg.clusterDomain, jaeger }, projectDir, issues);
     if (issues.length) throw new pulumi.RunError(`invalid Grafana dashboards for stack '${cfg.stack}', nothing was changed:\n${formatIssues(issues)}`);
   }
   const target = targetOf(cfg);
@@ -99,7 +100,7 @@ export default async function main(): Promise<Record<string, unknown>> {
         prometheusUrl: prometheus.url,
         scrapeInterval: cfg.prometheus.scrapeInterval,
         jaegerUrl: tracing.queryUrl,
-        ...(logging ? { elasticsearch: { url: logging.elasticsearchUrl, user: logging.readerUser, passwordSecret: logging.readerCredentialsSecret, passwordKey: logging.readerPasswordKey, caSecret: logging.caSecret, caKey: logging.caKey } } : {}),
+        ...(logging ? { elasticsearch: { url: logging.elasticsearchUrl, user: logging.readerUser, passwordSecret: logging.readerCredentialsSecret, passwordKey: logging.readerPasswordKey, caSecret: logging.caSecret, caKey: logging.caKey, accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS } } : {}),
         dashboards: dashboards.dashboards,
         extraDashboards: dashboards.extra,
         retainOnDelete: cfg.retainOnDelete,

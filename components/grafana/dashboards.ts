@@ -2,10 +2,7 @@
 // workload, control plane) and the stack's own health (Prometheus, Fluentd, Elasticsearch,
 // Kafka, Cassandra, Jaeger). Queries use the recording rules where they exist and otherwise
 // the metric registry, so a renamed metric is renamed in every panel.
-import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../mesh/metrics.js";
-import { RECORDING_RULES as R } from "../mesh/metrics.js";
-import { JOBS } from "../mesh/metrics.js";
-import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../tracing/topology.js";
+import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, JOBS, KAFKA, KUBELET, PROMETHEUS, RECORDING_RULES as R } from "../mesh/metrics.js";
 import { type Dashboard, DATASOURCES as DS, type LogsPanel, type PromPanel, type Row, type TracesPanel, type Unit, type Variable } from "./model.js";
 import { accessField, eq, K8S_FIELDS, quantile, rate, re, sel, sumBy } from "./promql.js";
 
@@ -14,6 +11,20 @@ export interface DashboardInput {
   readonly namespace: string;
   /** Elasticsearch is deployed: its dashboard and the log panels are included. */
   readonly logging: boolean;
+  /** The cluster's DNS domain (`obs:clusterDomain`): Envoy names upstream clusters by Service FQDN. */
+  readonly clusterDomain: string;
+  /** What the tracing backend's panels select on, handed over by the composition root. */
+  readonly jaeger: JaegerNames;
+}
+
+/** Names of the tracing backend's objects that its dashboard queries. */
+export interface JaegerNames {
+  /** Kafka topic the collectors write spans to. */
+  readonly spansTopic: string;
+  /** Consumer group of the ingesters. */
+  readonly ingesterGroup: string;
+  /** Cassandra's StatefulSet (and container) name. */
+  readonly cassandra: string;
 }
 
 const prom = (kind: "timeseries" | "stat", title: string, description: string, unit: Unit, targets: PromPanel["targets"], extra: Partial<PromPanel> = {}): PromPanel => ({ kind, title, description, datasource: DS.prometheus, unit, targets, ...extra });
@@ -101,7 +112,7 @@ function meshService(i: DashboardInput): Dashboard {
       panels: [{ kind: "traces", title: "Slow traces", description: "Traces through the service that took at least 500 ms (Jaeger).", datasource: DS.jaeger, service: "$service.$namespace", minDuration: "500ms", width: 24 } satisfies TracesPanel],
     },
   ];
-  if (i.logging) rows.push({ title: "Access log", panels: [logs("Calls to the service", "Access-log lines of clients calling the service.", DS.accessLogs, `${accessField("upstream_cluster")}:*$service.$namespace.svc.cluster.local`)] });
+  if (i.logging) rows.push({ title: "Access log", panels: [logs("Calls to the service", "Access-log lines of clients calling the service.", DS.accessLogs, `${accessField("upstream_cluster")}:*$service.$namespace.svc.${i.clusterDomain}`)] });
   return {
     uid: "obs-mesh-service",
     title: "Mesh / Service",
@@ -282,17 +293,17 @@ function kafkaHealth(i: DashboardInput): Dashboard {
       title: "Spans topic",
       panels: [
         stat("Brokers", "Brokers the exporter sees.", "short", `max(${sel(KAFKA.brokers, ns)})`),
-        stat("Under-replicated partitions", "Partitions of the spans topic with a replica behind.", "short", `sum(${sel(KAFKA.underReplicated, ns, eq("topic", SPANS_TOPIC))})`, { thresholds: [[0, "green"], [1, "red"]] }),
-        series("Messages written/s", "Span batches the collectors write to the topic.", "ops", { expr: sumBy([], rate(sel(KAFKA.partitionOffset, ns, eq("topic", SPANS_TOPIC)))), legend: SPANS_TOPIC }),
-        series("Ingester lag", "Messages the ingesters have not stored yet; growth means Cassandra or the ingesters are behind.", "short", { expr: sumBy(["partition"], sel(KAFKA.consumerGroupLag, ns, eq("consumergroup", INGESTER_GROUP), eq("topic", SPANS_TOPIC))), legend: "partition {{partition}}" }),
+        stat("Under-replicated partitions", "Partitions of the spans topic with a replica behind.", "short", `sum(${sel(KAFKA.underReplicated, ns, eq("topic", i.jaeger.spansTopic))})`, { thresholds: [[0, "green"], [1, "red"]] }),
+        series("Messages written/s", "Span batches the collectors write to the topic.", "ops", { expr: sumBy([], rate(sel(KAFKA.partitionOffset, ns, eq("topic", i.jaeger.spansTopic)))), legend: i.jaeger.spansTopic }),
+        series("Ingester lag", "Messages the ingesters have not stored yet; growth means Cassandra or the ingesters are behind.", "short", { expr: sumBy(["partition"], sel(KAFKA.consumerGroupLag, ns, eq("consumergroup", i.jaeger.ingesterGroup), eq("topic", i.jaeger.spansTopic))), legend: "partition {{partition}}" }),
       ],
     },
   ]);
 }
 
 function cassandraHealth(i: DashboardInput): Dashboard {
-  const pods = [eq("namespace", i.namespace), re("pod", `${NAMES.cassandra}-[0-9]+`), eq("container", NAMES.cassandra)];
-  const claims = [eq("namespace", i.namespace), re("persistentvolumeclaim", `data-${NAMES.cassandra}-[0-9]+`)];
+  const pods = [eq("namespace", i.namespace), re("pod", `${i.jaeger.cassandra}-[0-9]+`), eq("container", i.jaeger.cassandra)];
+  const claims = [eq("namespace", i.namespace), re("persistentvolumeclaim", `data-${i.jaeger.cassandra}-[0-9]+`)];
   const storage = [eq("namespace", i.namespace), eq("exporter", "jaeger_storage_exporter")];
   return stack("cassandra", "Cassandra", "The span store: node resources from the kubelet, and the writes the ingesters make.", [
     {

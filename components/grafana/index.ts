@@ -24,6 +24,9 @@ export interface GrafanaElasticsearch {
   /** Secret and key of the CA that signed Elasticsearch's certificate. */
   readonly caSecret: pulumi.Input<string>;
   readonly caKey: string;
+  /** Index aliases of the access log and the container logs. */
+  readonly accessIndex: string;
+  readonly logsIndex: string;
 }
 
 export interface GrafanaArgs {
@@ -68,7 +71,7 @@ export class Grafana extends pulumi.ComponentResource {
 
     const datasourcesYaml = pulumi
       .all([args.prometheusUrl, args.jaegerUrl, es?.url ?? ""])
-      .apply(([prometheusUrl, jaegerUrl, esUrl]) => renderDatasourcesYaml({ prometheusUrl, jaegerUrl, scrapeInterval: args.scrapeInterval, ...(es ? { elasticsearch: { url: esUrl, user: es.user, caFile: es.caKey } } : {}) }));
+      .apply(([prometheusUrl, jaegerUrl, esUrl]) => renderDatasourcesYaml({ prometheusUrl, jaegerUrl, scrapeInterval: args.scrapeInterval, ...(es ? { elasticsearch: { url: esUrl, user: es.user, caFile: es.caKey, accessIndex: es.accessIndex, logsIndex: es.logsIndex } } : {}) }));
     const datasources = new k8s.core.v1.ConfigMap(`${name}-datasources`, { metadata: meta(`${name}-datasources`), data: { "stack.yaml": datasourcesYaml } }, { parent: this });
     const providerYaml = renderDashboardProviderYaml();
     const provider = new k8s.core.v1.ConfigMap(`${name}-dashboard-provider`, { metadata: meta(`${name}-dashboard-provider`), data: { "stack.yaml": providerYaml } }, { parent: this });

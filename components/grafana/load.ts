@@ -17,7 +17,7 @@ export interface StackDashboards {
 
 /** Pushes one issue per unreadable file or unknown datasource; `projectDir` resolves extraDashboards. */
 export function loadDashboards(cfg: GrafanaConfig, input: DashboardInput, projectDir: string, issues: Issue[]): StackDashboards {
-  const provisioned = provisionedUids(input.logging ? { elasticsearch: { url: "", user: "", caFile: "" } } : {});
+  const provisioned = provisionedUids(input.logging ? { elasticsearch: { url: "", user: "", caFile: "", accessIndex: "", logsIndex: "" } } : {});
   const dashboards = buildDashboards(input);
   for (const d of dashboards) checkDatasources(dashboardJson(d), provisioned, `dashboard ${d.uid}`, issues);
   const extra: Record<string, unknown> = {};

@@ -2,7 +2,6 @@
 // two Elasticsearch aliases) and the dashboard provider, as the YAML Grafana reads at start.
 // Pure: no Pulumi imports; URLs arrive resolved.
 import { stringify } from "yaml";
-import { ACCESS_ALIAS, LOGS_ALIAS } from "../logging/names.js";
 import { type Dashboard, DATASOURCES, type DatasourceUid } from "./model.js";
 import { accessField } from "./promql.js";
 
@@ -20,6 +19,9 @@ export interface ElasticsearchSource {
   readonly user: string;
   /** File name of the CA certificate inside ES_CA_DIR. */
   readonly caFile: string;
+  /** Index aliases the logging pipeline writes: Envoy's access log and the containers' logs. */
+  readonly accessIndex: string;
+  readonly logsIndex: string;
 }
 
 export interface DatasourceInput {
@@ -75,7 +77,7 @@ export function datasources(i: DatasourceInput): ProvisionedDatasource[] {
       // `$$`: a literal `$` in a provisioning file, which Grafana otherwise expands from the environment.
       jsonData: es ? { tracesToLogsV2: { datasourceUid: DATASOURCES.accessLogs, customQuery: true, query: `${accessField("trace_id")}:"$\${__trace.traceId}"`, spanStartTimeShift: "-5m", spanEndTimeShift: "5m" } } : {},
     },
-    ...(es ? [elastic(DATASOURCES.accessLogs, "Envoy access log", ACCESS_ALIAS, "access.path"), elastic(DATASOURCES.podLogs, "Container logs", LOGS_ALIAS, "log")] : []),
+    ...(es ? [elastic(DATASOURCES.accessLogs, "Envoy access log", es.accessIndex, "access.path"), elastic(DATASOURCES.podLogs, "Container logs", es.logsIndex, "log")] : []),
   ];
 }
 

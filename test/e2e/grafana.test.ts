@@ -8,12 +8,13 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildDashboards } from "../../components/grafana/dashboards.js";
-import { type ExactCheck, dashboardQueries, type NamedQuery, queryRules, queryTests, renderYaml } from "../../components/grafana/panel-tests.js";
+import { type ExactCheck, dashboardQueries, type NamedQuery, queryRules, queryTests, renderYaml } from "../builders/panel-tests.js";
 import { kialiMetricQueries } from "../../components/kiali/settings.js";
 import { ISTIOD } from "../../components/mesh/metrics.js";
 import { renderRulesYaml } from "../../components/prometheus/rules.js";
 import { RULES_FILE } from "../../components/prometheus/scrape.js";
 import { toolPath } from "../../lib/tools.js";
+import { dashboardInput } from "../builders/dashboard-input.js";
 
 const NS = "observability";
 const QUERIES = "dashboard-queries.yml";
@@ -26,7 +27,7 @@ function run(...args: string[]): { code: number | null; out: string } {
 }
 
 const allQueries = (): NamedQuery[] => [
-  ...dashboardQueries(buildDashboards({ namespace: NS, logging: true })),
+  ...dashboardQueries(buildDashboards(dashboardInput(true, NS))),
   ...kialiMetricQueries().map((q) => ({ source: `kiali/${q.name}`, expr: q.expr })),
 ];
 
@@ -57,7 +58,7 @@ describe("promtool on the dashboards' and Kiali's queries", () => {
   });
 
   it("check rules parses every query (dashboards with and without logging, and Kiali's)", () => {
-    const queries = [...allQueries(), ...dashboardQueries(buildDashboards({ namespace: NS, logging: false }))];
+    const queries = [...allQueries(), ...dashboardQueries(buildDashboards(dashboardInput(false, NS)))];
     writeFiles(queries);
     const { code, out } = run("check", "rules", path.join(dir, QUERIES));
     expect(code, out).toBe(0);

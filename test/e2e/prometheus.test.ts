@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parsePrometheusConfig } from "../../components/prometheus/config.js";
-import { buildRuleTests, renderRuleTestsYaml } from "../../components/prometheus/rule-tests.js";
+import { buildRuleTests, renderRuleTestsYaml } from "../builders/rule-tests.js";
 import { renderRulesYaml } from "../../components/prometheus/rules.js";
 import { CONFIG_FILE, type PrometheusConfigInput, renderPrometheusYaml, RULES_FILE } from "../../components/prometheus/scrape.js";
 import { toolPath } from "../../lib/tools.js";

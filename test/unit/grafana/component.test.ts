@@ -7,6 +7,7 @@ import type { Issue } from "../../../lib/schema.js";
 import { type GrafanaConfig, grafanaSchema } from "../../../components/grafana/config.js";
 import { buildDashboards } from "../../../components/grafana/dashboards.js";
 import { type Created, recordResources } from "../mocks.js";
+import { ACCESS_ALIAS, dashboardInput, LOGS_ALIAS } from "../../builders/dashboard-input.js";
 
 const created: Created[] = [];
 const config = (raw: unknown): GrafanaConfig => {
@@ -22,7 +23,7 @@ const named = (name: string) => {
 };
 const output = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
-const dashboards = buildDashboards({ namespace: "observability", logging: true });
+const dashboards = buildDashboards(dashboardInput(true));
 let url: string;
 
 beforeAll(async () => {
@@ -34,9 +35,9 @@ beforeAll(async () => {
     config: config({}),
     dashboards,
     extraDashboards: { "mine.json": { uid: "mine", panels: [] } },
-    elasticsearch: { url: "https://es-http.observability.svc:9200", user: "grafana", passwordSecret: pulumi.output("logging-es-grafana-credentials"), passwordKey: "password", caSecret: pulumi.output("logging-es-ca"), caKey: "ca.crt" },
+    elasticsearch: { url: "https://es-http.observability.svc:9200", user: "grafana", passwordSecret: pulumi.output("logging-es-grafana-credentials"), passwordKey: "password", caSecret: pulumi.output("logging-es-ca"), caKey: "ca.crt", accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS },
   });
-  new Grafana("exposed", { ...common, config: config({ expose: true, host: "grafana.example.com" }), dashboards: buildDashboards({ namespace: "observability", logging: false }) });
+  new Grafana("exposed", { ...common, config: config({ expose: true, host: "grafana.example.com" }), dashboards: buildDashboards(dashboardInput(false)) });
   url = await output(g.url);
   await new Promise((r) => setTimeout(r, 200));
 });

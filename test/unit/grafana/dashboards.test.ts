@@ -10,14 +10,15 @@ import { buildDashboards } from "../../../components/grafana/dashboards.js";
 import { checkDatasources, dashboardJson, datasourceRefs } from "../../../components/grafana/json.js";
 import { loadDashboards } from "../../../components/grafana/load.js";
 import { DATASOURCES, datasourcesOf, promQueries, substitute } from "../../../components/grafana/model.js";
-import { dashboardQueries } from "../../../components/grafana/panel-tests.js";
+import { dashboardQueries } from "../../builders/panel-tests.js";
 import { provisionedUids, renderDashboardProviderYaml, renderDatasourcesYaml } from "../../../components/grafana/provisioning.js";
 import { ISTIO, ISTIOD } from "../../../components/mesh/metrics.js";
 import { RECORDING_RULES } from "../../../components/mesh/metrics.js";
 import { grafanaSchema } from "../../../components/grafana/config.js";
+import { ACCESS_ALIAS, dashboardInput, LOGS_ALIAS } from "../../builders/dashboard-input.js";
 
-const withLogs = buildDashboards({ namespace: "observability", logging: true });
-const withoutLogs = buildDashboards({ namespace: "observability", logging: false });
+const withLogs = buildDashboards(dashboardInput(true));
+const withoutLogs = buildDashboards(dashboardInput(false));
 const ES = [DATASOURCES.accessLogs, DATASOURCES.podLogs] as string[];
 
 describe("dashboards", () => {
@@ -46,7 +47,7 @@ describe("dashboards", () => {
 
   it("refer only to the datasources their configuration provisions", () => {
     for (const [dashboards, logging] of [[withLogs, true], [withoutLogs, false]] as const) {
-      const provisioned = provisionedUids(logging ? { elasticsearch: { url: "u", user: "grafana", caFile: "ca.crt" } } : {});
+      const provisioned = provisionedUids(logging ? { elasticsearch: { url: "u", user: "grafana", caFile: "ca.crt", accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS } } : {});
       const issues: Issue[] = [];
       for (const d of dashboards) checkDatasources(dashboardJson(d), provisioned, d.uid, issues);
       expect(issues).toEqual([]);
@@ -130,7 +131,7 @@ describe("datasource check", () => {
       return c;
     };
     const issues: Issue[] = [];
-    const loaded = loadDashboards(cfg(["dashboards/ok.json", "dashboards/loki.json", "dashboards/missing.json", "dashboards/nouid.json"]), { namespace: "observability", logging: true }, dir, issues);
+    const loaded = loadDashboards(cfg(["dashboards/ok.json", "dashboards/loki.json", "dashboards/missing.json", "dashboards/nouid.json"]), dashboardInput(true), dir, issues);
     expect(Object.keys(loaded.extra)).toEqual(["ok.json"]);
     expect(issues.map((i) => `${i.key}: ${String(i.value)}`)).toEqual([
       "obs:grafana.extraDashboards[1]: panels[0].datasource = loki",
@@ -140,7 +141,7 @@ describe("datasource check", () => {
     expect(issues[0]!.allowed).toBe("a datasource uid this stack provisions: prometheus, jaeger, es-envoy-access, es-k8s-logs");
     // the same Elasticsearch dashboard is refused when logging is off
     const off: Issue[] = [];
-    loadDashboards(cfg(["dashboards/ok.json"]), { namespace: "observability", logging: false }, dir, off);
+    loadDashboards(cfg(["dashboards/ok.json"]), dashboardInput(false), dir, off);
     expect(off.map((i) => i.value)).toEqual(["panels[0].datasource = es-envoy-access"]);
   });
 });
@@ -149,7 +150,7 @@ describe("provisioning", () => {
   const input = { prometheusUrl: "http://prometheus.observability.svc:9090", scrapeInterval: "30s", jaegerUrl: "http://jaeger-query.observability.svc.cluster.local:16686" };
 
   it("provisions Prometheus (default), Jaeger and the two Elasticsearch aliases, passwords by reference only", () => {
-    const doc = parse(renderDatasourcesYaml({ ...input, elasticsearch: { url: "https://es-http.observability.svc:9200", user: "grafana", caFile: "ca.crt" } }));
+    const doc = parse(renderDatasourcesYaml({ ...input, elasticsearch: { url: "https://es-http.observability.svc:9200", user: "grafana", caFile: "ca.crt", accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS } }));
     expect(doc.prune).toBe(true);
     expect(doc.datasources.map((d: any) => [d.uid, d.type, d.isDefault])).toEqual([
       ["prometheus", "prometheus", true],

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ALERTS, type AlertingRule, buildRules, expandAnnotations, type RecordingRule, renderRulesYaml } from "../../../components/prometheus/rules.js";
-import { buildRuleTests } from "../../../components/prometheus/rule-tests.js";
+import { buildRuleTests } from "../../builders/rule-tests.js";
 import { RULES_FILE } from "../../../components/prometheus/scrape.js";
 import { JOBS, RECORDING_RULES } from "../../../components/mesh/metrics.js";
 

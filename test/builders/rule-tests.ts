@@ -2,9 +2,9 @@
 // Envoy (istio_requests_total, istio_request_duration_milliseconds) and istiod expose, and
 // the values and alerts the rules must produce from them.
 import { stringify } from "yaml";
-import { JOBS, RECORDING_RULES as R } from "../mesh/metrics.js";
-import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, type RuleOptions } from "./rules.js";
-import { RULES_FILE } from "./scrape.js";
+import { JOBS, RECORDING_RULES as R } from "../../components/mesh/metrics.js";
+import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, type RuleOptions } from "../../components/prometheus/rules.js";
+import { RULES_FILE } from "../../components/prometheus/scrape.js";
 
 type Labels = Record<string, string>;
 

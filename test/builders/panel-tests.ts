@@ -3,11 +3,11 @@
 // shaped like Envoy's, istiod's and the stack's exporters' and requires every query to return
 // data: a panel that would stay empty fails. A few main panels are also checked for exact values.
 import { stringify } from "yaml";
-import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../mesh/metrics.js";
-import { sel } from "../prometheus/rule-tests.js";
-import { JOBS } from "../mesh/metrics.js";
-import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../tracing/topology.js";
-import { type Dashboard, promQueries, substitute } from "./model.js";
+import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../../components/mesh/metrics.js";
+import { sel } from "./rule-tests.js";
+import { JOBS } from "../../components/mesh/metrics.js";
+import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/tracing/topology.js";
+import { type Dashboard, promQueries, substitute } from "../../components/grafana/model.js";
 
 export interface NamedQuery {
   /** Where the query comes from, for messages (`<dashboard uid>/<panel title>`). */
