@@ -6,6 +6,8 @@ export const ISTIO_NAMESPACE = "istio-system";
 /** Name of the mesh's tracing extension provider, referenced by the Telemetry resource. */
 export const TRACING_PROVIDER = "jaeger-zipkin";
 export const ZIPKIN_PORT = 9411;
+/** The egress gateway istioctl deploys (its Service, and the pods' `istio` label value). */
+export const EGRESS_GATEWAY = { name: "istio-egressgateway", selector: { istio: "egressgateway" } } as const;
 
 export interface OverlayInput {
   readonly istio: IstioConfig;
@@ -36,6 +38,7 @@ export function buildOverlay(input: OverlayInput): Record<string, unknown> {
         enableTracing: true,
         extensionProviders: [{ name: TRACING_PROVIDER, zipkin: { service: zipkinHost, port: ZIPKIN_PORT } }],
         defaultConfig: { holdApplicationUntilProxyStarts: true },
+        outboundTrafficPolicy: { mode: istio.outboundTrafficPolicy },
       },
       components: {
         pilot: {
@@ -52,10 +55,11 @@ export function buildOverlay(input: OverlayInput): Record<string, unknown> {
             k8s: { replicaCount: gw.replicas, service: { type: gw.serviceType } },
           },
         ],
-        egressGateways: [{ name: "istio-egressgateway", enabled: withGateways && gw.egress, k8s: { replicaCount: gw.replicas } }],
+        egressGateways: [{ name: EGRESS_GATEWAY.name, enabled: withGateways && gw.egress, k8s: { replicaCount: gw.replicas } }],
       },
       values: {
-        global: { istioNamespace: ISTIO_NAMESPACE },
+        // the one bypass of the sidecar (docs/outbound-traffic.md): those ranges are neither seen nor controlled
+        global: { istioNamespace: ISTIO_NAMESPACE, ...(istio.bypassOutboundIPRanges.length ? { proxy: { excludeIPRanges: istio.bypassOutboundIPRanges.join(",") } } : {}) },
         pilot: { autoscaleEnabled: autoscale, autoscaleMin: pilot.replicas, autoscaleMax: pilot.autoscaleMax },
         ...(withGateways ? { gateways: { "istio-ingressgateway": { autoscaleEnabled: false }, "istio-egressgateway": { autoscaleEnabled: false } } } : {}),
       },

@@ -162,3 +162,12 @@ describe("config read by the scripts around pulumi", () => {
     expect(c.secrets.grafana?.adminPassword).toBe("encrypted-not-read");
   });
 });
+
+describe("outbound traffic per stack", () => {
+  it.each([["local", "ALLOW_ANY"], ["dev", "ALLOW_ANY"], ["staging", "REGISTRY_ONLY"], ["prod", "REGISTRY_ONLY"]])("%s: %s", (stack, mode) => {
+    const doc = parse(readFileSync(new URL(`../../config/Pulumi.${stack}.yaml`, import.meta.url), "utf8"));
+    const raw = { ...doc.config["obs:istio"] };
+    const c = parseConfig(stack, { kubernetes: { context: stack }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: raw }, pinned);
+    expect(c.istio.outboundTrafficPolicy).toBe(mode);
+  });
+});

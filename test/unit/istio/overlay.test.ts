@@ -61,3 +61,18 @@ describe("IstioOperator overlay", () => {
     expect(o.spec.meshConfig.accessLogFile).toBeUndefined();
   });
 });
+
+describe("IstioOperator overlay: outbound traffic", () => {
+  const overlay = (istio: ReturnType<typeof cfg>) => buildOverlay({ istio, revision: istio.revisions[0]!, withGateways: true, zipkinHost: "z" }) as Overlay;
+
+  it("sets meshConfig.outboundTrafficPolicy from config, ALLOW_ANY by default", () => {
+    expect(overlay(cfg()).spec.meshConfig.outboundTrafficPolicy).toEqual({ mode: "ALLOW_ANY" });
+    expect(overlay(cfg({ outboundTrafficPolicy: "REGISTRY_ONLY" })).spec.meshConfig.outboundTrafficPolicy).toEqual({ mode: "REGISTRY_ONLY" });
+  });
+
+  it("joins the bypass ranges into values.global.proxy.excludeIPRanges, and sets nothing without them", () => {
+    const o = overlay(cfg({ bypassOutboundIPRanges: ["169.254.169.254/32", "10.96.0.0/12", "fd00::/8"] }));
+    expect(o.spec.values.global).toEqual({ istioNamespace: "istio-system", proxy: { excludeIPRanges: "169.254.169.254/32,10.96.0.0/12,fd00::/8" } });
+    expect(overlay(cfg()).spec.values.global).toEqual({ istioNamespace: "istio-system" });
+  });
+});
