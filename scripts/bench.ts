@@ -1,18 +1,43 @@
-// usage: npm run bench [-- --runs N --out FILE]
-// Times the product against its baseline (istioctl + kubectl on the same rendered objects) on the
-// local cluster; each figure is the median of N runs. Table on stdout, JSON to FILE.
-import { spawnSync } from "node:child_process";
+// Times the product against its baseline; the usage is below (--help).
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
+import { $ } from "zx/core";
+import { cliArgs, HELP, UsageError } from "./lib/args.js";
 import { renderCacheDir } from "../components/istio/render.js";
 import { cacheRoot, repoRoot, toolPath } from "../lib/tools.js";
 
-const argv = process.argv.slice(2);
-const opt = (name: string, d: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : d);
-const RUNS = Number(opt("--runs", "3"));
-const OUT = path.resolve(opt("--out", "bench-results.json"));
+const USAGE = `
+usage: npm run bench [-- --runs N --out FILE]
+
+Times the product against its baseline (istioctl + kubectl on the same rendered objects):
+render prod (cold and warm istioctl cache), up of stack local from empty against kubectl apply
+and wait, a no-op preview against kubectl diff, a one-value change (preview + up) and one canary
+step. Each figure is the median of N runs. It starts a local cluster of its own (cluster-bench)
+and works on a copy of the project: your cluster and state are not touched. Table on stdout,
+JSON to FILE, the machine's load average beside them.
+
+options:
+  --runs N     runs per measurement (default: 3)
+  --out FILE   the JSON results (default: bench-results.json)
+  -h, --help   this text
+
+example:
+  npm run bench -- --runs 5 --out /tmp/bench.json
+`;
+
+const { values: flags } = cliArgs(
+  "npm run bench",
+  USAGE,
+  (argv) => parseArgs({ args: argv, strict: true, options: { ...HELP, runs: { type: "string", default: "3" }, out: { type: "string", default: "bench-results.json" } } }),
+  ({ values }) => {
+    if (!/^[1-9]\d*$/.test(values.runs)) throw new UsageError(`--runs needs a whole number of at least 1, not '${values.runs}'`);
+  },
+);
+const RUNS = Number(flags.runs);
+const OUT = path.resolve(flags.out);
 
 // The bench owns its cluster and project copy: nothing of the developer's is touched.
 process.env.OBS_CLUSTER_DIR = path.join(cacheRoot, "cluster-bench");
@@ -32,9 +57,9 @@ interface Run {
 /** Runs a command; returns wall time and, for our own Node commands, peak RSS (GNU time). */
 function timed(what: string, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): Run {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB=%M", cmd, ...args], { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  const r = $({ sync: true, quiet: true, nothrow: true, env })`/usr/bin/time -f MAXRSS_KB=%M ${cmd} ${args}`;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`${what} failed (exit ${r.status}):\n${(r.stdout + r.stderr).split("\n").slice(-30).join("\n")}`);
+  if (r.exitCode !== 0 && !opts.allowFail) throw new Error(`${what} failed (exit ${r.exitCode}):\n${(r.stdout + r.stderr).split("\n").slice(-30).join("\n")}`);
   const rss = /MAXRSS_KB=(\d+)/.exec(r.stderr);
   return { seconds, maxRssMb: rss ? Number(rss[1]) / 1024 : undefined, output: r.stdout + r.stderr };
 }

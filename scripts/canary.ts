@@ -1,19 +1,38 @@
-// usage: npm run canary -- status [--stack S]
-// Per namespace the desired and the running revisions, each tag's target, which revisions are removable.
+// The canary's state on a stack's cluster; the usage is below (--help).
+import { parseArgs } from "node:util";
+import { cliArgs, HELP, UsageError } from "./lib/args.js";
 import { namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { up as clusterUp } from "./lib/cluster.js";
 import { kubectlJson } from "../lib/kube.js";
 import { observeMesh } from "../components/istio/observe.js";
 
-async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  const stackIdx = argv.indexOf("--stack");
-  const stack = stackIdx >= 0 ? argv[stackIdx + 1]! : "local";
-  if (argv[0] !== "status") {
-    console.error("usage: npm run canary -- status [--stack S]");
-    return 2;
-  }
+const USAGE = `
+usage: npm run canary -- status [--stack S]
+
+status: per namespace the desired and the running Istio revisions, each revision tag's target in
+config and in the cluster, and which revisions are removable (used by no tag, namespace or pod).
+For stack local the embedded cluster is started when needed.
+
+options:
+  -s, --stack S   the stack, config/Pulumi.S.yaml: local, dev, staging, prod (default: local)
+  -h, --help      this text
+
+example:
+  npm run canary -- status --stack staging
+`;
+
+const { values } = cliArgs(
+  "npm run canary",
+  USAGE,
+  (args) => parseArgs({ args, strict: true, allowPositionals: true, options: { ...HELP, stack: { type: "string", short: "s", default: "local" } } }),
+  ({ positionals: [command, ...extra] }) => {
+    if (command !== "status") throw new UsageError(command === undefined ? "name a command: status" : `unknown command '${command}' (commands: status)`);
+    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  },
+);
+
+async function main(stack: string): Promise<number> {
   const cfg = readStackConfig(stack);
   const target = targetOf(cfg);
   if (!target) throw new Error(`stack '${stack}' renders to a directory; canary status needs a cluster`);
@@ -49,7 +68,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
+main(values.stack).then(
   (c) => process.exit(c),
   (e: Error) => {
     console.error(`npm run canary: ${e.message}`);

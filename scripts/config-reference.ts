@@ -1,6 +1,22 @@
-// usage: npm run docs:config  — prints the config reference table that README.md embeds.
+// The config reference table README.md embeds; the usage is below (--help).
+import { parseArgs } from "node:util";
+import { cliArgs, HELP, isMain } from "./lib/args.js";
 import { schema } from "../config/index.js";
 import { referenceRows } from "../lib/schema.js";
+
+const USAGE = `
+usage: npm run docs:config
+
+Prints the configuration reference: a Markdown table with one row per key (allowed values,
+default, meaning), generated from the config schema. README.md embeds it; npm run docs:readme
+writes it there.
+
+options:
+  -h, --help  this text
+
+example:
+  npm run -s docs:config > /tmp/config-reference.md
+`;
 
 export function configReference(): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");
@@ -8,4 +24,7 @@ export function configReference(): string {
   return ["| key | allowed | default | meaning |", "| --- | --- | --- | --- |", ...rows.map((r) => `| \`${r[0]}\` | ${esc(r[1]!)} | ${esc(r[2]!)} | ${esc(r[3]!)} |`)].join("\n");
 }
 
-if (process.argv[1]?.endsWith("config-reference.ts")) console.log(configReference());
+if (isMain(import.meta.url)) {
+  cliArgs("npm run docs:config", USAGE, (args) => parseArgs({ args, strict: true, options: { ...HELP } }));
+  console.log(configReference());
+}

@@ -1,10 +1,30 @@
-// usage: npm test  — the unit tier, then the end-to-end tier (tools built or verified first,
-// the e2e cluster started and stopped by the tier's global setup). Ends with `N passed, N failed`.
+// The whole test suite; the usage is below (--help).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
+import { cliArgs, HELP } from "./lib/args.js";
 import { repoRoot } from "../lib/tools.js";
+
+const USAGE = `
+usage: npm test
+
+The unit tier, then the end-to-end tier: npm run tools builds or verifies the pinned tools
+first, and the e2e tier's global setup starts and stops its own local cluster (cluster-e2e;
+yours is not touched). Ends with one line, \`N passed, N failed\`, also written to
+.test-summary; exit 1 if anything failed. If the tools fail to build, the e2e tier counts as
+one failure.
+
+options:
+  -h, --help  this text
+
+examples:
+  npm test
+  npm run test:unit        (the unit tier alone, no tools needed)
+`;
+
+cliArgs("npm test", USAGE, (args) => parseArgs({ args, strict: true, options: { ...HELP } }));
 
 interface Counts {
   passed: number;

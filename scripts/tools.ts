@@ -1,11 +1,30 @@
-// usage: npm run tools [-- --only NAME[,NAME]] [--verify]
-// Builds every tool pinned in tools/versions.json from its Go module into
-// ~/.cache/observability-stack/tools/<name>/<version>/, verifies what is already there.
-import { spawn, spawnSync } from "node:child_process";
+// Builds or verifies the pinned tools; the usage is below (--help).
 import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { parseArgs } from "node:util";
+import { $ } from "zx/core";
+import { cliArgs, HELP } from "./lib/args.js";
 import { binariesOf, cacheRoot, type ModuleTool, pinnedTools, pins, STAMP, toolDir, toolsRoot } from "../lib/tools.js";
+
+const USAGE = `
+usage: npm run tools [-- --only NAME[,NAME...]] [--verify]
+
+Builds every tool pinned in tools/versions.json from its Go module (Go >= ${pins.go.minimum} needed) into
+${toolsRoot}/<name>/<version>/, and verifies what is already there against
+its checksums. Idempotent; a lock keeps concurrent runs apart. OBS_CACHE_DIR moves the cache.
+
+options:
+  --only NAME[,NAME...]  only these tools (default: all): ${[...new Set(pinnedTools().map((t) => t.name))].join(", ")}
+  --verify               only verify, build nothing: exit 1 naming the tools missing or changed
+  -h, --help             this text
+
+examples:
+  npm run tools
+  npm run tools -- --only istioctl,kwok
+`;
+
+const { values: flags } = cliArgs("npm run tools", USAGE, (argv) => parseArgs({ args: argv, strict: true, options: { ...HELP, only: { type: "string" }, verify: { type: "boolean", default: false } } }));
 
 const started = Date.now();
 const elapsed = (from = started) => {
@@ -21,9 +40,12 @@ function goEnv(): NodeJS.ProcessEnv {
   return { ...process.env, GOFLAGS: "-mod=mod -buildvcs=false", CGO_ENABLED: "0", GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "local" };
 }
 
-function checkGo(): string {
-  const r = spawnSync("go", ["env", "GOVERSION"], { encoding: "utf8" });
-  if (r.error || r.status !== 0) {
+// output kept, never echoed; a failure is a result to look at, not an exception
+const quiet = $({ quiet: true, nothrow: true });
+
+async function checkGo(): Promise<string> {
+  const r = await quiet`go env GOVERSION`;
+  if (!r.ok) {
     throw new BuildError(`go is not installed: the tools are built from Go modules; install Go >= ${pins.go.minimum} (e.g. apt-get install golang-go, or the official tarball) and rerun: npm run tools`);
   }
   const v = r.stdout.trim().replace(/^go/, "");
@@ -35,26 +57,14 @@ function checkGo(): string {
   return v;
 }
 
-/** Runs a command, streaming nothing but a heartbeat; on failure shows the tail of its output. */
-function run(what: string, cmd: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stepStart = Date.now();
-    const child = spawn(cmd, args, { cwd, env: goEnv() });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    const beat = setInterval(() => log(`  ${what}: still running (${elapsed(stepStart)})`), 30_000);
-    child.on("error", (e) => {
-      clearInterval(beat);
-      reject(new BuildError(`${what}: ${e.message}`));
-    });
-    child.on("close", (code) => {
-      clearInterval(beat);
-      if (code === 0) return resolve(out);
-      const tail = out.trim().split("\n").slice(-15).join("\n");
-      reject(new BuildError(`${what} failed (exit ${code}):\n${tail}`));
-    });
-  });
+/** Runs `go <args>`, showing nothing but a heartbeat; returns its stdout; on failure shows the tail of its output. */
+async function go(what: string, args: string[], cwd: string): Promise<string> {
+  const stepStart = Date.now();
+  const beat = setInterval(() => log(`  ${what}: still running (${elapsed(stepStart)})`), 30_000);
+  const r = await quiet({ cwd, env: goEnv() })`go ${args}`.finally(() => clearInterval(beat));
+  if (r.ok) return r.stdout;
+  const tail = r.stdall.trim().split("\n").slice(-15).join("\n");
+  throw new BuildError(`${what} failed (exit ${r.exitCode}):\n${tail}`);
 }
 
 interface Recipe {
@@ -136,7 +146,7 @@ function writeProviderEmbeds(cmdDir: string, version: string): void {
 async function download(mod: string, version: string, workDir: string): Promise<{ Dir: string; GoMod: string }> {
   let out: string;
   try {
-    out = await run(`download ${mod}@${version}`, "go", ["mod", "download", "-json", `${mod}@${version}`], workDir);
+    out = await go(`download ${mod}@${version}`, ["mod", "download", "-json", `${mod}@${version}`], workDir);
   } catch (e) {
     throw new BuildError(`${(e as Error).message}\nThe Go module proxy must serve ${mod}@${version} (check GOPROXY, network, and tools/versions.json).`);
   }
@@ -205,10 +215,10 @@ async function buildTool(name: string, version: string, index: string): Promise<
   try {
     // one package: name the binary (etcd's main package is its module root, go would call it "server")
     const output = r.packages.length === 1 ? path.join(tmpOut, binariesOf(name)[0]!) : tmpOut + "/";
-    await run(`go build ${name}`, "go", ["build", "-trimpath", "-ldflags", ldflags, "-o", output, ...r.packages], modDir);
+    await go(`go build ${name}`, ["build", "-trimpath", "-ldflags", ldflags, "-o", output, ...r.packages], modDir);
     const stamp = { name, version, module: r.module, moduleVersion: r.moduleVersion, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - buildStart) / 1000), sha256: hashes(tmpOut, binariesOf(name)) };
     writeFileSync(path.join(tmpOut, STAMP), JSON.stringify(stamp, null, 2) + "\n");
-    verifyRuns(name, version, tmpOut);
+    await verifyRuns(name, version, tmpOut);
     const finalDir = toolDir(name, version);
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(tmpOut, finalDir);
@@ -239,11 +249,10 @@ function hashes(dir: string, bins: string[]): Record<string, string> {
 }
 
 /** The binary runs and reports the pinned version (or embeds the pinned module). */
-function verifyRuns(name: string, version: string, dir: string): void {
+async function verifyRuns(name: string, version: string, dir: string): Promise<void> {
   for (const b of binariesOf(name)) {
-    const bin = path.join(dir, b);
-    const bi = spawnSync("go", ["version", "-m", bin], { encoding: "utf8" });
-    if (bi.status !== 0) throw new BuildError(`${b}: not a Go binary (${bi.stderr.trim()})`);
+    const bi = await quiet`go version -m ${path.join(dir, b)}`;
+    if (!bi.ok) throw new BuildError(`${b}: not a Go binary (${bi.stderr.trim()})`);
     const r = recipe(name, version);
     // -trimpath keeps ldflags out of the build info; a copy build is the main module itself
     const embedsPin = bi.stdout.includes(`${r.module}\t${r.moduleVersion}`) || (!!r.fromCopy && bi.stdout.includes(`mod\t${r.module}\t`));
@@ -311,23 +320,31 @@ const alive = (pid: number) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const onlyIdx = args.indexOf("--only");
-  const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? "").split(",") : undefined;
+  const only = flags.only?.split(",");
   const wanted = pinnedTools().filter((t) => !only || only.includes(t.name));
   if (only && wanted.length === 0) throw new BuildError(`--only ${only.join(",")}: no such tool; known: ${[...new Set(pinnedTools().map((t) => t.name))].join(", ")}`);
-
-  await withLock(async () => {
-    const missing = wanted.filter((t) => {
+  const missingOf = () =>
+    wanted.filter((t) => {
       const ok = verifyCached(t.name, t.version);
       if (ok) log(`${t.name} ${t.version}: ok (cached, checksums match)`);
       return !ok;
     });
+
+  // verifying reads finished builds only (a build is moved in when complete): no lock needed
+  if (flags.verify) {
+    const missing = missingOf();
+    if (missing.length) throw new BuildError(`${missing.length} of ${wanted.length} pinned tools missing or changed in ${toolsRoot}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}; run: npm run tools`);
+    log(`all ${wanted.length} pinned tools present in ${toolsRoot}`);
+    return;
+  }
+
+  await withLock(async () => {
+    const missing = missingOf();
     if (missing.length === 0) {
       log(`all ${wanted.length} pinned tools present in ${toolsRoot}`);
       return;
     }
-    log(`go ${checkGo()}; building ${missing.length} of ${wanted.length}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}`);
+    log(`go ${await checkGo()}; building ${missing.length} of ${wanted.length}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}`);
     const failures: string[] = [];
     for (const [i, t] of missing.entries()) {
       try {
