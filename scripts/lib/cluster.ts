@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+import { $ } from "zx/core";
 import { clusterDir, kubeconfigPath, pins, preflight, repoRoot, toolPath } from "../../lib/tools.js";
 
 export { clusterDir, kubeconfigPath };
@@ -57,9 +58,12 @@ function ownsPid(c: Component, pid: number): boolean {
   }
 }
 
+/** A command with `input` on stdin; its output is kept, never echoed; a failure is a result, not an exception. */
+const run = (input?: string) => $.sync({ quiet: true, nothrow: true, input });
+
 export function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
-  const r = spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, ...args], { encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
+  const r = run(opts.input)`${toolPath("kubectl")} --kubeconfig ${kubeconfigPath} ${args}`;
+  if (r.exitCode !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
 }
 
@@ -171,8 +175,7 @@ async function waitFor(what: string, seconds: number, check: () => boolean | Pro
 }
 
 function healthy(port: number, p: string): boolean {
-  const r = spawnSync("curl", ["-sk", "--max-time", "2", `https://127.0.0.1:${port}${p}`], { encoding: "utf8" });
-  return r.stdout.trim() === "ok";
+  return run()`curl -sk --max-time 2 ${`https://127.0.0.1:${port}${p}`}`.stdout.trim() === "ok";
 }
 
 export interface ComponentStatus {
@@ -218,7 +221,7 @@ export async function up(): Promise<void> {
   const log = (c: Component) => path.join(logDir, `${c}.log`);
   try {
     start("etcd", ...argsFor("etcd", state));
-    await waitFor("etcd", 30, () => spawnSync("curl", ["-s", "--max-time", "2", `http://127.0.0.1:${state.ports.etcd}/health`], { encoding: "utf8" }).stdout.includes('"health":"true"'), log("etcd"));
+    await waitFor("etcd", 30, () => run()`curl -s --max-time 2 ${`http://127.0.0.1:${state.ports.etcd}/health`}`.stdout.includes('"health":"true"'), log("etcd"));
     say(`etcd ready (${Date.now() - t0} ms)`);
     start("kube-apiserver", ...argsFor("kube-apiserver", state));
     await waitFor("kube-apiserver", 90, () => healthy(state.ports.apiserver, "/readyz"), log("kube-apiserver"));

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { $ } from "zx/core";
 import { cacheRoot, preflight, projectDir, repoRoot, toolPath, toolPathDirs } from "../../lib/tools.js";
 
 const require = createRequire(import.meta.url);
@@ -68,15 +69,9 @@ function automaticLogs(home: string, keep: boolean): void {
 }
 
 /** A pulumi CLI command, without blocking the event loop: the program's modules load meanwhile. */
-export function pulumiAsync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(toolPath("pulumi"), [...args, "--non-interactive"], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
-  });
+export async function pulumiAsync(args: string[], env: NodeJS.ProcessEnv, cwd = projectDir): Promise<{ status: number; stdout: string; stderr: string }> {
+  const r = await $({ env, cwd, stdio: ["ignore", "pipe", "pipe"], quiet: true, nothrow: true })`${toolPath("pulumi")} ${args} --non-interactive`;
+  return { status: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 export async function selectStackAsync(stack: string, env: NodeJS.ProcessEnv, cwd = projectDir): Promise<void> {
