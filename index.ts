@@ -7,7 +7,7 @@ import { ConfigError, type StackConfig } from "./config/index.js";
 import { IstioControlPlane } from "./components/istio/index.js";
 import { ACCESS_ALIAS, Logging, LOGS_ALIAS } from "./components/logging/index.js";
 import { Prometheus } from "./components/prometheus/index.js";
-import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Tracing, zipkinHost as collectorZipkinHost } from "./components/tracing/index.js";
+import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Jaeger, zipkinHost as collectorZipkinHost } from "./components/jaeger/index.js";
 import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
 import { ISTIO_NAMESPACE } from "./components/istio/overlay.js";
 import { Grafana } from "./components/grafana/index.js";
@@ -58,7 +58,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   // a Service's own await is a fixed 10 s settle; its pods' readiness is awaited by their workload
   pulumi.runtime.registerStackTransformation(skipSettleOnlyServiceAwaits);
   const k8sProvider = provider(cfg, target);
-  const zipkinHost = collectorZipkinHost(cfg.namespace);
+  const zipkinHost = collectorZipkinHost(cfg.namespace, cfg.clusterDomain);
 
   const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
 
@@ -75,7 +75,8 @@ export default async function main(): Promise<Record<string, unknown>> {
     );
     outputs.prometheusUrl = prometheus.url;
   }
-  const tracing = new Tracing("tracing", { namespace: observability.metadata.name, config: cfg.jaeger, retainOnDelete: cfg.retainOnDelete }, providers);
+  // "tracing": the children's names (`tracing-kafka`, ...) and the objects behind them stay as they are.
+  const tracing = new Jaeger("tracing", { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.jaeger, retainOnDelete: cfg.retainOnDelete }, providers);
   outputs.jaegerQueryUrl = tracing.queryUrl;
   let logging: Logging | undefined;
   if (cfg.logging.enabled) {

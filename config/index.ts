@@ -1,7 +1,7 @@
 // The stack's configuration: one schema, parsed once, every problem reported together.
 import { checkIstio, istioSchema } from "../components/istio/config.js";
 import { checkPrometheus, prometheusSchema } from "../components/prometheus/config.js";
-import { checkTracing, tracingBackendSchema } from "../components/tracing/config.js";
+import { checkJaeger, jaegerSchema } from "../components/jaeger/config.js";
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
 import { checkGrafana, GRAFANA_SECRET_KEYS, type GrafanaSecrets, grafanaSchema, takeGrafanaSecrets } from "../components/grafana/config.js";
@@ -33,7 +33,7 @@ export const schema = {
   ),
   logging: loggingSchema,
   prometheus: prometheusSchema,
-  jaeger: tracingBackendSchema,
+  jaeger: jaegerSchema,
   grafana: grafanaSchema,
   kiali: kialiSchema,
 } satisfies Record<string, Field<unknown>>;
@@ -117,7 +117,7 @@ function crossChecks(c: Omit<Infer<typeof schema>, "tracing">, pinned: PinnedVer
   checkIstio(c.istio, pinned.istio, issues);
   checkLogging(c.logging, issues);
   checkPrometheus(c.prometheus, issues);
-  checkTracing(c.jaeger, issues);
+  checkJaeger(c.jaeger, issues);
   checkGrafana(c.grafana, { prometheusEnabled: c.prometheus.enabled }, issues);
   checkKiali(c.kiali, { environment: c.environment, prometheusEnabled: c.prometheus.enabled }, issues);
 }

@@ -1,6 +1,6 @@
 // The dashboards' input as index.ts builds it, with the tracing backend's real names.
 import type { DashboardInput } from "../../components/grafana/dashboards.js";
-import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/tracing/index.js";
+import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/jaeger/index.js";
 
 export const JAEGER_NAMES: DashboardInput["jaeger"] = { spansTopic: SPANS_TOPIC, ingesterGroup: INGESTER_GROUP, cassandra: NAMES.cassandra };
 

@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../../components/mesh/metrics.js";
 import { sel } from "./rule-tests.js";
 import { JOBS } from "../../components/mesh/metrics.js";
-import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/tracing/topology.js";
+import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/jaeger/topology.js";
 import { type Dashboard, promQueries, substitute } from "../../components/grafana/model.js";
 
 export interface NamedQuery {

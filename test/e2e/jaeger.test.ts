@@ -7,14 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { parseTracingConfig, type TracingBackendConfig } from "../../components/tracing/config.js";
-import { collectorConfig, ingesterConfig, type OtelcolConfig, queryConfig } from "../../components/tracing/jaeger-config.js";
+import { parseJaegerConfig, type JaegerConfig } from "../../components/jaeger/config.js";
+import { collectorConfig, ingesterConfig, type OtelcolConfig, queryConfig } from "../../components/jaeger/jaeger-config.js";
 import { toolPath } from "../../lib/tools.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-jaeger-"));
 
-function config(raw: Record<string, unknown>): TracingBackendConfig {
-  const { config: c, issues } = parseTracingConfig(raw);
+function config(raw: Record<string, unknown>): JaegerConfig {
+  const { config: c, issues } = parseJaegerConfig(raw);
   expect(issues).toEqual([]);
   return c!;
 }
@@ -36,14 +36,14 @@ describe("jaeger validate accepts the generated configs", () => {
   for (const [shape, cfg] of Object.entries(shapes)) {
     for (const [role, build] of Object.entries(roles)) {
       it(`${role} (${shape})`, () => {
-        const r = validate(path.join(dir, `${shape}-${role}.yaml`), build({ namespace: "observability", config: cfg }));
+        const r = validate(path.join(dir, `${shape}-${role}.yaml`), build({ namespace: "observability", clusterDomain: "cluster.local", config: cfg }));
         expect(r.status, r.output).toBe(0);
       });
     }
   }
 
   it("rejects a config with a misspelled key (the check has teeth)", () => {
-    const bad = collectorConfig({ namespace: "observability", config: shapes.local });
+    const bad = collectorConfig({ namespace: "observability", clusterDomain: "cluster.local", config: shapes.local });
     (bad.receivers.zipkin as Record<string, unknown>).endpont = "0.0.0.0:9411";
     const r = validate(path.join(dir, "bad-collector.yaml"), bad);
     expect(r.status).not.toBe(0);
@@ -51,7 +51,7 @@ describe("jaeger validate accepts the generated configs", () => {
   });
 
   it("checks the Jaeger extensions too: a misspelled Cassandra schema key is rejected", () => {
-    const bad = ingesterConfig({ namespace: "observability", config: shapes.local });
+    const bad = ingesterConfig({ namespace: "observability", clusterDomain: "cluster.local", config: shapes.local });
     const backend = (bad.extensions.jaeger_storage as { backends: Record<string, { cassandra: { schema: Record<string, unknown> } }> }).backends;
     Object.values(backend)[0]!.cassandra.schema.keyspac = "jaeger";
     const r = validate(path.join(dir, "bad-ingester.yaml"), bad);

@@ -1,7 +1,7 @@
 // Issue 7, the pipeline end to end without a cluster: a real Kafka (KRaft, one node) and a real
 // Cassandra (one node) from Maven Central on this machine's Java, the topic and the project's
 // generated schema CQL, then the real jaeger binary in its three roles with the configs from
-// components/tracing/jaeger-config.ts (only hosts and ports rewritten to 127.0.0.1 and free
+// components/jaeger/jaeger-config.ts (only hosts and ports rewritten to 127.0.0.1 and free
 // ports). One Zipkin v2 span goes in as Envoy sends it; the query API must return its trace.
 // Nothing is stood in for. A missing jaeger binary, Java or Maven fails the test; never a skip.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,10 +10,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { RACK, schemaCql } from "../../components/tracing/cassandra.js";
-import { parseTracingConfig, type TracingBackendConfig } from "../../components/tracing/config.js";
-import { collectorConfig, HEALTH_PATH, ingesterConfig, type OtelcolConfig, queryConfig, STORAGE_NAME } from "../../components/tracing/jaeger-config.js";
-import { SPANS_TOPIC } from "../../components/tracing/topology.js";
+import { RACK, schemaCql } from "../../components/jaeger/cassandra.js";
+import { parseJaegerConfig, type JaegerConfig } from "../../components/jaeger/config.js";
+import { collectorConfig, HEALTH_PATH, ingesterConfig, type OtelcolConfig, queryConfig, STORAGE_NAME } from "../../components/jaeger/jaeger-config.js";
+import { SPANS_TOPIC } from "../../components/jaeger/topology.js";
 import { toolPath } from "../../lib/tools.js";
 import {
   type CassandraServer, createTopic, fetchArtifacts, freePorts, type KafkaServer, runCql, start, started, startCassandra, startKafka, stopAll, tail, waitFor,
@@ -23,14 +23,14 @@ const TRACE_WAIT_MS = 120_000;
 const root = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-pipeline-"));
 const timings: Record<string, number> = {};
 
-function config(raw: Record<string, unknown>): TracingBackendConfig {
-  const { config: c, issues } = parseTracingConfig(raw);
+function config(raw: Record<string, unknown>): JaegerConfig {
+  const { config: c, issues } = parseJaegerConfig(raw);
   expect(issues).toEqual([]);
   return c!;
 }
 
 const cfg = config({});
-const input = { namespace: "observability", config: cfg };
+const input = { namespace: "observability", clusterDomain: "cluster.local", config: cfg };
 
 interface RolePorts { health: number; metrics: number }
 

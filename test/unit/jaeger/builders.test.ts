@@ -4,23 +4,25 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import type { Issue } from "../../../lib/schema.js";
-import { cassandraEnv, heapNewSize, replication, SCHEMA_TABLES, schemaCql, schemaJobScript, schemaWaitScript, seedHosts, spanCompactionMinutes } from "../../../components/tracing/cassandra.js";
-import { type TracingBackendConfig, tracingBackendSchema } from "../../../components/tracing/config.js";
-import { cassandraBackend, collectorConfig, ingesterConfig, queryConfig, STORAGE_NAME } from "../../../components/tracing/jaeger-config.js";
-import { kafkaClusterId, kafkaEnv, kafkaEnvName, kafkaProperties, minInSyncReplicas, quorumVoters, retentionMs, topicJobScript, topicWaitScript } from "../../../components/tracing/kafka.js";
-import { KAFKA_EXPORTER_HEALTH_PATH, kafkaExporterArgs, kafkaExporterDeploymentSpec, kafkaVersion } from "../../../components/tracing/kafka-exporter.js";
-import { script } from "../../../components/tracing/shell.js";
-import { IMAGES, INGESTER_GROUP, KEYSPACE, SPANS_TOPIC } from "../../../components/tracing/topology.js";
+import { cassandraEnv, heapNewSize, replication, SCHEMA_TABLES, schemaCql, schemaJobScript, schemaWaitScript, seedHosts, spanCompactionMinutes } from "../../../components/jaeger/cassandra.js";
+import { type JaegerConfig, jaegerSchema } from "../../../components/jaeger/config.js";
+import { cassandraBackend, collectorConfig, ingesterConfig, queryConfig, STORAGE_NAME } from "../../../components/jaeger/jaeger-config.js";
+import { kafkaClusterId, kafkaEnv, kafkaEnvName, kafkaProperties, minInSyncReplicas, quorumVoters, retentionMs, topicJobScript, topicWaitScript } from "../../../components/jaeger/kafka.js";
+import { KAFKA_EXPORTER_HEALTH_PATH, kafkaExporterArgs, kafkaExporterDeploymentSpec, kafkaVersion } from "../../../components/jaeger/kafka-exporter.js";
+import { script } from "../../../components/jaeger/shell.js";
+import { IMAGES, INGESTER_GROUP, KEYSPACE, SPANS_TOPIC } from "../../../components/jaeger/topology.js";
+import { zipkinHost } from "../../../components/jaeger/index.js";
 
 const NS = "observability";
-function config(raw: Record<string, unknown> = {}): TracingBackendConfig {
+const DOMAIN = "cluster.local";
+function config(raw: Record<string, unknown> = {}): JaegerConfig {
   const issues: Issue[] = [];
-  const c = tracingBackendSchema.parse(raw, "obs:jaeger", issues);
+  const c = jaegerSchema.parse(raw, "obs:jaeger", issues);
   expect(issues).toEqual([]);
   return c!;
 }
 const prod = () => config({ kafka: { brokers: 3, replicationFactor: 3, partitions: 12, retentionHours: 72 }, cassandra: { nodes: 3, replicationFactor: 3, spanTtlHours: 168 }, ingester: { replicas: 3 } });
-const input = (c = config()) => ({ namespace: NS, config: c });
+const input = (c = config()) => ({ namespace: NS, clusterDomain: DOMAIN, config: c });
 const envValue = (env: { name: string; value?: string }[], name: string) => env.find((e) => e.name === name)?.value;
 
 describe("Jaeger otelcol configs", () => {
@@ -93,10 +95,10 @@ describe("Kafka (KRaft)", () => {
   });
 
   it("runs every broker as a controller, voters built from the broker count, no ZooKeeper", () => {
-    const p = kafkaProperties({ namespace: NS, config: prod().kafka });
+    const p = kafkaProperties({ namespace: NS, clusterDomain: DOMAIN, config: prod().kafka });
     expect(p["process.roles"]).toBe("broker,controller");
-    expect(p["controller.quorum.voters"]).toBe(quorumVoters(NS, 3));
-    expect(quorumVoters(NS, 3)).toBe([0, 1, 2].map((i) => `${i}@kafka-${i}.kafka.${NS}.svc.cluster.local:9093`).join(","));
+    expect(p["controller.quorum.voters"]).toBe(quorumVoters(NS, 3, DOMAIN));
+    expect(quorumVoters(NS, 3, DOMAIN)).toBe([0, 1, 2].map((i) => `${i}@kafka-${i}.kafka.${NS}.svc.cluster.local:9093`).join(","));
     expect(Object.keys(p).some((k) => k.includes("zookeeper"))).toBe(false);
     expect(p["default.replication.factor"]).toBe("3");
     expect(p["min.insync.replicas"]).toBe("2");
@@ -105,7 +107,7 @@ describe("Kafka (KRaft)", () => {
   });
 
   it("takes node.id from the pod ordinal and advertises the pod's own DNS name", () => {
-    const env = kafkaEnv({ namespace: NS, config: config().kafka });
+    const env = kafkaEnv({ namespace: NS, clusterDomain: DOMAIN, config: config().kafka });
     expect(env.find((e) => e.name === "KAFKA_NODE_ID")!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
     // POD_NAME is defined before the variable that expands it
     expect(env.findIndex((e) => e.name === "POD_NAME")).toBeLessThan(env.findIndex((e) => e.name === "KAFKA_ADVERTISED_LISTENERS"));
@@ -126,7 +128,7 @@ describe("Kafka (KRaft)", () => {
   });
 
   it("topic Job: bounded broker wait, idempotent create with partitions, replication and retention, retried", () => {
-    const s = topicJobScript({ namespace: NS, config: prod().kafka });
+    const s = topicJobScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().kafka });
     expect(s).toMatch(/wait_for \d+ "3 broker\(s\) at \$B" brokers_up/);
     expect(s).toContain(`--create --if-not-exists --topic "$T" --partitions 12 --replication-factor 3 --config retention.ms=${retentionMs(72)}`);
     expect(s).toContain(`T=${SPANS_TOPIC}`);
@@ -134,15 +136,15 @@ describe("Kafka (KRaft)", () => {
     expect(s).toMatch(/--alter --topic "\$T" --partitions 12/);
     expect(s).toContain(`--add-config retention.ms=${72 * 3600 * 1000}`);
     expect(s).toContain(`B='${[0, 1, 2].map((i) => `kafka-${i}.kafka.${NS}.svc.cluster.local:9092`).join(",")}'`);
-    expect(topicWaitScript({ namespace: NS, config: prod().kafka }, 300)).toContain(`--describe --topic ${SPANS_TOPIC}`);
+    expect(topicWaitScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().kafka }, 300)).toContain(`--describe --topic ${SPANS_TOPIC}`);
   });
 });
 
 describe("kafka-exporter", () => {
-  const spec = (c = config()) => kafkaExporterDeploymentSpec({ namespace: NS, config: c.kafka, labels: { "app.kubernetes.io/name": "kafka-exporter", "app.kubernetes.io/part-of": "jaeger" }, selector: { "app.kubernetes.io/name": "kafka-exporter" } }) as any;
+  const spec = (c = config()) => kafkaExporterDeploymentSpec({ namespace: NS, clusterDomain: DOMAIN, config: c.kafka, labels: { "app.kubernetes.io/name": "kafka-exporter", "app.kubernetes.io/part-of": "jaeger" }, selector: { "app.kubernetes.io/name": "kafka-exporter" } }) as any;
 
   it("bootstraps from every broker the collector and ingester use, on the brokers' own protocol version", () => {
-    const args = kafkaExporterArgs({ namespace: NS, config: prod().kafka });
+    const args = kafkaExporterArgs({ namespace: NS, clusterDomain: DOMAIN, config: prod().kafka });
     const servers = args.filter((a) => a.startsWith("--kafka.server=")).map((a) => a.slice("--kafka.server=".length));
     expect(servers).toEqual((collectorConfig(input(prod())).exporters.kafka as any).brokers);
     expect(servers).toEqual((ingesterConfig(input(prod())).receivers.kafka as any).brokers);
@@ -181,10 +183,10 @@ describe("kafka-exporter", () => {
 
 describe("Cassandra", () => {
   it("seeds from the first pods, cluster and datacenter from config, heap in pairs", () => {
-    expect(seedHosts(NS, 1)).toEqual([`cassandra-0.cassandra.${NS}.svc.cluster.local`]);
-    expect(seedHosts(NS, 3)).toEqual([0, 1].map((i) => `cassandra-${i}.cassandra.${NS}.svc.cluster.local`));
-    const env = cassandraEnv({ namespace: NS, config: prod().cassandra });
-    expect(envValue(env, "CASSANDRA_SEEDS")).toBe(seedHosts(NS, 3).join(","));
+    expect(seedHosts(NS, 1, DOMAIN)).toEqual([`cassandra-0.cassandra.${NS}.svc.cluster.local`]);
+    expect(seedHosts(NS, 3, DOMAIN)).toEqual([0, 1].map((i) => `cassandra-${i}.cassandra.${NS}.svc.cluster.local`));
+    const env = cassandraEnv({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra });
+    expect(envValue(env, "CASSANDRA_SEEDS")).toBe(seedHosts(NS, 3, DOMAIN).join(","));
     expect(envValue(env, "CASSANDRA_CLUSTER_NAME")).toBe("jaeger");
     expect(envValue(env, "CASSANDRA_DC")).toBe("dc1");
     expect(envValue(env, "CASSANDRA_ENDPOINT_SNITCH")).toBe("GossipingPropertyFileSnitch");
@@ -222,16 +224,32 @@ describe("Cassandra", () => {
   });
 
   it("schema Job: bounded wait for CQL, the CQL with retries, then a check for the last table", () => {
-    const s = schemaJobScript({ namespace: NS, config: prod().cassandra });
+    const s = schemaJobScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra });
     expect(s).toMatch(/wait_for \d+ "CQL at cassandra\.observability\.svc\.cluster\.local:9042" cql_up/);
     expect(s).toContain("retry 5 cql -f /etc/jaeger-schema/schema.cql");
     expect(s).toContain(`table_name = '${SCHEMA_TABLES[SCHEMA_TABLES.length - 1]}'`);
-    expect(schemaWaitScript({ namespace: NS, config: prod().cassandra }, 300)).toContain("wait_for 300 \"keyspace jaeger\" schema_ready");
+    expect(schemaWaitScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra }, 300)).toContain("wait_for 300 \"keyspace jaeger\" schema_ready");
+  });
+});
+
+describe("cluster domain", () => {
+  it("every host a builder forms carries the configured domain", () => {
+    const d = "corp.example";
+    const c = prod();
+    expect(quorumVoters(NS, 3, d)).toBe([0, 1, 2].map((i) => `${i}@kafka-${i}.kafka.${NS}.svc.${d}:9093`).join(","));
+    expect(envValue(kafkaEnv({ namespace: NS, clusterDomain: d, config: c.kafka }), "KAFKA_ADVERTISED_LISTENERS")).toBe(`PLAINTEXT://$(POD_NAME).kafka.${NS}.svc.${d}:9092`);
+    expect(seedHosts(NS, 3, d)).toEqual([0, 1].map((i) => `cassandra-${i}.cassandra.${NS}.svc.${d}`));
+    expect((cassandraBackend({ namespace: NS, clusterDomain: d, config: c }).cassandra as any).connection.servers).toEqual([`cassandra.${NS}.svc.${d}`]);
+    expect((collectorConfig({ namespace: NS, clusterDomain: d, config: c }).exporters.kafka as any).brokers[2]).toBe(`kafka-2.kafka.${NS}.svc.${d}:9092`);
+    expect(zipkinHost(NS, d)).toBe(`jaeger-collector.${NS}.svc.${d}`);
+    const text = [topicJobScript, topicWaitScript].map((f) => f({ namespace: NS, clusterDomain: d, config: c.kafka }, 300)).join("") + [schemaJobScript, schemaWaitScript].map((f) => f({ namespace: NS, clusterDomain: d, config: c.cassandra }, 300)).join("");
+    expect(text).toContain(`.svc.${d}`);
+    expect(text).not.toContain("cluster.local");
   });
 });
 
 describe("generated sh", () => {
-  const scripts = () => [topicJobScript({ namespace: NS, config: prod().kafka }), topicWaitScript({ namespace: NS, config: prod().kafka }, 300), schemaJobScript({ namespace: NS, config: prod().cassandra }), schemaWaitScript({ namespace: NS, config: prod().cassandra }, 300)];
+  const scripts = () => [topicJobScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().kafka }), topicWaitScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().kafka }, 300), schemaJobScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra }), schemaWaitScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra }, 300)];
 
   it("parses with sh -n", () => {
     for (const s of scripts()) execFileSync("sh", ["-n"], { input: s });

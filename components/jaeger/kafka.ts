@@ -2,14 +2,17 @@
 // controller, node ids are pod ordinals, and the image turns KAFKA_* variables into
 // server.properties. Plus the Job that creates the span topic.
 import { createHash } from "node:crypto";
-import type { TracingBackendConfig } from "./config.js";
+import { podHost, serviceHost } from "../k8s/hosts.js";
+import type { JaegerConfig } from "./config.js";
 import { script, shQuote } from "./shell.js";
-import { kafkaBrokers, NAMES, podHost, PORTS, serviceHost, SPANS_TOPIC } from "./topology.js";
+import { kafkaBrokers, NAMES, PORTS, SPANS_TOPIC } from "./topology.js";
 
-export type KafkaConfig = TracingBackendConfig["kafka"];
+export type KafkaConfig = JaegerConfig["kafka"];
 
 export interface KafkaInput {
   readonly namespace: string;
+  /** The cluster's DNS domain (`obs:clusterDomain`), in every broker host. */
+  readonly clusterDomain: string;
   readonly config: KafkaConfig;
 }
 
@@ -33,18 +36,18 @@ export function minInSyncReplicas(replicationFactor: number): number {
 }
 
 /** controller.quorum.voters: `<id>@<pod dns>:<controller port>` for every broker. */
-export function quorumVoters(namespace: string, brokers: number): string {
-  return Array.from({ length: brokers }, (_, i) => `${i}@${podHost(NAMES.kafka, i, namespace)}:${PORTS.kafkaController}`).join(",");
+export function quorumVoters(namespace: string, brokers: number, clusterDomain: string): string {
+  return Array.from({ length: brokers }, (_, i) => `${i}@${podHost(NAMES.kafka, i, NAMES.kafka, namespace, clusterDomain)}:${PORTS.kafkaController}`).join(",");
 }
 
 /** server.properties shared by every broker (node.id and advertised.listeners are per pod). */
 export function kafkaProperties(input: KafkaInput): Record<string, string> {
-  const { config: k, namespace } = input;
+  const { config: k, namespace, clusterDomain } = input;
   const minIsr = String(minInSyncReplicas(k.replicationFactor));
   const rf = String(k.replicationFactor);
   return {
     "process.roles": "broker,controller",
-    "controller.quorum.voters": quorumVoters(namespace, k.brokers),
+    "controller.quorum.voters": quorumVoters(namespace, k.brokers, clusterDomain),
     listeners: `PLAINTEXT://:${PORTS.kafka},CONTROLLER://:${PORTS.kafkaController}`,
     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     "controller.listener.names": "CONTROLLER",
@@ -68,7 +71,8 @@ export function kafkaEnvName(property: string): string {
 
 /**
  * KRaft cluster id (16 bytes, base64url): derived from the namespace so every broker, and
- * every re-render, agrees on it without a stored secret.
+ * every re-render, agrees on it without a stored secret. The `obs-tracing` seed predates the
+ * folder's rename and stays: brokers refuse a log dir formatted under another cluster id.
  */
 export function kafkaClusterId(namespace: string): string {
   return createHash("sha256").update(`obs-tracing/${namespace}/${NAMES.kafka}`).digest().subarray(0, 16).toString("base64url");
@@ -81,7 +85,7 @@ export function kafkaEnv(input: KafkaInput): EnvVar[] {
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     // The StatefulSet controller labels each pod with its ordinal.
     { name: kafkaEnvName("node.id"), valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
-    { name: kafkaEnvName("advertised.listeners"), value: `PLAINTEXT://$(POD_NAME).${serviceHost(NAMES.kafka, input.namespace)}:${PORTS.kafka}` },
+    { name: kafkaEnvName("advertised.listeners"), value: `PLAINTEXT://$(POD_NAME).${serviceHost(NAMES.kafka, input.namespace, input.clusterDomain)}:${PORTS.kafka}` },
     { name: "CLUSTER_ID", value: kafkaClusterId(input.namespace) },
     { name: "KAFKA_HEAP_OPTS", value: `-Xms${heap} -Xmx${heap}` },
     ...Object.entries(kafkaProperties(input)).map(([k, v]) => ({ name: kafkaEnvName(k), value: v })),
@@ -104,7 +108,7 @@ export function topicJobScript(input: KafkaInput): string {
   const k = input.config;
   const retention = `retention.ms=${retentionMs(k.retentionHours)}`;
   return script(
-    `B=${shQuote(kafkaBrokers(input.namespace, k.brokers).join(","))}`,
+    `B=${shQuote(kafkaBrokers(input.namespace, k.brokers, input.clusterDomain).join(","))}`,
     `T=${SPANS_TOPIC}`,
     `brokers_up() { [ "$(${BIN}/kafka-broker-api-versions.sh --bootstrap-server "$B" 2>/dev/null | grep -c '(id: ')" -ge ${k.brokers} ]; }`,
     `wait_for ${BROKER_WAIT_SECONDS} "${k.brokers} broker(s) at $B" brokers_up`,
@@ -119,7 +123,7 @@ export function topicJobScript(input: KafkaInput): string {
 /** Init container of the collector and the ingester: the span topic exists (bounded wait). */
 export function topicWaitScript(input: KafkaInput, seconds: number): string {
   return script(
-    `B=${shQuote(kafkaBrokers(input.namespace, input.config.brokers).join(","))}`,
+    `B=${shQuote(kafkaBrokers(input.namespace, input.config.brokers, input.clusterDomain).join(","))}`,
     `topic_ready() { ${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic ${SPANS_TOPIC} 2>/dev/null | grep -q PartitionCount; }`,
     `wait_for ${seconds} "topic ${SPANS_TOPIC}" topic_ready`,
   );

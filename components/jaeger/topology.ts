@@ -1,5 +1,6 @@
 // Names, images and ports the tracing pieces share: every builder derives DNS names and
 // wiring from here, so the collector, the ingester and the Jobs cannot disagree.
+import { podHost, serviceHost } from "../k8s/hosts.js";
 
 export const IMAGES = {
   jaeger: "jaegertracing/jaeger:2.13.0",
@@ -42,23 +43,12 @@ export const INGESTER_GROUP = "jaeger-ingester";
 /** Cassandra keyspace of the spans. */
 export const KEYSPACE = "jaeger";
 
-export const CLUSTER_DOMAIN = "cluster.local";
-
-export function serviceHost(service: string, namespace: string): string {
-  return `${service}.${namespace}.svc.${CLUSTER_DOMAIN}`;
-}
-
-/** DNS name of a StatefulSet pod behind its headless Service (named like the StatefulSet). */
-export function podHost(statefulSet: string, ordinal: number, namespace: string): string {
-  return `${statefulSet}-${ordinal}.${serviceHost(statefulSet, namespace)}`;
-}
-
 /** host:port of every broker, the bootstrap list of clients. */
-export function kafkaBrokers(namespace: string, brokers: number): string[] {
-  return Array.from({ length: brokers }, (_, i) => `${podHost(NAMES.kafka, i, namespace)}:${PORTS.kafka}`);
+export function kafkaBrokers(namespace: string, brokers: number, clusterDomain: string): string[] {
+  return Array.from({ length: brokers }, (_, i) => `${podHost(NAMES.kafka, i, NAMES.kafka, namespace, clusterDomain)}:${PORTS.kafka}`);
 }
 
 /** Contact point of the Cassandra cluster: the headless Service resolves to every ready node. */
-export function cassandraHost(namespace: string): string {
-  return serviceHost(NAMES.cassandra, namespace);
+export function cassandraHost(namespace: string, clusterDomain: string): string {
+  return serviceHost(NAMES.cassandra, namespace, clusterDomain);
 }

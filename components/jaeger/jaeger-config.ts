@@ -1,12 +1,14 @@
 // Jaeger v2 is an OpenTelemetry Collector distribution: each role is one otelcol config.
 // collector: Zipkin/OTLP in -> Kafka; ingester: Kafka -> Cassandra; query: UI over Cassandra.
-import type { TracingBackendConfig } from "./config.js";
+import type { JaegerConfig } from "./config.js";
 import { cassandraHost, INGESTER_GROUP, kafkaBrokers, KEYSPACE, NAMES, PORTS, SPANS_ENCODING, SPANS_TOPIC } from "./topology.js";
 
 export interface JaegerConfigInput {
   /** Namespace of Kafka and Cassandra (for their DNS names). */
   readonly namespace: string;
-  readonly config: TracingBackendConfig;
+  /** The cluster's DNS domain (`obs:clusterDomain`), in the Kafka and Cassandra hosts. */
+  readonly clusterDomain: string;
+  readonly config: JaegerConfig;
 }
 
 export interface OtelcolConfig {
@@ -50,7 +52,7 @@ export function cassandraBackend(input: JaegerConfigInput): Record<string, unkno
   return {
     cassandra: {
       schema: { keyspace: KEYSPACE, create: false, datacenter: c.datacenter, replication_factor: c.replicationFactor, trace_ttl: ttl, dependencies_ttl: ttl },
-      connection: { servers: [cassandraHost(input.namespace)], port: PORTS.cql, local_dc: c.datacenter, timeout: "10s", tls: { insecure: true } },
+      connection: { servers: [cassandraHost(input.namespace, input.clusterDomain)], port: PORTS.cql, local_dc: c.datacenter, timeout: "10s", tls: { insecure: true } },
       query: { timeout: "10s", consistency: "LOCAL_ONE" },
     },
   };
@@ -70,7 +72,7 @@ export function collectorConfig(input: JaegerConfigInput): OtelcolConfig {
     processors: { memory_limiter: memoryLimiter, batch: {} },
     exporters: {
       kafka: {
-        brokers: kafkaBrokers(input.namespace, input.config.kafka.brokers),
+        brokers: kafkaBrokers(input.namespace, input.config.kafka.brokers, input.clusterDomain),
         client_id: NAMES.collector,
         traces: { topic: SPANS_TOPIC, encoding: SPANS_ENCODING },
         // One trace's spans land in one partition, so one ingester sees a trace in order.
@@ -92,7 +94,7 @@ export function ingesterConfig(input: JaegerConfigInput): OtelcolConfig {
     extensions: { healthcheckv2: healthcheck(), jaeger_storage: storageExtension(input) },
     receivers: {
       kafka: {
-        brokers: kafkaBrokers(input.namespace, input.config.kafka.brokers),
+        brokers: kafkaBrokers(input.namespace, input.config.kafka.brokers, input.clusterDomain),
         client_id: NAMES.ingester,
         group_id: INGESTER_GROUP,
         initial_offset: "earliest",

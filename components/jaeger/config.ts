@@ -61,15 +61,15 @@ const shape = {
 };
 
 /** The schema of `obs:jaeger`. */
-export const tracingBackendSchema = obj(shape, { doc: "Jaeger v2 with Kafka and Cassandra" });
+export const jaegerSchema = obj(shape, { doc: "Jaeger v2 with Kafka and Cassandra" });
 
-export type TracingBackendConfig = Infer<typeof shape>;
-export type ResourcesConfig = TracingBackendConfig["collector"]["resources"];
+export type JaegerConfig = Infer<typeof shape>;
+export type ResourcesConfig = JaegerConfig["collector"]["resources"];
 
 const KEY = "obs:jaeger";
 
 /** Checks that span more than one field of `obs:jaeger`; pushes one issue per problem. */
-export function checkTracing(cfg: TracingBackendConfig, issues: Issue[]): void {
+export function checkJaeger(cfg: JaegerConfig, issues: Issue[]): void {
   const { kafka, cassandra, ingester } = cfg;
   if (kafka.partitions < ingester.replicas) {
     issues.push({ key: `${KEY}.kafka.partitions`, value: kafka.partitions, allowed: `>= ${KEY}.ingester.replicas (${ingester.replicas}): an ingester without a partition sits idle` });
@@ -90,9 +90,9 @@ export function checkTracing(cfg: TracingBackendConfig, issues: Issue[]): void {
 }
 
 /** Parses and cross-checks one `obs:jaeger` value on its own (tests, tools). */
-export function parseTracingConfig(raw: unknown, key = "obs:jaeger"): { config: TracingBackendConfig | undefined; issues: Issue[] } {
+export function parseJaegerConfig(raw: unknown, key = "obs:jaeger"): { config: JaegerConfig | undefined; issues: Issue[] } {
   const issues: Issue[] = [];
-  const config = tracingBackendSchema.parse(raw, key, issues);
-  if (config) checkTracing(config, issues);
+  const config = jaegerSchema.parse(raw, key, issues);
+  if (config) checkJaeger(config, issues);
   return { config: issues.length ? undefined : config, issues };
 }

@@ -21,7 +21,7 @@ export function kafkaVersion(image: string = IMAGES.kafka): string {
 
 /** The exporter's arguments: every broker as a bootstrap address, the protocol version and the listen address. */
 export function kafkaExporterArgs(input: KafkaInput): string[] {
-  return [...kafkaBrokers(input.namespace, input.config.brokers).map((b) => `--kafka.server=${b}`), `--kafka.version=${kafkaVersion()}`, `--web.listen-address=:${PORTS.kafkaExporter}`];
+  return [...kafkaBrokers(input.namespace, input.config.brokers, input.clusterDomain).map((b) => `--kafka.server=${b}`), `--kafka.version=${kafkaVersion()}`, `--web.listen-address=:${PORTS.kafkaExporter}`];
 }
 
 export interface KafkaExporterSpecInput extends KafkaInput {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { Issue } from "../../../lib/schema.js";
-import { checkTracing, type TracingBackendConfig, tracingBackendSchema } from "../../../components/tracing/config.js";
+import { checkJaeger, type JaegerConfig, jaegerSchema } from "../../../components/jaeger/config.js";
 
-function parse(raw: unknown): { config?: TracingBackendConfig; problems: string[] } {
+function parse(raw: unknown): { config?: JaegerConfig; problems: string[] } {
   const issues: Issue[] = [];
-  const config = tracingBackendSchema.parse(raw, "obs:jaeger", issues);
-  if (config) checkTracing(config, issues);
+  const config = jaegerSchema.parse(raw, "obs:jaeger", issues);
+  if (config) checkJaeger(config, issues);
   return { config, problems: issues.map((i) => `${i.key} = ${JSON.stringify(i.value)}: ${i.allowed}`) };
 }
 

@@ -2,15 +2,18 @@
 // `jaeger` keyspace that Jaeger's Cassandra backend reads and writes (schema v004), run by a
 // Job so that Jaeger itself never creates schema (`schema.create: false`).
 import { jvmBytes, validated } from "../../lib/units.js";
-import type { TracingBackendConfig } from "./config.js";
+import { podHost } from "../k8s/hosts.js";
+import type { JaegerConfig } from "./config.js";
 import type { EnvVar } from "./kafka.js";
 import { script } from "./shell.js";
-import { cassandraHost, KEYSPACE, NAMES, podHost, PORTS } from "./topology.js";
+import { cassandraHost, KEYSPACE, NAMES, PORTS } from "./topology.js";
 
-export type CassandraConfig = TracingBackendConfig["cassandra"];
+export type CassandraConfig = JaegerConfig["cassandra"];
 
 export interface CassandraInput {
   readonly namespace: string;
+  /** The cluster's DNS domain (`obs:clusterDomain`), in the seeds and the contact point. */
+  readonly clusterDomain: string;
   readonly config: CassandraConfig;
 }
 
@@ -23,9 +26,9 @@ export const SCHEMA_FILE = "schema.cql";
 export const RACK = "rack1";
 
 /** Seeds: the first pod, and the second once there are three or more nodes. */
-export function seedHosts(namespace: string, nodes: number): string[] {
+export function seedHosts(namespace: string, nodes: number, clusterDomain: string): string[] {
   const seeds = nodes >= 3 ? 2 : 1;
-  return Array.from({ length: seeds }, (_, i) => podHost(NAMES.cassandra, i, namespace));
+  return Array.from({ length: seeds }, (_, i) => podHost(NAMES.cassandra, i, NAMES.cassandra, namespace, clusterDomain));
 }
 
 /** HEAP_NEWSIZE: a quarter of the heap (the image wants it set together with MAX_HEAP_SIZE). */
@@ -37,7 +40,7 @@ export function heapNewSize(heap: string): string {
 export function cassandraEnv(input: CassandraInput): EnvVar[] {
   const c = input.config;
   return [
-    { name: "CASSANDRA_SEEDS", value: seedHosts(input.namespace, c.nodes).join(",") },
+    { name: "CASSANDRA_SEEDS", value: seedHosts(input.namespace, c.nodes, input.clusterDomain).join(",") },
     { name: "CASSANDRA_CLUSTER_NAME", value: c.clusterName },
     { name: "CASSANDRA_DC", value: c.datacenter },
     { name: "CASSANDRA_RACK", value: RACK },
@@ -180,9 +183,9 @@ export const CQL_WAIT_SECONDS = 420;
 export function schemaJobScript(input: CassandraInput): string {
   const last = SCHEMA_TABLES[SCHEMA_TABLES.length - 1];
   return script(
-    cqlsh(cassandraHost(input.namespace)),
+    cqlsh(cassandraHost(input.namespace, input.clusterDomain)),
     `cql_up() { cql -e 'SELECT release_version FROM system.local' >/dev/null 2>&1; }`,
-    `wait_for ${CQL_WAIT_SECONDS} "CQL at ${cassandraHost(input.namespace)}:${PORTS.cql}" cql_up`,
+    `wait_for ${CQL_WAIT_SECONDS} "CQL at ${cassandraHost(input.namespace, input.clusterDomain)}:${PORTS.cql}" cql_up`,
     `retry 5 cql -f ${SCHEMA_DIR}/${SCHEMA_FILE}`,
     `cql -e "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '${KEYSPACE}' AND table_name = '${last}'" | grep -q '(1 rows)'`,
     `echo "schema of keyspace ${KEYSPACE} is in place"`,
@@ -193,7 +196,7 @@ export function schemaJobScript(input: CassandraInput): string {
 export function schemaWaitScript(input: CassandraInput, seconds: number): string {
   const last = SCHEMA_TABLES[SCHEMA_TABLES.length - 1];
   return script(
-    cqlsh(cassandraHost(input.namespace)),
+    cqlsh(cassandraHost(input.namespace, input.clusterDomain)),
     `schema_ready() { cql -e "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '${KEYSPACE}' AND table_name = '${last}'" 2>/dev/null | grep -q '(1 rows)'; }`,
     `wait_for ${seconds} "keyspace ${KEYSPACE}" schema_ready`,
   );

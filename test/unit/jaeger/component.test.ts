@@ -1,9 +1,9 @@
-// Tracing under Pulumi mocks: what is created, under which parent, in which order.
+// Jaeger under Pulumi mocks: what is created, under which parent, in which order.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Issue } from "../../../lib/schema.js";
-import type { TracingBackendConfig } from "../../../components/tracing/config.js";
+import type { JaegerConfig } from "../../../components/jaeger/config.js";
 import { type Created, recordResources } from "../mocks.js";
 
 const created: Created[] = [];
@@ -16,12 +16,12 @@ const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(re
 
 // Each test builds its own component under its own name, so late registrations of one test
 // never show up in another's lookups.
-async function tracing(name: string, raw: Record<string, unknown>, retainOnDelete = true) {
-  const { Tracing, tracingBackendSchema } = await import("../../../components/tracing/index.js");
+async function tracing(name: string, raw: Record<string, unknown>, retainOnDelete = true, clusterDomain = "cluster.local") {
+  const { Jaeger, jaegerSchema } = await import("../../../components/jaeger/index.js");
   const issues: Issue[] = [];
-  const config = tracingBackendSchema.parse(raw, "obs:jaeger", issues) as TracingBackendConfig;
+  const config = jaegerSchema.parse(raw, "obs:jaeger", issues) as JaegerConfig;
   expect(issues).toEqual([]);
-  const t = new Tracing(name, { namespace: "observability", config, retainOnDelete });
+  const t = new Jaeger(name, { namespace: "observability", clusterDomain, config, retainOnDelete });
   await Promise.all([value(t.zipkinHost), ...[t.kafka, t.cassandra, t.topicJob, t.schemaJob, t.collector, t.ingester, t.query, t.collectorService, t.queryService, t.kafkaExporter].map((r) => value(r.urn))]);
   const mine = created.filter((c) => c.name === name || c.name.startsWith(`${name}-`));
   const byType = (type: string) => mine.filter((c) => c.type === type);
@@ -33,12 +33,12 @@ async function tracing(name: string, raw: Record<string, unknown>, retainOnDelet
   return { t, mine, byType, one };
 }
 
-describe("Tracing component", () => {
+describe("Jaeger component", () => {
   it("creates Kafka, Cassandra, their Jobs and the three Jaeger roles under the component", async () => {
     const { t, mine, byType, one } = await tracing("tracing", {});
     expect(await value(t.zipkinHost)).toBe("jaeger-collector.observability.svc.cluster.local");
     expect(await value(t.queryUrl)).toBe("http://jaeger-query.observability.svc.cluster.local:16686");
-    expect(mine.find((c) => c.type === "obs:tracing:Jaeger")?.name).toBe("tracing");
+    expect(mine.find((c) => c.type === "obs:jaeger:Jaeger")?.name).toBe("tracing");
 
     for (const [res, type, child] of [
       [t.kafka, "kubernetes:apps/v1:StatefulSet", "tracing-kafka"],
@@ -50,9 +50,9 @@ describe("Tracing component", () => {
       [t.query, "kubernetes:apps/v1:Deployment", "tracing-jaeger-query"],
       [t.kafkaExporter, "kubernetes:apps/v1:Deployment", "tracing-kafka-exporter"],
     ] as const) {
-      expect(await value(res.urn)).toMatch(new RegExp(`obs:tracing:Jaeger\\$${type.replace(/[.$/]/g, "\\$&")}::${child}$`));
+      expect(await value(res.urn)).toMatch(new RegExp(`obs:jaeger:Jaeger\\$${type.replace(/[.$/]/g, "\\$&")}::${child}$`));
     }
-    expect(created.filter((c) => c.type !== "obs:tracing:Jaeger" && !/^(tracing|t\d)-/.test(c.name))).toEqual([]);
+    expect(created.filter((c) => c.type !== "obs:jaeger:Jaeger" && !/^(tracing|t\d)-/.test(c.name))).toEqual([]);
 
     // one broker, one node: no PodDisruptionBudget
     expect(byType("kubernetes:policy/v1:PodDisruptionBudget")).toEqual([]);
@@ -130,6 +130,65 @@ describe("Tracing component", () => {
     // the selector matches its pods and no other role's
     expect(dep.spec.template.metadata.labels).toMatchObject(dep.spec.selector.matchLabels);
     expect(one("kubernetes:apps/v1:StatefulSet", "kafka").inputs.spec.selector.matchLabels).not.toEqual(dep.spec.selector.matchLabels);
+  });
+
+  it("keeps the former type token as an alias (merged with the caller's), so existing stacks replace nothing", async () => {
+    const { Jaeger, FORMER_TYPE, jaegerSchema } = await import("../../../components/jaeger/index.js");
+    const issues: Issue[] = [];
+    const config = jaegerSchema.parse({}, "obs:jaeger", issues) as JaegerConfig;
+    const seen: pulumi.ResourceTransformationArgs[] = [];
+    const j = new Jaeger("t6", { namespace: "observability", clusterDomain: "cluster.local", config, retainOnDelete: true }, { aliases: [{ name: "t6-old" }], transformations: [(a) => void seen.push(a)] });
+    await value(j.urn);
+    expect(FORMER_TYPE).toBe("obs:tracing:Jaeger");
+    const own = seen.find((a) => a.resource === j)!;
+    expect(own.type).toBe("obs:jaeger:Jaeger");
+    expect(own.opts.aliases).toEqual([{ name: "t6-old" }, { type: "obs:tracing:Jaeger" }]);
+    // the alias as the engine receives it: the URN the component had before the rename
+    const aliasUrns = await Promise.all(((j as unknown as { __aliases: pulumi.Input<string>[] }).__aliases).map((u) => value(pulumi.output(u))));
+    expect(aliasUrns).toContain("urn:pulumi:dev::observability-stack::obs:tracing:Jaeger::t6");
+    // children inherit the parent's alias (the engine derives theirs); their own names stay what they were
+    const childAliases = seen.filter((a) => a.resource !== j).flatMap((a) => (a.opts.aliases ?? []) as { type?: string }[]);
+    expect(childAliases.filter((a) => a.type?.startsWith("obs:"))).toEqual([]);
+    expect(await value(j.kafka.urn)).toBe("urn:pulumi:dev::observability-stack::obs:jaeger:Jaeger$kubernetes:apps/v1:StatefulSet::t6-kafka");
+  });
+
+  it("keeps every workload's first selector and labels objects and pods with the stack's recipe", async () => {
+    const { mine, byType } = await tracing("t7", { kafka: { brokers: 3, replicationFactor: 3 }, cassandra: { nodes: 3, replicationFactor: 3 } });
+    const selector = (app: string) => ({ "app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "jaeger" });
+    const recipe = (app: string) => ({ ...selector(app), "app.kubernetes.io/instance": "t7", "app.kubernetes.io/component": "tracing" });
+    const workloads = [...byType("kubernetes:apps/v1:StatefulSet"), ...byType("kubernetes:apps/v1:Deployment")].map((w) => w.inputs);
+    expect(workloads.map((w) => w.metadata.name).sort()).toEqual(["cassandra", "jaeger-collector", "jaeger-ingester", "jaeger-query", "kafka", "kafka-exporter"]);
+    for (const w of workloads) {
+      // selectors are immutable: exactly what the backend was first deployed with
+      expect(w.spec.selector.matchLabels).toEqual(selector(w.metadata.name));
+      expect(w.metadata.labels).toEqual(recipe(w.metadata.name));
+      expect(w.spec.template.metadata.labels).toEqual(recipe(w.metadata.name));
+    }
+    for (const svc of byType("kubernetes:core/v1:Service").map((c) => c.inputs)) expect(svc.spec.selector).toEqual(selector(svc.metadata.name));
+    for (const pdb of byType("kubernetes:policy/v1:PodDisruptionBudget").map((c) => c.inputs)) expect(pdb.spec.selector.matchLabels).toEqual(selector(pdb.metadata.name));
+    const jobs = byType("kubernetes:batch/v1:Job").map((c) => c.inputs);
+    expect(jobs.map((j) => j.metadata.labels).sort((a, b) => a["app.kubernetes.io/name"].localeCompare(b["app.kubernetes.io/name"]))).toEqual([recipe("cassandra-schema"), recipe("kafka-topic")]);
+    for (const j of jobs) expect(j.spec.template.metadata.labels).toEqual(j.metadata.labels);
+    const objects = mine.filter((c) => c.type.startsWith("kubernetes:"));
+    expect(objects).toHaveLength(18);
+    for (const o of objects) {
+      expect(o.inputs.metadata.labels, `${o.type} ${o.name}`).toMatchObject({ "app.kubernetes.io/instance": "t7", "app.kubernetes.io/part-of": "jaeger", "app.kubernetes.io/component": "tracing" });
+      expect(o.inputs.metadata.labels).not.toHaveProperty(["app.kubernetes.io/managed-by"]);
+    }
+  });
+
+  it("writes every host with the configured cluster domain", async () => {
+    const { t, mine, one } = await tracing("t8", { kafka: { brokers: 3, replicationFactor: 3 }, cassandra: { nodes: 3, replicationFactor: 3 } }, true, "corp.example");
+    expect(await value(t.zipkinHost)).toBe("jaeger-collector.observability.svc.corp.example");
+    expect(await value(t.queryUrl)).toBe("http://jaeger-query.observability.svc.corp.example:16686");
+    const env = (set: string) => one("kubernetes:apps/v1:StatefulSet", set).inputs.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    expect(env("kafka").find((e) => e.name === "KAFKA_CONTROLLER_QUORUM_VOTERS")?.value).toBe([0, 1, 2].map((i) => `${i}@kafka-${i}.kafka.observability.svc.corp.example:9093`).join(","));
+    expect(env("kafka").find((e) => e.name === "KAFKA_ADVERTISED_LISTENERS")?.value).toBe("PLAINTEXT://$(POD_NAME).kafka.observability.svc.corp.example:9092");
+    expect(env("cassandra").find((e) => e.name === "CASSANDRA_SEEDS")?.value).toBe("cassandra-0.cassandra.observability.svc.corp.example,cassandra-1.cassandra.observability.svc.corp.example");
+    const collector = parse(one("kubernetes:core/v1:ConfigMap", "jaeger-collector-config").inputs.data["config.yaml"]);
+    expect(collector.exporters.kafka.brokers[0]).toBe("kafka-0.kafka.observability.svc.corp.example:9092");
+    expect(one("kubernetes:batch/v1:Job", "cassandra-schema").inputs.spec.template.spec.containers[0].command[2]).toContain("cqlsh cassandra.observability.svc.corp.example 9042");
+    expect(JSON.stringify(mine.map((c) => c.inputs))).not.toContain("cluster.local");
   });
 
   it("production shape: three brokers and nodes with disruption budgets and matching replication", async () => {

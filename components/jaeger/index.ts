@@ -1,0 +1,157 @@
+// The tracing backend: Kafka (KRaft) buffers spans between the Jaeger collectors and
+// ingesters, Cassandra stores them, jaeger-query serves the UI. Each role starts only when
+// what it needs is ready: Pulumi orders it (dependsOn the StatefulSets and Jobs) and the pod
+// checks it again on every start (bounded init containers). kafka-exporter reports the brokers
+// and the ingesters' consumer lag to Prometheus. The shapes come from pure functions.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { serviceHost } from "../k8s/hosts.js";
+import { cassandraEnv, SCHEMA_FILE, schemaCql, schemaJobScript, schemaWaitScript } from "./cassandra.js";
+import type { JaegerConfig } from "./config.js";
+import { JAEGER_ROLES, type JaegerRole } from "./jaeger-config.js";
+import { kafkaEnv, topicJobScript, topicWaitScript } from "./kafka.js";
+import { kafkaExporterDeploymentSpec } from "./kafka-exporter.js";
+import { NAMES, PORTS } from "./topology.js";
+import {
+  backendLabels,
+  backendSelector,
+  cassandraSet,
+  collectorServiceSpec,
+  type Dependency,
+  DEPENDENCY_WAIT_SECONDS,
+  disruptionBudgetSpec,
+  JAEGER_CONFIG_FILE,
+  kafkaSet,
+  queryServiceSpec,
+  ROLE_NEEDS,
+  roleDeploymentSpec,
+  schemaJobSpec,
+  topicJobSpec,
+  waitContainer,
+} from "./workloads.js";
+
+export { checkJaeger, type JaegerConfig, jaegerSchema, parseJaegerConfig } from "./config.js";
+export { collectorConfig, ingesterConfig, queryConfig } from "./jaeger-config.js";
+export { IMAGES, INGESTER_GROUP, KEYSPACE, NAMES, PORTS, SPANS_TOPIC } from "./topology.js";
+
+/** Name of the Service that receives Zipkin spans from the mesh (port 9411). */
+export const ZIPKIN_SERVICE_NAME = NAMES.collector;
+
+/** Host the mesh's Zipkin tracer sends to: `jaeger-collector.<ns>.svc.<clusterDomain>`. */
+export function zipkinHost(namespace: string, clusterDomain: string): string {
+  return serviceHost(ZIPKIN_SERVICE_NAME, namespace, clusterDomain);
+}
+
+export interface JaegerArgs {
+  /** Namespace of every object; it must exist. */
+  readonly namespace: pulumi.Input<string>;
+  /** The cluster's DNS domain (`obs:clusterDomain`), in every host the backend writes. */
+  readonly clusterDomain: string;
+  /** The parsed `obs:jaeger` section. */
+  readonly config: JaegerConfig;
+  /** Keep the StatefulSets and their Services in the cluster when they leave the stack. */
+  readonly retainOnDelete: boolean;
+}
+
+/** The component's type token before it was named after Jaeger; the alias keeps existing stacks' URNs. */
+export const FORMER_TYPE = "obs:tracing:Jaeger";
+
+export class Jaeger extends pulumi.ComponentResource {
+  /** `jaeger-collector.<ns>.svc.<clusterDomain>`, the mesh's Zipkin target. */
+  readonly zipkinHost: pulumi.Output<string>;
+  /** In-cluster URL of the Jaeger UI. */
+  readonly queryUrl: pulumi.Output<string>;
+  readonly kafka: k8s.apps.v1.StatefulSet;
+  readonly cassandra: k8s.apps.v1.StatefulSet;
+  readonly topicJob: k8s.batch.v1.Job;
+  /** kafka-exporter (port 9308, scraped through its pod annotations). */
+  readonly kafkaExporter: k8s.apps.v1.Deployment;
+  readonly schemaJob: k8s.batch.v1.Job;
+  readonly collector: k8s.apps.v1.Deployment;
+  readonly ingester: k8s.apps.v1.Deployment;
+  readonly query: k8s.apps.v1.Deployment;
+  /** `jaeger-collector`: Zipkin 9411, OTLP 4317/4318. */
+  readonly collectorService: k8s.core.v1.Service;
+  /** `jaeger-query`: UI and API on 16686. */
+  readonly queryService: k8s.core.v1.Service;
+
+  constructor(name: string, args: JaegerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("obs:jaeger:Jaeger", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: FORMER_TYPE }] });
+    const cfg = args.config;
+    const clusterDomain = args.clusterDomain;
+    const namespace = pulumi.output(args.namespace);
+    // Host names need the namespace as text; apply only shapes data, never resources.
+    const build = <T>(f: (ns: string) => T): pulumi.Output<T> => namespace.apply(f);
+    const meta = (app: string, objectName?: string) => ({ ...(objectName ? { name: objectName } : {}), namespace, labels: backendLabels(app, name) });
+    const stateful: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: args.retainOnDelete };
+    const disruptionBudget = (app: string) => new k8s.policy.v1.PodDisruptionBudget(`${name}-${app}`, { metadata: meta(app, app), spec: disruptionBudgetSpec(app) }, { parent: this });
+
+    // ---- Kafka ----
+    const kafka = kafkaSet({ instance: name, config: cfg, env: build((ns) => kafkaEnv({ namespace: ns, clusterDomain, config: cfg.kafka })) });
+    new k8s.core.v1.Service(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.service }, stateful);
+    this.kafka = new k8s.apps.v1.StatefulSet(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.statefulSet }, stateful);
+    if (cfg.kafka.brokers > 1) disruptionBudget(NAMES.kafka);
+
+    this.topicJob = new k8s.batch.v1.Job(
+      `${name}-kafka-topic`,
+      { metadata: meta("kafka-topic"), spec: topicJobSpec(backendLabels("kafka-topic", name), build((ns) => topicJobScript({ namespace: ns, clusterDomain, config: cfg.kafka }))) },
+      { parent: this, dependsOn: [this.kafka] },
+    );
+
+    this.kafkaExporter = new k8s.apps.v1.Deployment(
+      `${name}-kafka-exporter`,
+      {
+        metadata: meta(NAMES.kafkaExporter, NAMES.kafkaExporter),
+        spec: build((ns) => kafkaExporterDeploymentSpec({ namespace: ns, clusterDomain, config: cfg.kafka, labels: backendLabels(NAMES.kafkaExporter, name), selector: backendSelector(NAMES.kafkaExporter) })),
+      },
+      // It exits when no broker answers at start.
+      { parent: this, dependsOn: [this.kafka] },
+    );
+
+    // ---- Cassandra ----
+    const cassandra = cassandraSet({ instance: name, config: cfg, env: build((ns) => cassandraEnv({ namespace: ns, clusterDomain, config: cfg.cassandra })) });
+    new k8s.core.v1.Service(`${name}-cassandra`, { metadata: meta(NAMES.cassandra, NAMES.cassandra), spec: cassandra.service }, stateful);
+    this.cassandra = new k8s.apps.v1.StatefulSet(`${name}-cassandra`, { metadata: meta(NAMES.cassandra, NAMES.cassandra), spec: cassandra.statefulSet }, stateful);
+    if (cfg.cassandra.nodes > 1) disruptionBudget(NAMES.cassandra);
+
+    const schema = new k8s.core.v1.ConfigMap(`${name}-cassandra-schema`, { metadata: meta("cassandra-schema"), data: { [SCHEMA_FILE]: schemaCql(cfg.cassandra) } }, { parent: this });
+    this.schemaJob = new k8s.batch.v1.Job(
+      `${name}-cassandra-schema`,
+      { metadata: meta("cassandra-schema"), spec: schemaJobSpec(backendLabels("cassandra-schema", name), build((ns) => schemaJobScript({ namespace: ns, clusterDomain, config: cfg.cassandra })), schema.metadata.name) },
+      { parent: this, dependsOn: [this.cassandra] },
+    );
+
+    // ---- Jaeger ----
+    const waitScripts: Record<Dependency, pulumi.Output<string>> = {
+      kafka: build((ns) => topicWaitScript({ namespace: ns, clusterDomain, config: cfg.kafka }, DEPENDENCY_WAIT_SECONDS)),
+      cassandra: build((ns) => schemaWaitScript({ namespace: ns, clusterDomain, config: cfg.cassandra }, DEPENDENCY_WAIT_SECONDS)),
+    };
+    const readyAfter: Record<Dependency, pulumi.Resource> = { kafka: this.topicJob, cassandra: this.schemaJob };
+    const role = (r: JaegerRole): k8s.apps.v1.Deployment => {
+      const app = NAMES[r];
+      const configMap = new k8s.core.v1.ConfigMap(
+        `${name}-${app}-config`,
+        // Auto-named: a config change gives a new name, which rolls the Deployment.
+        { metadata: meta(app), data: { [JAEGER_CONFIG_FILE]: build((ns) => stringify(JAEGER_ROLES[r]({ namespace: ns, clusterDomain, config: cfg }))) } },
+        { parent: this },
+      );
+      const needs = ROLE_NEEDS[r];
+      return new k8s.apps.v1.Deployment(
+        `${name}-${app}`,
+        { metadata: meta(app, app), spec: roleDeploymentSpec({ role: r, instance: name, config: cfg, configMap: configMap.metadata.name, initContainers: needs.map((d) => waitContainer(d, waitScripts[d])) }) },
+        { parent: this, dependsOn: needs.map((d) => readyAfter[d]) },
+      );
+    };
+    this.collector = role("collector");
+    this.ingester = role("ingester");
+    this.query = role("query");
+
+    this.collectorService = new k8s.core.v1.Service(`${name}-collector`, { metadata: meta(NAMES.collector, NAMES.collector), spec: collectorServiceSpec() }, { parent: this });
+    this.queryService = new k8s.core.v1.Service(`${name}-query`, { metadata: meta(NAMES.query, NAMES.query), spec: queryServiceSpec(cfg.query.expose) }, { parent: this });
+
+    this.zipkinHost = namespace.apply((ns) => zipkinHost(ns, clusterDomain));
+    this.queryUrl = namespace.apply((ns) => `http://${serviceHost(NAMES.query, ns, clusterDomain)}:${PORTS.query}`);
+    this.registerOutputs({ zipkinHost: this.zipkinHost, queryUrl: this.queryUrl });
+  }
+}

@@ -1,0 +1,262 @@
+// The tracing backend's Kubernetes shapes (the Kafka and Cassandra StatefulSets, their Jobs,
+// the Jaeger roles, Services, disruption budgets), built by pure functions so they are tested
+// without the Pulumi engine; the component only registers them. Text that names hosts in the
+// namespace (env, scripts) comes in as an input, so only that text waits on the namespace.
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import { labels } from "../k8s/labels.js";
+import { DATA_VOLUME, type HeadlessStatefulSet, headlessStatefulSet } from "../k8s/statefulset.js";
+import { scrapeAnnotations } from "../mesh/metrics.js";
+import { CASSANDRA_DATA_PATH, CASSANDRA_UID, SCHEMA_DIR } from "./cassandra.js";
+import type { JaegerConfig, ResourcesConfig } from "./config.js";
+import { HEALTH_PATH, type JaegerRole } from "./jaeger-config.js";
+import { type EnvVar, KAFKA_UID, KAFKA_VOLUME_PATH } from "./kafka.js";
+import { IMAGES, NAMES, PORTS } from "./topology.js";
+
+type Container = k8s.types.input.core.v1.Container;
+
+const PART_OF = "jaeger";
+
+/**
+ * What every workload of the backend selects on. A Deployment's or StatefulSet's selector is
+ * immutable, so it stays the one the backend was first deployed with: the stack's recipe
+ * (name and instance) would replace every workload, and the StatefulSets with their data.
+ */
+export function backendSelector(app: string): Record<string, string> {
+  return { "app.kubernetes.io/name": app, "app.kubernetes.io/part-of": PART_OF };
+}
+
+/**
+ * Labels of every object and pod: the stack's recipe (component "tracing"), with part-of kept
+ * at "jaeger" so the pods still match backendSelector.
+ */
+export function backendLabels(app: string, instance: string): Record<string, string> {
+  return { ...labels(app, instance, "tracing"), "app.kubernetes.io/part-of": PART_OF };
+}
+
+/** Bound of every init container's wait; the kubelet retries it with back-off afterwards. */
+export const DEPENDENCY_WAIT_SECONDS = 300;
+/** Jobs fail before Pulumi's 10-minute await gives up, with their own message. */
+export const JOB_DEADLINE_SECONDS = 540;
+export const JAEGER_CONFIG_DIR = "/etc/jaeger";
+export const JAEGER_CONFIG_FILE = "config.yaml";
+
+const toolResources = { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } };
+// The backend does not trace itself through the mesh; a sidecar would also keep the Jobs
+// running and cut the init containers off the network.
+const noSidecar = { "sidecar.istio.io/inject": "false" };
+// cqlsh runs as the image's user and keeps its history out of a home it cannot write.
+const cqlshUser = { env: [{ name: "HOME", value: "/tmp" }], securityContext: { runAsUser: CASSANDRA_UID, runAsGroup: CASSANDRA_UID, runAsNonRoot: true } };
+
+function spreadOver(app: string): k8s.types.input.core.v1.Affinity {
+  return { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: backendSelector(app) } } }] } };
+}
+
+export interface StoreInput {
+  /** The component's name: the `instance` label. */
+  readonly instance: string;
+  readonly config: JaegerConfig;
+  /** The store container's env (kafkaEnv, cassandraEnv). */
+  readonly env: pulumi.Input<EnvVar[]>;
+}
+
+/** Kafka: every broker also a controller, behind the headless Service `kafka`. */
+export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
+  const k = i.config.kafka;
+  return headlessStatefulSet({
+    name: NAMES.kafka,
+    replicas: k.brokers,
+    selector: backendSelector(NAMES.kafka),
+    podLabels: backendLabels(NAMES.kafka, i.instance),
+    podAnnotations: noSidecar,
+    ports: [
+      { name: "tcp-kafka", port: PORTS.kafka },
+      { name: "tcp-controller", port: PORTS.kafkaController },
+    ],
+    volume: { size: k.storageSize, storageClass: k.storageClass },
+    // All voters start together; one at a time no quorum would ever form.
+    podManagementPolicy: "Parallel",
+    pod: {
+      securityContext: { fsGroup: KAFKA_UID },
+      terminationGracePeriodSeconds: 60,
+      affinity: spreadOver(NAMES.kafka),
+      containers: [
+        {
+          name: "kafka",
+          image: IMAGES.kafka,
+          env: i.env,
+          ports: [
+            { name: "kafka", containerPort: PORTS.kafka },
+            { name: "controller", containerPort: PORTS.kafkaController },
+          ],
+          readinessProbe: { tcpSocket: { port: PORTS.kafka }, initialDelaySeconds: 10, periodSeconds: 10 },
+          livenessProbe: { tcpSocket: { port: PORTS.kafkaController }, initialDelaySeconds: 60, periodSeconds: 20, failureThreshold: 6 },
+          resources: k.resources,
+          volumeMounts: [{ name: DATA_VOLUME, mountPath: KAFKA_VOLUME_PATH }],
+        },
+      ],
+    },
+  });
+}
+
+/** Cassandra: nodes join the ring one at a time (OrderedReady), behind the headless Service `cassandra`. */
+export function cassandraSet(i: StoreInput): HeadlessStatefulSet {
+  const c = i.config.cassandra;
+  return headlessStatefulSet({
+    name: NAMES.cassandra,
+    replicas: c.nodes,
+    selector: backendSelector(NAMES.cassandra),
+    podLabels: backendLabels(NAMES.cassandra, i.instance),
+    podAnnotations: noSidecar,
+    ports: [
+      { name: "tcp-cql", port: PORTS.cql },
+      { name: "tcp-gossip", port: PORTS.cassandraGossip },
+    ],
+    volume: { size: c.storageSize, storageClass: c.storageClass },
+    pod: {
+      securityContext: { fsGroup: CASSANDRA_UID },
+      terminationGracePeriodSeconds: 120,
+      affinity: spreadOver(NAMES.cassandra),
+      containers: [
+        {
+          name: "cassandra",
+          image: IMAGES.cassandra,
+          env: i.env,
+          ports: [
+            { name: "cql", containerPort: PORTS.cql },
+            { name: "gossip", containerPort: PORTS.cassandraGossip },
+          ],
+          startupProbe: { tcpSocket: { port: PORTS.cql }, periodSeconds: 10, failureThreshold: 60 },
+          readinessProbe: { tcpSocket: { port: PORTS.cql }, periodSeconds: 10 },
+          livenessProbe: { tcpSocket: { port: PORTS.cql }, periodSeconds: 20, failureThreshold: 6 },
+          // Flush memtables and leave the ring cleanly before the pod stops.
+          lifecycle: { preStop: { exec: { command: ["nodetool", "drain"] } } },
+          resources: c.resources,
+          volumeMounts: [{ name: DATA_VOLUME, mountPath: CASSANDRA_DATA_PATH }],
+        },
+      ],
+    },
+  });
+}
+
+/** At most one broker or node down at a time (only with more than one). */
+export function disruptionBudgetSpec(app: string): k8s.types.input.policy.v1.PodDisruptionBudgetSpec {
+  return { maxUnavailable: 1, selector: { matchLabels: backendSelector(app) } };
+}
+
+/** A one-shot Job: bounded attempts and deadline, outside the mesh. */
+function jobSpec(jobLabels: Record<string, string>, container: Container, volumes?: k8s.types.input.core.v1.Volume[]): k8s.types.input.batch.v1.JobSpec {
+  return {
+    backoffLimit: 3,
+    activeDeadlineSeconds: JOB_DEADLINE_SECONDS,
+    template: {
+      metadata: { labels: jobLabels, annotations: noSidecar },
+      spec: { restartPolicy: "Never", containers: [container], ...(volumes ? { volumes } : {}) },
+    },
+  };
+}
+
+/** The topic Job (topicJobScript). */
+export function topicJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>): k8s.types.input.batch.v1.JobSpec {
+  return jobSpec(jobLabels, { name: "create-topic", image: IMAGES.kafka, command: ["/bin/sh", "-c", script], resources: toolResources });
+}
+
+/** The schema Job (schemaJobScript), with the CQL ConfigMap mounted at SCHEMA_DIR. */
+export function schemaJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>, schemaConfigMap: pulumi.Input<string>): k8s.types.input.batch.v1.JobSpec {
+  return jobSpec(
+    jobLabels,
+    { name: "create-schema", image: IMAGES.cassandra, command: ["/bin/sh", "-c", script], ...cqlshUser, resources: toolResources, volumeMounts: [{ name: "schema", mountPath: SCHEMA_DIR, readOnly: true }] },
+    [{ name: "schema", configMap: { name: schemaConfigMap } }],
+  );
+}
+
+/** What a role waits for before it starts; Pulumi also orders it after that store's Job. */
+export type Dependency = "kafka" | "cassandra";
+export const ROLE_NEEDS: Readonly<Record<JaegerRole, readonly Dependency[]>> = { collector: ["kafka"], ingester: ["kafka", "cassandra"], query: ["cassandra"] };
+
+/** Container ports of each role besides health and metrics, by name. */
+export const ROLE_PORTS: Readonly<Record<JaegerRole, Readonly<Record<string, number>>>> = {
+  collector: { zipkin: PORTS.zipkin, "otlp-grpc": PORTS.otlpGrpc, "otlp-http": PORTS.otlpHttp },
+  ingester: {},
+  query: { query: PORTS.query, "query-grpc": PORTS.queryGrpc },
+};
+
+/** The init container that waits for a store (topicWaitScript, schemaWaitScript). */
+export function waitContainer(dependency: Dependency, script: pulumi.Input<string>): Container {
+  const command = ["/bin/sh", "-c", script];
+  if (dependency === "kafka") return { name: "wait-kafka", image: IMAGES.kafka, command, resources: toolResources };
+  return { name: "wait-cassandra", image: IMAGES.cassandra, command, ...cqlshUser, resources: toolResources };
+}
+
+export interface RoleInput {
+  readonly role: JaegerRole;
+  readonly instance: string;
+  readonly config: JaegerConfig;
+  /** The role's otelcol ConfigMap (auto-named: a new config rolls the Deployment). */
+  readonly configMap: pulumi.Input<string>;
+  /** One waitContainer per ROLE_NEEDS entry, in that order. */
+  readonly initContainers: Container[];
+}
+
+/** A Jaeger role: the jaeger binary with its otelcol config, scraped, probed on healthcheckv2. */
+export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.DeploymentSpec {
+  const app = NAMES[r.role];
+  const rc: { replicas: number; resources: ResourcesConfig } = r.config[r.role];
+  const ports = [...Object.entries(ROLE_PORTS[r.role]).map(([name, containerPort]) => ({ name, containerPort })), { name: "health", containerPort: PORTS.health }, { name: "metrics", containerPort: PORTS.metrics }];
+  const health = { httpGet: { path: HEALTH_PATH, port: "health" } };
+  return {
+    replicas: rc.replicas,
+    selector: { matchLabels: backendSelector(app) },
+    template: {
+      metadata: { labels: backendLabels(app, r.instance), annotations: { ...noSidecar, ...scrapeAnnotations(PORTS.metrics) } },
+      spec: {
+        affinity: spreadOver(app),
+        initContainers: r.initContainers,
+        containers: [
+          {
+            name: "jaeger",
+            image: IMAGES.jaeger,
+            args: [`--config=${JAEGER_CONFIG_DIR}/${JAEGER_CONFIG_FILE}`],
+            ports,
+            readinessProbe: { ...health, periodSeconds: 10 },
+            livenessProbe: { ...health, initialDelaySeconds: 15, periodSeconds: 20, failureThreshold: 5 },
+            resources: rc.resources,
+            securityContext: { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+            volumeMounts: [
+              { name: "config", mountPath: JAEGER_CONFIG_DIR, readOnly: true },
+              { name: "tmp", mountPath: "/tmp" },
+            ],
+          },
+        ],
+        volumes: [
+          { name: "config", configMap: { name: r.configMap } },
+          { name: "tmp", emptyDir: {} },
+        ],
+      },
+    },
+  };
+}
+
+/** `jaeger-collector`: Zipkin 9411 (the mesh's tracer), OTLP 4317/4318. Port names carry the protocol for Istio. */
+export function collectorServiceSpec(): k8s.types.input.core.v1.ServiceSpec {
+  return {
+    selector: backendSelector(NAMES.collector),
+    ports: [
+      { name: "http-zipkin", port: PORTS.zipkin, targetPort: "zipkin", appProtocol: "http" },
+      { name: "grpc-otlp", port: PORTS.otlpGrpc, targetPort: "otlp-grpc", appProtocol: "grpc" },
+      { name: "http-otlp", port: PORTS.otlpHttp, targetPort: "otlp-http", appProtocol: "http" },
+    ],
+  };
+}
+
+/** `jaeger-query`: UI and API on 16686, gRPC on 16685; a LoadBalancer when exposed. */
+export function queryServiceSpec(expose: boolean): k8s.types.input.core.v1.ServiceSpec {
+  return {
+    type: expose ? "LoadBalancer" : "ClusterIP",
+    selector: backendSelector(NAMES.query),
+    ports: [
+      { name: "http-query", port: PORTS.query, targetPort: "query", appProtocol: "http" },
+      { name: "grpc-query", port: PORTS.queryGrpc, targetPort: "query-grpc", appProtocol: "grpc" },
+    ],
+  };
+}

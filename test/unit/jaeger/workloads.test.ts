@@ -1,0 +1,101 @@
+// The backend's Kubernetes shapes (components/jaeger/workloads.ts): Kafka and Cassandra through
+// the one headless StatefulSet builder, the labels and the selectors kept, the roles' wiring.
+import { describe, expect, it } from "vitest";
+import type { Issue } from "../../../lib/schema.js";
+import { type JaegerConfig, jaegerSchema } from "../../../components/jaeger/config.js";
+import { backendLabels, backendSelector, cassandraSet, disruptionBudgetSpec, kafkaSet, queryServiceSpec, ROLE_NEEDS, roleDeploymentSpec, schemaJobSpec, topicJobSpec, waitContainer } from "../../../components/jaeger/workloads.js";
+import { headlessStatefulSet } from "../../../components/k8s/statefulset.js";
+
+function config(raw: Record<string, unknown> = {}): JaegerConfig {
+  const issues: Issue[] = [];
+  const c = jaegerSchema.parse(raw, "obs:jaeger", issues);
+  expect(issues).toEqual([]);
+  return c!;
+}
+const env = [{ name: "E", value: "v" }];
+
+describe("labels and selectors", () => {
+  it("selects on name and part-of jaeger (immutable since the first deploy); labels follow the recipe and still match", () => {
+    expect(backendSelector("kafka")).toEqual({ "app.kubernetes.io/name": "kafka", "app.kubernetes.io/part-of": "jaeger" });
+    expect(backendLabels("kafka", "tracing")).toEqual({ "app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": "tracing", "app.kubernetes.io/part-of": "jaeger", "app.kubernetes.io/component": "tracing" });
+    expect(backendLabels("kafka", "tracing")).toMatchObject(backendSelector("kafka"));
+    expect(disruptionBudgetSpec("cassandra")).toEqual({ maxUnavailable: 1, selector: { matchLabels: backendSelector("cassandra") } });
+  });
+});
+
+describe("Kafka and Cassandra StatefulSets", () => {
+  it("Kafka: the headless builder's shape, all voters started together, its volume from config", () => {
+    const c = config({ kafka: { brokers: 3, replicationFactor: 3, storageSize: "5Gi", storageClass: "fast" } });
+    const k = kafkaSet({ instance: "tracing", config: c, env });
+    const pod = k.statefulSet.template as any;
+    expect(k).toEqual(
+      headlessStatefulSet({
+        name: "kafka",
+        replicas: 3,
+        selector: backendSelector("kafka"),
+        podLabels: backendLabels("kafka", "tracing"),
+        podAnnotations: { "sidecar.istio.io/inject": "false" },
+        ports: [{ name: "tcp-kafka", port: 9092 }, { name: "tcp-controller", port: 9093 }],
+        volume: { size: "5Gi", storageClass: "fast" },
+        podManagementPolicy: "Parallel",
+        pod: pod.spec,
+      }),
+    );
+    expect(pod.spec.containers[0]).toMatchObject({ name: "kafka", image: "apache/kafka:4.1.0", env, volumeMounts: [{ name: "data", mountPath: "/var/lib/kafka" }] });
+    expect(pod.spec.securityContext).toEqual({ fsGroup: 1000 });
+  });
+
+  it("Cassandra: the headless builder's shape, nodes joining one at a time", () => {
+    const c = config({ cassandra: { nodes: 3, replicationFactor: 3 } });
+    const s = cassandraSet({ instance: "tracing", config: c, env });
+    const pod = s.statefulSet.template as any;
+    expect(s).toEqual(
+      headlessStatefulSet({
+        name: "cassandra",
+        replicas: 3,
+        selector: backendSelector("cassandra"),
+        podLabels: backendLabels("cassandra", "tracing"),
+        podAnnotations: { "sidecar.istio.io/inject": "false" },
+        ports: [{ name: "tcp-cql", port: 9042 }, { name: "tcp-gossip", port: 7000 }],
+        volume: { size: "50Gi", storageClass: "" },
+        pod: pod.spec,
+      }),
+    );
+    expect(s.statefulSet).not.toHaveProperty("podManagementPolicy");
+    expect(pod.spec.containers[0]).toMatchObject({ name: "cassandra", image: "cassandra:5.0", env, volumeMounts: [{ name: "data", mountPath: "/var/lib/cassandra" }] });
+    expect(pod.spec.containers[0].lifecycle.preStop.exec.command).toEqual(["nodetool", "drain"]);
+  });
+});
+
+describe("Jobs and the Jaeger roles", () => {
+  it("Jobs: bounded, outside the mesh, the script as sh -c; the schema Job mounts its CQL", () => {
+    const labels = backendLabels("kafka-topic", "tracing");
+    const topic = topicJobSpec(labels, "echo topic") as any;
+    expect(topic).toMatchObject({ backoffLimit: 3, activeDeadlineSeconds: 540, template: { metadata: { labels, annotations: { "sidecar.istio.io/inject": "false" } }, spec: { restartPolicy: "Never" } } });
+    expect(topic.template.spec.containers[0].command).toEqual(["/bin/sh", "-c", "echo topic"]);
+    const schema = schemaJobSpec(backendLabels("cassandra-schema", "tracing"), "echo cql", "schema-cm") as any;
+    expect(schema.template.spec.volumes).toEqual([{ name: "schema", configMap: { name: "schema-cm" } }]);
+    expect(schema.template.spec.containers[0]).toMatchObject({ env: [{ name: "HOME", value: "/tmp" }], securityContext: { runAsUser: 999, runAsNonRoot: true }, volumeMounts: [{ name: "schema", mountPath: "/etc/jaeger-schema", readOnly: true }] });
+  });
+
+  it("each role waits for what it reads or writes, in that order", () => {
+    expect(ROLE_NEEDS).toEqual({ collector: ["kafka"], ingester: ["kafka", "cassandra"], query: ["cassandra"] });
+    expect(waitContainer("kafka", "w").name).toBe("wait-kafka");
+    expect(waitContainer("cassandra", "w")).toMatchObject({ name: "wait-cassandra", image: "cassandra:5.0", env: [{ name: "HOME", value: "/tmp" }] });
+  });
+
+  it("a role's Deployment: replicas and resources from its config, its ports, its ConfigMap, scraped on 8888", () => {
+    const c = config({ ingester: { replicas: 2 } });
+    const d = roleDeploymentSpec({ role: "ingester", instance: "tracing", config: c, configMap: "cm", initContainers: [waitContainer("kafka", "w")] }) as any;
+    expect(d.replicas).toBe(2);
+    expect(d.selector.matchLabels).toEqual(backendSelector("jaeger-ingester"));
+    expect(d.template.metadata).toEqual({ labels: backendLabels("jaeger-ingester", "tracing"), annotations: { "sidecar.istio.io/inject": "false", "prometheus.io/scrape": "true", "prometheus.io/port": "8888" } });
+    expect(d.template.spec.initContainers.map((i: { name: string }) => i.name)).toEqual(["wait-kafka"]);
+    expect(d.template.spec.containers[0].resources).toEqual(c.ingester.resources);
+    expect(d.template.spec.volumes[0]).toEqual({ name: "config", configMap: { name: "cm" } });
+    const q = roleDeploymentSpec({ role: "query", instance: "tracing", config: c, configMap: "cm", initContainers: [] }) as any;
+    expect(q.template.spec.containers[0].ports.map((p: { name: string }) => p.name)).toEqual(["query", "query-grpc", "health", "metrics"]);
+    expect(queryServiceSpec(true).type).toBe("LoadBalancer");
+    expect(queryServiceSpec(false).selector).toEqual(backendSelector("jaeger-query"));
+  });
+});
