@@ -60,7 +60,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   const k8sProvider = provider(cfg, target);
   const zipkinHost = collectorZipkinHost(cfg.namespace, cfg.clusterDomain);
 
-  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
+  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
 
   const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { "app.kubernetes.io/managed-by": "observability-stack" } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
 
@@ -70,7 +70,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   if (cfg.prometheus.enabled) {
     prometheus = new Prometheus(
       "prometheus",
-      { namespace: observability.metadata.name, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, scrapeNamespaces: [...Object.keys(cfg.istio.namespaces), cfg.namespace], istioRevision: defaultInjectionTarget(cfg) },
+      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, scrapeNamespaces: [...Object.keys(cfg.istio.namespaces), cfg.namespace], istioRevision: defaultInjectionTarget(cfg) },
       providers,
     );
     outputs.prometheusUrl = prometheus.url;
@@ -83,7 +83,7 @@ export default async function main(): Promise<Record<string, unknown>> {
     const secrets = cfg.secrets.logging!;
     logging = new Logging(
       "logging",
-      { namespace: observability.metadata.name, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
+      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
       providers,
     );
     outputs.elasticsearchUrl = logging.elasticsearchUrl;
@@ -96,6 +96,7 @@ export default async function main(): Promise<Record<string, unknown>> {
       "grafana",
       {
         namespace: observability.metadata.name,
+        clusterDomain: cfg.clusterDomain,
         config: cfg.grafana,
         adminPassword: pulumi.secret(cfg.secrets.grafana!.adminPassword),
         prometheusUrl: prometheus.url,
@@ -117,6 +118,7 @@ export default async function main(): Promise<Record<string, unknown>> {
       "kiali",
       {
         namespace: observability.metadata.name,
+        clusterDomain: cfg.clusterDomain,
         config: cfg.kiali,
         prometheusUrl: prometheus.url,
         tracingUrl: tracing.queryUrl,

@@ -9,6 +9,8 @@ import { dashboardJson } from "./json.js";
 import type { Dashboard } from "./model.js";
 import { dashboardFile, type Folder, GRAFANA_PORT, renderDashboardProviderYaml, renderDatasourcesYaml } from "./provisioning.js";
 import { ADMIN_PASSWORD_KEY, grafanaDeploymentSpec } from "./workload.js";
+import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
+import { serviceHost } from "../k8s/hosts.js";
 
 export { checkGrafana, type GrafanaConfig, grafanaSchema, GRAFANA_SECRET_KEYS, type GrafanaSecrets, takeGrafanaSecrets } from "./config.js";
 export { buildDashboards } from "./dashboards.js";
@@ -30,6 +32,8 @@ export interface GrafanaElasticsearch {
 }
 
 export interface GrafanaArgs {
+  /** The cluster's DNS domain (`obs:clusterDomain`): every in-cluster host is formed with it. */
+  readonly clusterDomain: string;
   readonly namespace: pulumi.Input<string>;
   readonly config: GrafanaConfig;
   readonly adminPassword: pulumi.Input<string>;
@@ -62,8 +66,8 @@ export class Grafana extends pulumi.ComponentResource {
   constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:grafana:Grafana", name, {}, opts);
     const cfg = args.config;
-    const selector = { "app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": name };
-    const labels = { ...selector, "app.kubernetes.io/part-of": "observability-stack", "app.kubernetes.io/component": "dashboards" };
+    const selector = selectorLabels("grafana", name);
+    const labels = recipeLabels("grafana", name, "dashboards");
     const meta = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
     const es = args.elasticsearch;
 
@@ -123,10 +127,10 @@ export class Grafana extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    publishThroughGateway({ name, namespace: args.namespace, labels, config: cfg, servicePort: GRAFANA_PORT, service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this });
+    publishThroughGateway({ name, namespace: args.namespace, clusterDomain: args.clusterDomain, labels, config: cfg, servicePort: GRAFANA_PORT, service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this });
 
     this.dashboards = args.dashboards.map((d) => ({ title: d.title, variables: d.variables.map((v) => v.name) }));
-    this.url = pulumi.interpolate`http://${service.metadata.name}.${service.metadata.namespace}.svc:${GRAFANA_PORT}`;
+    this.url = pulumi.interpolate`http://${pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([svc, ns]) => serviceHost(svc, ns, args.clusterDomain))}:${GRAFANA_PORT}`;
     this.publicUrl = pulumi.output(publicUrl ?? "");
     this.registerOutputs({ url: this.url, publicUrl: this.publicUrl });
   }

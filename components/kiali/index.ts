@@ -7,7 +7,9 @@ import { publishThroughGateway } from "../mesh/gateway.js";
 import type { KialiConfig } from "./config.js";
 import { kialiClusterRoleRules } from "./rbac.js";
 import { CONFIG_FILE, type GrafanaDashboardLink, KIALI_PORT, OIDC_SECRET_FILE, renderKialiSettings, SIGNING_KEY_FILE, WEB_ROOT } from "./settings.js";
-import { configHash, kialiDeploymentSpec, kialiServiceSpec, kialiVirtualServiceSpec, labels, sessionKey } from "./workload.js";
+import { configHash, kialiDeploymentSpec, kialiServiceSpec, kialiVirtualServiceSpec, sessionKey } from "./workload.js";
+import { labels } from "../k8s/labels.js";
+import { serviceHost } from "../k8s/hosts.js";
 
 export { AUTH_STRATEGIES, type AuthStrategy, checkKiali, KIALI_SECRET_KEYS, type KialiConfig, type KialiContext, kialiSchema, type KialiSecrets, takeKialiSecrets } from "./config.js";
 export { kialiClusterRoleRules } from "./rbac.js";
@@ -15,6 +17,8 @@ export { buildKialiSettings, type GrafanaDashboardLink, type GrafanaVariables, k
 export { KIALI_IMAGE } from "./workload.js";
 
 export interface KialiArgs {
+  /** The cluster's DNS domain (`obs:clusterDomain`): every in-cluster host is formed with it. */
+  readonly clusterDomain: string;
   /** Namespace of Kiali's objects (must exist). */
   readonly namespace: pulumi.Input<string>;
   /** The parsed `obs:kiali` section. */
@@ -66,16 +70,16 @@ export class Kiali extends pulumi.ComponentResource {
     const strategy = cfg.auth.strategy;
     if (strategy !== "anonymous" && args.signingKey === undefined) throw new Error(`Kiali ${name}: auth.strategy ${strategy} needs a signingKey (obs:kiali.signingKey)`);
     const namespace = pulumi.output(args.namespace);
-    const meta = (objName: string) => ({ name: objName, namespace, labels: labels(name) });
+    const meta = (objName: string) => ({ name: objName, namespace, labels: labels("kiali", name, "mesh-console") });
     const parent = { parent: this };
 
     this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(name) }, parent);
     // Cluster-scoped: auto-named, so two stacks sharing a cluster do not collide.
-    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { labels: labels(name) }, rules: kialiClusterRoleRules(cfg.viewOnly) }, parent);
+    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { labels: labels("kiali", name, "mesh-console") }, rules: kialiClusterRoleRules(cfg.viewOnly) }, parent);
     this.clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-clusterrolebinding`,
       {
-        metadata: { labels: labels(name) },
+        metadata: { labels: labels("kiali", name, "mesh-console") },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace }],
       },
@@ -107,11 +111,11 @@ export class Kiali extends pulumi.ComponentResource {
     );
     this.service = new k8s.core.v1.Service(`${name}-service`, { metadata: meta(name), spec: kialiServiceSpec(name) }, parent);
 
-    const published = publishThroughGateway({ name, namespace, labels: labels(name), config: cfg, servicePort: KIALI_PORT, service: this.service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, routes: kialiVirtualServiceSpec, parent: this });
+    const published = publishThroughGateway({ name, namespace, clusterDomain: args.clusterDomain, labels: labels("kiali", name, "mesh-console"), config: cfg, servicePort: KIALI_PORT, service: this.service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, routes: kialiVirtualServiceSpec, parent: this });
     this.gateway = published?.gateway;
     this.virtualService = published?.virtualService;
 
-    this.url = pulumi.interpolate`http://${this.service.metadata.name}.${namespace}.svc:${KIALI_PORT}${WEB_ROOT}`;
+    this.url = pulumi.interpolate`http://${pulumi.all([this.service.metadata.name, namespace]).apply(([svc, ns]) => serviceHost(svc, ns, args.clusterDomain))}:${KIALI_PORT}${WEB_ROOT}`;
     this.publicUrl = pulumi.output(cfg.expose ? `https://${cfg.host}${WEB_ROOT}` : "");
     this.registerOutputs({ url: this.url, publicUrl: this.publicUrl });
   }

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../k8s/hash.js";
+import { labels, selectorLabels } from "../k8s/labels.js";
 import { scrapeAnnotations } from "../mesh/metrics.js";
 import { type RouteInput, virtualServiceSpec } from "../mesh/expose.js";
 import type { KialiConfig } from "./config.js";
@@ -21,14 +22,6 @@ export const configHash = (text: string): string => contentHash(text);
  * is hashed to 32 hex characters (deterministic: no change between runs).
  */
 export const sessionKey = (signingKey: string): string => createHash("sha256").update(`kiali-session\0${signingKey}`).digest("hex").slice(0, 32);
-
-export function selectorLabels(instance: string): Record<string, string> {
-  return { "app.kubernetes.io/name": "kiali", "app.kubernetes.io/instance": instance };
-}
-
-export function labels(instance: string): Record<string, string> {
-  return { ...selectorLabels(instance), "app.kubernetes.io/part-of": "observability-stack", "app.kubernetes.io/component": "mesh-console" };
-}
 
 export interface DeploymentSpecInput {
   readonly instance: string;
@@ -51,11 +44,11 @@ export function kialiDeploymentSpec(i: DeploymentSpecInput): k8s.types.input.app
   ];
   return {
     replicas: i.config.replicas,
-    selector: { matchLabels: selectorLabels(i.instance) },
+    selector: { matchLabels: selectorLabels("kiali", i.instance) },
     template: {
       metadata: {
         // Kiali only reads the mesh; it needs no sidecar of its own.
-        labels: { ...labels(i.instance), "sidecar.istio.io/inject": "false" },
+        labels: { ...labels("kiali", i.instance, "mesh-console"), "sidecar.istio.io/inject": "false" },
         annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...scrapeAnnotations(KIALI_METRICS_PORT) },
       },
       spec: {
@@ -89,7 +82,7 @@ export function kialiDeploymentSpec(i: DeploymentSpecInput): k8s.types.input.app
 export function kialiServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
   return {
     type: "ClusterIP",
-    selector: selectorLabels(instance),
+    selector: selectorLabels("kiali", instance),
     ports: [
       { name: "http", port: KIALI_PORT, targetPort: "http", appProtocol: "http" },
       { name: "http-metrics", port: KIALI_METRICS_PORT, targetPort: "http-metrics", appProtocol: "http" },

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { type AccessLogField } from "../mesh/access-log.js";
 import { FLUENTD_ROLE, fluentdRole, GRAFANA_ROLE, grafanaRole, ILM_POLICY, ilmPolicy, indexTemplates, initialIndices, MONITORING_ROLE, monitoringRole } from "./elasticsearch.js";
 import { FLUENTD_USER, GRAFANA_USER, KIBANA_USER, type LoggingNames, MONITORING_USER } from "./names.js";
+import { serviceHost } from "../k8s/hosts.js";
 
 export const BOOTSTRAP_DIR = "/bootstrap";
 export const BOOTSTRAP_SCRIPT = "bootstrap.sh";
@@ -63,12 +64,13 @@ export function certsFiles(): Record<string, string> {
 }
 
 /** DNS names of the one certificate all nodes share: the client Service and every pod. */
-export function certDnsNames(n: LoggingNames, namespace: string): string[] {
-  const svc = (s: string) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, `${s}.${namespace}.svc.cluster.local`];
-  return ["localhost", ...svc(n.esHttp), ...svc(n.esHeadless), `*.${n.esHeadless}.${namespace}.svc`, `*.${n.esHeadless}.${namespace}.svc.cluster.local`];
+export function certDnsNames(n: LoggingNames, namespace: string, clusterDomain: string): string[] {
+  // every form a client may dial (short names from the same namespace too); the stack itself uses the FQDN
+  const svc = (s: string) => [s, `${s}.${namespace}`, `${s}.${namespace}.svc`, serviceHost(s, namespace, clusterDomain)];
+  return ["localhost", ...svc(n.esHttp), ...svc(n.esHeadless), `*.${n.esHeadless}.${namespace}.svc`, `*.${serviceHost(n.esHeadless, namespace, clusterDomain)}`];
 }
 
 /** certs.sh's environment. */
-export function certsEnv(n: LoggingNames, namespace: string, deadlineSeconds: number): Record<string, string> {
-  return { CERTS_SECRET: n.esCerts, CA_SECRET: n.esCa, CERT_DNS: certDnsNames(n, namespace).join(","), DEADLINE_SECONDS: String(deadlineSeconds) };
+export function certsEnv(n: LoggingNames, namespace: string, clusterDomain: string, deadlineSeconds: number): Record<string, string> {
+  return { CERTS_SECRET: n.esCerts, CA_SECRET: n.esCa, CERT_DNS: certDnsNames(n, namespace, clusterDomain).join(","), DEADLINE_SECONDS: String(deadlineSeconds) };
 }

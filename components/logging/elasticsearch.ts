@@ -135,6 +135,7 @@ export interface ElasticsearchYmlInput {
   readonly nodes: number;
   readonly names: LoggingNames;
   readonly namespace: string;
+  readonly clusterDomain: string;
   /** false: Lucene reads without mmap, so vm.max_map_count need not be raised. */
   readonly allowMmap: boolean;
 }
@@ -144,7 +145,7 @@ export function elasticsearchYml(i: ElasticsearchYmlInput): string {
     i.nodes === 1
       ? { "discovery.type": "single-node" }
       : {
-          "discovery.seed_hosts": esPodHosts(i.names, i.namespace, i.nodes),
+          "discovery.seed_hosts": esPodHosts(i.names, i.namespace, i.clusterDomain, i.nodes),
           // Only read when the cluster first forms; harmless afterwards.
           "cluster.initial_master_nodes": Array.from({ length: i.nodes }, (_, n) => `${i.names.es}-${n}`),
         };

@@ -25,10 +25,10 @@ import {
   fluentdDaemonSetSpec,
   kibanaDeploymentSpec,
   kibanaServiceSpec,
-  labels,
   PASSWORD_KEY,
-  selectorLabels,
 } from "./workloads.js";
+import { labels, selectorLabels } from "../k8s/labels.js";
+import { serviceHost } from "../k8s/hosts.js";
 
 export { checkLogging, checkPassword, LOGGING_SECRET_KEYS, type LoggingConfig, loggingSchema, type LoggingSecrets, takeLoggingSecrets } from "./config.js";
 export { accessLogMapping, elasticsearchYml, ilmPolicy, indexTemplates } from "./elasticsearch.js";
@@ -37,6 +37,8 @@ export { ACCESS_ALIAS, ES_EXPORTER_PORT, GRAFANA_USER, LOG_INDICES, LOGS_ALIAS, 
 export { CA_KEY, PASSWORD_KEY } from "./workloads.js";
 
 export interface LoggingArgs {
+  /** The cluster's DNS domain (`obs:clusterDomain`): every in-cluster host is formed with it. */
+  readonly clusterDomain: string;
   /** Namespace of every object; it must exist. */
   readonly namespace: pulumi.Input<string>;
   /** The parsed `obs:logging` section. */
@@ -90,7 +92,7 @@ export class Logging extends pulumi.ComponentResource {
     const namespace = pulumi.output(args.namespace);
     // Builders need the namespace as text (DNS names); apply only shapes data, never resources.
     const build = <T>(f: (ns: string) => T): pulumi.Output<T> => namespace.apply(f);
-    const meta = (objName: string, component: string) => ({ name: objName, namespace, labels: labels(name, component) });
+    const meta = (objName: string, component: string) => ({ name: objName, namespace, labels: labels(component, name) });
     const fields = args.accessLogFields;
 
     // ---- credentials: one Secret per consumer, so a node only receives what its pods use ----
@@ -127,12 +129,12 @@ export class Logging extends pulumi.ComponentResource {
       { parent: this },
     );
     const certsConfig = new k8s.core.v1.ConfigMap(`${name}-es-certs`, { metadata: meta(`${n.es}-certs`, "es-certs"), data: certsFiles() }, { parent: this });
-    const certsEnvironment = build((ns) => certsEnv(n, ns, JOB_DEADLINE_SECONDS));
+    const certsEnvironment = build((ns) => certsEnv(n, ns, args.clusterDomain, JOB_DEADLINE_SECONDS));
     this.certsJob = new k8s.batch.v1.Job(
       `${name}-es-certs`,
       {
         // Auto-named: a changed template is a new Job, created before the old one goes.
-        metadata: { namespace, labels: labels(name, "es-certs") },
+        metadata: { namespace, labels: labels("es-certs", name) },
         spec: pulumi
           .all([certsEnvironment, certsConfig.metadata.name, certsAccount.metadata.name])
           .apply(([env, configMap, serviceAccount]) => certsJobSpec({ instance: name, names: n, configMap, env, serviceAccount, contentHash: configHash(JSON.stringify(certsFiles()), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS })),
@@ -141,7 +143,7 @@ export class Logging extends pulumi.ComponentResource {
     );
 
     // ---- Elasticsearch ----
-    const esYml = build((ns) => elasticsearchYml({ clusterName: args.clusterName ?? name, nodes: cfg.elasticsearch.nodes, names: n, namespace: ns, allowMmap: cfg.elasticsearch.setMaxMapCount }));
+    const esYml = build((ns) => elasticsearchYml({ clusterName: args.clusterName ?? name, nodes: cfg.elasticsearch.nodes, names: n, namespace: ns, clusterDomain: args.clusterDomain, allowMmap: cfg.elasticsearch.setMaxMapCount }));
     const esConfig = new k8s.core.v1.ConfigMap(`${name}-es-config`, { metadata: meta(n.esConfig, "elasticsearch"), data: { "elasticsearch.yml": esYml } }, { parent: this });
     const headless = new k8s.core.v1.Service(`${name}-es-headless`, { metadata: meta(n.esHeadless, "elasticsearch"), spec: esHeadlessServiceSpec(name) }, { parent: this });
     const httpService = new k8s.core.v1.Service(`${name}-es-http`, { metadata: meta(n.esHttp, "elasticsearch"), spec: esHttpServiceSpec(name) }, { parent: this });
@@ -151,17 +153,17 @@ export class Logging extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: args.retainOnDelete, dependsOn: [this.certsJob, esConfig, headless, ...secrets] },
     );
     if (cfg.elasticsearch.nodes > 1) {
-      new k8s.policy.v1.PodDisruptionBudget(`${name}-es`, { metadata: meta(n.es, "elasticsearch"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(name, "elasticsearch") } } }, { parent: this });
+      new k8s.policy.v1.PodDisruptionBudget(`${name}-es`, { metadata: meta(n.es, "elasticsearch"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels("elasticsearch", name) } } }, { parent: this });
     }
 
     // ---- bootstrap: ILM, templates, write aliases, users ----
     const files = bootstrapFiles({ rolloverSize: cfg.rolloverSize, retentionDays: cfg.retentionDays, nodes: cfg.elasticsearch.nodes, fields });
     const bootstrapConfig = new k8s.core.v1.ConfigMap(`${name}-es-bootstrap`, { metadata: meta(n.bootstrap, "es-bootstrap"), data: files }, { parent: this });
-    const bootstrapEnvironment = build((ns) => bootstrapEnv(esUrl(n, ns), CLIENT_CA_FILE, JOB_DEADLINE_SECONDS));
+    const bootstrapEnvironment = build((ns) => bootstrapEnv(esUrl(n, ns, args.clusterDomain), CLIENT_CA_FILE, JOB_DEADLINE_SECONDS));
     this.bootstrapJob = new k8s.batch.v1.Job(
       `${name}-es-bootstrap`,
       {
-        metadata: { namespace, labels: labels(name, "es-bootstrap") },
+        metadata: { namespace, labels: labels("es-bootstrap", name) },
         spec: pulumi
           .all([bootstrapEnvironment, bootstrapConfig.metadata.name])
           .apply(([env, configMap]) => bootstrapJobSpec({ instance: name, names: n, configMap, env, contentHash: configHash(JSON.stringify(files), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS })),
@@ -174,19 +176,19 @@ export class Logging extends pulumi.ComponentResource {
     // Cluster-scoped, so auto-named: two stacks in one cluster do not collide.
     const fluentRole = new k8s.rbac.v1.ClusterRole(
       `${name}-fluentd`,
-      { metadata: { labels: labels(name, "fluentd") }, rules: [{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }] },
+      { metadata: { labels: labels("fluentd", name) }, rules: [{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }] },
       { parent: this },
     );
     const fluentBinding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-fluentd`,
       {
-        metadata: { labels: labels(name, "fluentd") },
+        metadata: { labels: labels("fluentd", name) },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: fluentRole.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: fluentAccount.metadata.name, namespace }],
       },
       { parent: this },
     );
-    const fluentConf = build((ns) => buildFluentdConfig({ esHost: esHttpHost(n, ns), caFile: CLIENT_CA_FILE, bufferLimit: cfg.fluentd.bufferLimit, namespace: ns, fields }));
+    const fluentConf = build((ns) => buildFluentdConfig({ esHost: esHttpHost(n, ns, args.clusterDomain), caFile: CLIENT_CA_FILE, bufferLimit: cfg.fluentd.bufferLimit, namespace: ns, fields }));
     const fluentConfig = new k8s.core.v1.ConfigMap(`${name}-fluentd`, { metadata: meta(n.fluentd, "fluentd"), data: { "fluent.conf": fluentConf } }, { parent: this });
     this.fluentd = new k8s.apps.v1.DaemonSet(
       `${name}-fluentd`,
@@ -203,7 +205,7 @@ export class Logging extends pulumi.ComponentResource {
     const exposed = cfg.kibana.expose;
     this.kibana = new k8s.apps.v1.Deployment(
       `${name}-kibana`,
-      { metadata: meta(n.kibana, "kibana"), spec: build((ns) => kibanaDeploymentSpec({ instance: name, names: n, esUrl: esUrl(n, ns), resources: cfg.kibana.resources, publicHost: exposed ? cfg.kibana.host : undefined })) },
+      { metadata: meta(n.kibana, "kibana"), spec: build((ns) => kibanaDeploymentSpec({ instance: name, names: n, esUrl: esUrl(n, ns, args.clusterDomain), resources: cfg.kibana.resources, publicHost: exposed ? cfg.kibana.host : undefined })) },
       // Its kibana_system password is set by the bootstrap; Fluentd, in contrast, starts at
       // once and buffers on the node until its user exists.
       { parent: this, dependsOn: [this.bootstrapJob, ...secrets] },
@@ -211,15 +213,15 @@ export class Logging extends pulumi.ComponentResource {
     // ---- metrics: elasticsearch-exporter, once its user exists ----
     this.esExporter = new k8s.apps.v1.Deployment(
       `${name}-es-exporter`,
-      { metadata: meta(n.esExporter, "es-exporter"), spec: build((ns) => esExporterDeploymentSpec({ instance: name, names: n, esUrl: esUrl(n, ns) })) },
+      { metadata: meta(n.esExporter, "es-exporter"), spec: build((ns) => esExporterDeploymentSpec({ instance: name, names: n, esUrl: esUrl(n, ns, args.clusterDomain) })) },
       { parent: this, dependsOn: [this.bootstrapJob, monitoringCredentials] },
     );
 
     const kibanaService = new k8s.core.v1.Service(`${name}-kibana`, { metadata: meta(n.kibana, "kibana"), spec: kibanaServiceSpec(name) }, { parent: this });
-    publishThroughGateway({ name: n.kibana, namespace, labels: labels(name, "kibana"), config: cfg.kibana, servicePort: KIBANA_PORT, service: kibanaService, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this, resourcePrefix: `${name}-kibana`, portName: "kibana" });
+    publishThroughGateway({ name: n.kibana, namespace, clusterDomain: args.clusterDomain, labels: labels("kibana", name), config: cfg.kibana, servicePort: KIBANA_PORT, service: kibanaService, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this, resourcePrefix: `${name}-kibana`, portName: "kibana" });
 
-    this.elasticsearchUrl = build((ns) => esUrl(n, ns));
-    this.kibanaUrl = build((ns) => `http://${n.kibana}.${ns}.svc:${KIBANA_PORT}`);
+    this.elasticsearchUrl = build((ns) => esUrl(n, ns, args.clusterDomain));
+    this.kibanaUrl = build((ns) => `http://${serviceHost(n.kibana, ns, args.clusterDomain)}:${KIBANA_PORT}`);
     this.kibanaPublicUrl = pulumi.output(exposed ? `https://${cfg.kibana.host}` : "");
     // Grafana (same namespace) mounts these; the outputs carry the dependency on what creates them.
     this.readerUser = GRAFANA_USER;

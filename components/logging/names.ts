@@ -1,5 +1,6 @@
 // Object names and in-cluster addresses of one EFK instance; configs refer to these, so they
 // are fixed names (not Pulumi auto-names) derived from the component's name.
+import { podHost, serviceHost } from "../k8s/hosts.js";
 
 export const ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.5";
 export const KIBANA_IMAGE = "docker.elastic.co/kibana/kibana:8.19.5";
@@ -68,10 +69,10 @@ export function loggingNames(name: string): LoggingNames {
 }
 
 /** Service DNS name clients use (a SAN of the HTTP certificate). */
-export const esHttpHost = (n: LoggingNames, namespace: string) => `${n.esHttp}.${namespace}.svc`;
-export const esUrl = (n: LoggingNames, namespace: string) => `https://${esHttpHost(n, namespace)}:${ES_HTTP_PORT}`;
+export const esHttpHost = (n: LoggingNames, namespace: string, clusterDomain: string) => serviceHost(n.esHttp, namespace, clusterDomain);
+export const esUrl = (n: LoggingNames, namespace: string, clusterDomain: string) => `https://${esHttpHost(n, namespace, clusterDomain)}:${ES_HTTP_PORT}`;
 
 /** Stable DNS names of the StatefulSet's pods, through the headless Service. */
-export function esPodHosts(n: LoggingNames, namespace: string, nodes: number): string[] {
-  return Array.from({ length: nodes }, (_, i) => `${n.es}-${i}.${n.esHeadless}.${namespace}.svc`);
+export function esPodHosts(n: LoggingNames, namespace: string, clusterDomain: string, nodes: number): string[] {
+  return Array.from({ length: nodes }, (_, i) => podHost(n.es, i, n.esHeadless, namespace, clusterDomain));
 }

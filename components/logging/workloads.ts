@@ -2,6 +2,7 @@
 // imported for checking only). The component wires them into resources.
 import { createHmac } from "node:crypto";
 import { contentHash } from "../k8s/hash.js";
+import { labels, selectorLabels } from "../k8s/labels.js";
 import { scrapeAnnotations } from "../mesh/metrics.js";
 import type * as k8s from "@pulumi/kubernetes";
 import { BOOTSTRAP_DIR, BOOTSTRAP_SCRIPT, BOOTSTRAP_USERS, CERTS_SCRIPT } from "./bootstrap.js";
@@ -38,17 +39,9 @@ export function deriveUserPassword(elasticPassword: string, user: string): strin
 
 export const deriveFluentdPassword = (elasticPassword: string) => deriveUserPassword(elasticPassword, FLUENTD_USER);
 
-export function selectorLabels(instance: string, component: string): Record<string, string> {
-  return { "app.kubernetes.io/name": component, "app.kubernetes.io/instance": instance };
-}
-
-export function labels(instance: string, component: string): Record<string, string> {
-  return { ...selectorLabels(instance, component), "app.kubernetes.io/part-of": "observability-stack" };
-}
-
 // The pipeline's own pods stay out of the mesh: Elasticsearch speaks TLS itself, Fluentd
 // reads the node, and a sidecar would keep the Jobs from completing.
-const podLabels = (instance: string, component: string) => ({ ...labels(instance, component), "sidecar.istio.io/inject": "false" });
+const podLabels = (instance: string, component: string) => ({ ...labels(component, instance), "sidecar.istio.io/inject": "false" });
 
 const resources = (r: Resources) => ({ requests: { ...r.requests }, limits: { ...r.limits } });
 const secretEnv = (name: string, secret: string): EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: PASSWORD_KEY } } });
@@ -69,7 +62,7 @@ export interface ElasticsearchSpecInput {
 
 export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.apps.v1.StatefulSetSpec {
   const { names: n, config: c } = i;
-  const selector = selectorLabels(i.instance, "elasticsearch");
+  const selector = selectorLabels("elasticsearch", i.instance);
   const podSpec: PodSpec = {
     securityContext: nonRoot,
     terminationGracePeriodSeconds: 120,
@@ -134,7 +127,7 @@ export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.ap
     template: { metadata: { labels: podLabels(i.instance, "elasticsearch"), annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash } }, spec: podSpec },
     volumeClaimTemplates: [
       {
-        metadata: { name: "data", labels: labels(i.instance, "elasticsearch") },
+        metadata: { name: "data", labels: labels("elasticsearch", i.instance) },
         spec: { accessModes: ["ReadWriteOnce"], ...(c.storageClass ? { storageClassName: c.storageClass } : {}), resources: { requests: { storage: c.storageSize } } },
       },
     ],
@@ -146,7 +139,7 @@ export function esHeadlessServiceSpec(instance: string): k8s.types.input.core.v1
     clusterIP: "None",
     // Discovery resolves pods before they are Ready: the cluster cannot form otherwise.
     publishNotReadyAddresses: true,
-    selector: selectorLabels(instance, "elasticsearch"),
+    selector: selectorLabels("elasticsearch", instance),
     ports: [
       { name: "http", port: ES_HTTP_PORT, targetPort: "http" },
       { name: "transport", port: ES_TRANSPORT_PORT, targetPort: "transport" },
@@ -155,7 +148,7 @@ export function esHeadlessServiceSpec(instance: string): k8s.types.input.core.v1
 }
 
 export function esHttpServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
-  return { type: "ClusterIP", selector: selectorLabels(instance, "elasticsearch"), ports: [{ name: "https", port: ES_HTTP_PORT, targetPort: "http", appProtocol: "https" }] };
+  return { type: "ClusterIP", selector: selectorLabels("elasticsearch", instance), ports: [{ name: "https", port: ES_HTTP_PORT, targetPort: "http", appProtocol: "https" }] };
 }
 
 export interface JobSpecInput {
@@ -229,7 +222,7 @@ export function fluentdDaemonSetSpec(i: FluentdSpecInput): k8s.types.input.apps.
   const n = i.names;
   const hostDir = (name: string, path: string, type: string) => ({ name, hostPath: { path, type } });
   return {
-    selector: { matchLabels: selectorLabels(i.instance, "fluentd") },
+    selector: { matchLabels: selectorLabels("fluentd", i.instance) },
     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
     template: {
       metadata: { labels: podLabels(i.instance, "fluentd"), annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...scrapeAnnotations(METRICS_PORT) } },
@@ -297,7 +290,7 @@ export interface EsExporterSpecInput {
 export function esExporterDeploymentSpec(i: EsExporterSpecInput): k8s.types.input.apps.v1.DeploymentSpec {
   return {
     replicas: 1,
-    selector: { matchLabels: selectorLabels(i.instance, "es-exporter") },
+    selector: { matchLabels: selectorLabels("es-exporter", i.instance) },
     template: {
       metadata: { labels: podLabels(i.instance, "es-exporter"), annotations: scrapeAnnotations(ES_EXPORTER_PORT) },
       spec: {
@@ -335,7 +328,7 @@ export interface KibanaSpecInput {
 export function kibanaDeploymentSpec(i: KibanaSpecInput): k8s.types.input.apps.v1.DeploymentSpec {
   return {
     replicas: 1,
-    selector: { matchLabels: selectorLabels(i.instance, "kibana") },
+    selector: { matchLabels: selectorLabels("kibana", i.instance) },
     template: {
       metadata: { labels: podLabels(i.instance, "kibana") },
       spec: {
@@ -370,5 +363,5 @@ export function kibanaDeploymentSpec(i: KibanaSpecInput): k8s.types.input.apps.v
 }
 
 export function kibanaServiceSpec(instance: string): k8s.types.input.core.v1.ServiceSpec {
-  return { type: "ClusterIP", selector: selectorLabels(instance, "kibana"), ports: [{ name: "http", port: KIBANA_PORT, targetPort: "http", appProtocol: "http" }] };
+  return { type: "ClusterIP", selector: selectorLabels("kibana", instance), ports: [{ name: "http", port: KIBANA_PORT, targetPort: "http", appProtocol: "http" }] };
 }

@@ -3,11 +3,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type ExposeConfig, gatewaySpec, type RouteInput, virtualServiceSpec } from "./expose.js";
+import { serviceHost } from "../k8s/hosts.js";
 
 export interface PublishArgs {
   /** Name of the Gateway and VirtualService, the UI's Service name, and the resource name prefix. */
   readonly name: string;
   readonly namespace: pulumi.Input<string>;
+  /** The cluster's DNS domain (`obs:clusterDomain`): every in-cluster host is formed with it. */
+  readonly clusterDomain: string;
   readonly labels: Record<string, string>;
   readonly config: ExposeConfig;
   readonly servicePort: number;
@@ -34,7 +37,7 @@ export function publishThroughGateway(a: PublishArgs): { gateway: k8s.apiextensi
       tlsSecretName: a.config.tlsSecretName,
       gatewaySelector: a.gatewaySelector ?? { istio: "ingressgateway" },
       gatewayRef: `${ns}/${a.name}`,
-      serviceHost: `${a.name}.${ns}.svc.cluster.local`,
+      serviceHost: serviceHost(a.name, ns, a.clusterDomain),
       servicePort: a.servicePort,
       portName: a.portName ?? a.name,
     }),

@@ -5,12 +5,16 @@ import * as pulumi from "@pulumi/pulumi";
 import type { PrometheusConfig } from "./config.js";
 import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
 import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
+import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
+import { serviceHost } from "../k8s/hosts.js";
 
 export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema } from "./config.js";
 export { ALERTS, WORKLOAD_LABELS } from "./rules.js";
 export { buildPrometheusConfig, type MeshMtls, renderPrometheusYaml } from "./scrape.js";
 
 export interface PrometheusArgs {
+  /** The cluster's DNS domain (`obs:clusterDomain`): every in-cluster host is formed with it. */
+  readonly clusterDomain: string;
   /** Namespace of the server's objects (must exist). */
   readonly namespace: pulumi.Input<string>;
   /** The parsed `obs:prometheus` section. */
@@ -50,8 +54,8 @@ export class Prometheus extends pulumi.ComponentResource {
     const files = prometheusFiles({ config: args.config, clusterName: args.clusterName, environment: args.environment, meshMtls: args.meshMtls, namespaces: args.scrapeNamespaces });
     this.configHash = configHash(files);
 
-    const selector = { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": name };
-    const labels = { ...selector, "app.kubernetes.io/part-of": "observability-stack", "app.kubernetes.io/component": "metrics" };
+    const selector = selectorLabels("prometheus", name);
+    const labels = recipeLabels("prometheus", name, "metrics");
     const meta = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
 
     this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(name) }, { parent: this });
@@ -100,7 +104,7 @@ export class Prometheus extends pulumi.ComponentResource {
     );
 
     this.serviceName = this.service.metadata.name;
-    this.url = pulumi.interpolate`http://${this.service.metadata.name}.${this.service.metadata.namespace}.svc:${PROMETHEUS_PORT}`;
+    this.url = pulumi.interpolate`http://${pulumi.all([this.service.metadata.name, this.service.metadata.namespace]).apply(([svc, ns]) => serviceHost(svc, ns, args.clusterDomain))}:${PROMETHEUS_PORT}`;
     this.registerOutputs({ serviceName: this.serviceName, url: this.url, configHash: this.configHash });
   }
 }

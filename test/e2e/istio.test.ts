@@ -55,17 +55,17 @@ describe("local stack: Istio from istioctl profiles", () => {
     }
     const datasources = parse(getJson(["get", "configmap", "grafana-datasources", "-n", "observability"]).data["stack.yaml"]);
     expect(datasources.datasources.map((d: { uid: string; url: string }) => `${d.uid} ${d.url}`)).toEqual([
-      "prometheus http://prometheus.observability.svc:9090",
+      "prometheus http://prometheus.observability.svc.cluster.local:9090",
       "jaeger http://jaeger-query.observability.svc.cluster.local:16686",
-      "es-envoy-access https://logging-es-http.observability.svc:9200",
-      "es-k8s-logs https://logging-es-http.observability.svc:9200",
+      "es-envoy-access https://logging-es-http.observability.svc.cluster.local:9200",
+      "es-k8s-logs https://logging-es-http.observability.svc.cluster.local:9200",
     ]);
     const dashboards = Object.keys(getJson(["get", "configmap", "grafana-dashboards-mesh", "-n", "observability"]).data);
     expect(dashboards).toContain("obs-control-plane.json");
     expect(getJson(["get", "pvc", "grafana-data", "-n", "observability"]).status.phase).toBe("Bound");
     const kiali = parse(getJson(["get", "configmap", "kiali", "-n", "observability"]).data["config.yaml"]);
-    expect(kiali.external_services.prometheus.url).toBe("http://prometheus.observability.svc:9090");
-    expect(kiali.external_services.grafana.internal_url).toBe("http://grafana.observability.svc:3000");
+    expect(kiali.external_services.prometheus.url).toBe("http://prometheus.observability.svc.cluster.local:9090");
+    expect(kiali.external_services.grafana.internal_url).toBe("http://grafana.observability.svc.cluster.local:3000");
     expect(kiali.external_services.grafana.dashboards).toContainEqual({ name: "Mesh / Service", variables: { namespace: "var-namespace", service: "var-service" } });
     expect(kiali.external_services.tracing).toMatchObject({ enabled: true, provider: "jaeger", internal_url: "http://jaeger-query.observability.svc.cluster.local:16686" });
     expect(kiali.auth.strategy).toBe("anonymous");

@@ -29,7 +29,7 @@ let url: string;
 beforeAll(async () => {
   await recordResources(created);
   const { Grafana } = await import("../../../components/grafana/index.js");
-  const common = { namespace: "observability", adminPassword: pulumi.secret("admin-pw-123"), prometheusUrl: "http://prometheus.observability.svc:9090", scrapeInterval: "30s", jaegerUrl: "http://jaeger-query.observability.svc.cluster.local:16686", retainOnDelete: true };
+  const common = { namespace: "observability", clusterDomain: "cluster.local", adminPassword: pulumi.secret("admin-pw-123"), prometheusUrl: "http://prometheus.observability.svc:9090", scrapeInterval: "30s", jaegerUrl: "http://jaeger-query.observability.svc.cluster.local:16686", retainOnDelete: true };
   const g = new Grafana("grafana", {
     ...common,
     config: config({}),
@@ -80,7 +80,7 @@ describe("Grafana component", () => {
       "logging-es-ca",
     ]);
     expect(dep.spec.template.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
-    expect(url).toBe("http://grafana.observability.svc:3000");
+    expect(url).toBe("http://grafana.observability.svc.cluster.local:3000");
   });
 
   it("publishes through the ingress gateway only when exposed", () => {

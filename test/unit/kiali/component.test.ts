@@ -23,6 +23,7 @@ const one = (prefix: string, type: string) => {
 };
 
 const common = {
+  clusterDomain: "cluster.local",
   namespace: "observability",
   prometheusUrl: "http://prometheus.observability.svc:9090",
   tracingUrl: "http://jaeger-query.observability.svc.cluster.local:16686",
@@ -72,7 +73,7 @@ describe("Kiali component", () => {
     );
     for (const r of [kiali.serviceAccount, kiali.clusterRole, kiali.clusterRoleBinding, kiali.configMap, kiali.deployment, kiali.service]) expect(await output(r.urn)).toContain("::obs:kiali:Kiali$kubernetes:");
     for (const c of created.filter((x) => x.type.startsWith("kubernetes:"))) expect(c.provider, c.name).toMatch(new RegExp(`^${providerUrn.replace(/[$]/g, "\\$")}::`));
-    expect(await output(kiali.url)).toBe("http://kiali.observability.svc:20001/kiali");
+    expect(await output(kiali.url)).toBe("http://kiali.observability.svc.cluster.local:20001/kiali");
     expect(await output(kiali.publicUrl)).toBe("https://kiali.example.com/kiali");
   });
 

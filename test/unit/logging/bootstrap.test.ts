@@ -232,7 +232,7 @@ touch "\${@: -1}"
     chmodSync(certutil, 0o755);
     chmodSync(path.join(dir, "bin", "unzip"), 0o755);
     writeFileSync(path.join(dir, CERTS_SCRIPT), certsFiles()[CERTS_SCRIPT]!);
-    return { dir, env: { ...certsEnv(n, "obs", 10), SA_DIR: path.join(dir, "sa"), CERTUTIL: certutil, PATH: `${path.join(dir, "bin")}:${process.env.PATH}` } };
+    return { dir, env: { ...certsEnv(n, "obs", "cluster.local", 10), SA_DIR: path.join(dir, "sa"), CERTUTIL: certutil, PATH: `${path.join(dir, "bin")}:${process.env.PATH}` } };
   }
 
   function fakeApi(existing: string[] = []) {
@@ -260,8 +260,9 @@ touch "\${@: -1}"
     expect(decode(api.secrets.get(n.esCa)!)).toEqual({ "ca.crt": "CA-CERT" });
     expect(decode(api.secrets.get(n.esCerts)!)).toEqual({ "ca.crt": "CA-CERT", "tls.crt": "NODE-CERT", "tls.key": "NODE-KEY" });
     const log = readFileSync(path.join(dir, "certutil.log"), "utf8");
-    expect(log).toContain(`--dns ${certDnsNames(n, "obs").join(",")}`);
-    expect(certDnsNames(n, "obs")).toEqual(expect.arrayContaining(["logging-es-http.obs.svc", "*.logging-es-headless.obs.svc", "localhost"]));
+    expect(log).toContain(`--dns ${certDnsNames(n, "obs", "cluster.local").join(",")}`);
+    expect(certDnsNames(n, "obs", "cluster.local")).toEqual(expect.arrayContaining(["logging-es-http.obs.svc", "logging-es-http.obs.svc.cluster.local", "*.logging-es-headless.obs.svc", "*.logging-es-headless.obs.svc.cluster.local", "localhost"]));
+    expect(certDnsNames(n, "obs", "corp.internal")).toEqual(expect.arrayContaining(["logging-es-http.obs.svc.corp.internal", "*.logging-es-headless.obs.svc.corp.internal"]));
 
     requests.length = 0;
     const second = await run(path.join(dir, CERTS_SCRIPT), { ...env, API_URL: url });

@@ -39,7 +39,7 @@ async function logging(name: string, raw: Record<string, unknown>, extra: { reta
   checkLogging(config, issues);
   expect(issues).toEqual([]);
   const wrap = extra.secret === false ? (s: string) => s : pulumi.secret;
-  const l = new Logging(name, { namespace: "obs", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
+  const l = new Logging(name, { namespace: "obs", clusterDomain: "cluster.local", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
   await Promise.all([value(l.elasticsearchUrl), value(l.kibanaPublicUrl), value(l.readerCredentialsSecret), value(l.caSecret), ...[l.elasticsearch, l.fluentd, l.kibana, l.certsJob, l.bootstrapJob, l.esExporter].map((r) => value(r.urn))]);
   // registrations behind dependsOn settle after the constructor returns
   await new Promise((r) => setTimeout(r, 200));
@@ -106,8 +106,8 @@ describe("Logging component", () => {
     expect(byType(K.vs)).toEqual([]);
     expect(one(K.svc, "logging-es-headless").inputs.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
 
-    expect(await value(l.elasticsearchUrl)).toBe("https://logging-es-http.obs.svc:9200");
-    expect(await value(l.kibanaUrl)).toBe("http://logging-kibana.obs.svc:5601");
+    expect(await value(l.elasticsearchUrl)).toBe("https://logging-es-http.obs.svc.cluster.local:9200");
+    expect(await value(l.kibanaUrl)).toBe("http://logging-kibana.obs.svc.cluster.local:5601");
     expect(await value(l.kibanaPublicUrl)).toBe("");
   });
 
@@ -215,7 +215,7 @@ describe("Logging component", () => {
     expect(pod.volumes[0]).toEqual({ name: "scripts", configMap: { name: "bs-es-bootstrap" } });
     const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef.name]));
     expect(env).toMatchObject({
-      ES_URL: "https://bs-es-http.obs.svc:9200",
+      ES_URL: "https://bs-es-http.obs.svc.cluster.local:9200",
       ELASTIC_PASSWORD: "bs-es-elastic",
       KIBANA_PASSWORD: "bs-kibana-credentials",
       FLUENTD_PASSWORD: "bs-fluentd-credentials",
@@ -248,7 +248,7 @@ describe("Logging component", () => {
     expect(pod.containers).toHaveLength(1);
     const c = pod.containers[0];
     expect(c.image).toBe("prometheuscommunity/elasticsearch-exporter:v1.9.0");
-    expect(c.args).toEqual(["--es.uri=https://mon-es-http.obs.svc:9200", "--es.all", "--es.ca=/etc/elasticsearch-ca/ca.crt", "--es.timeout=10s", "--web.listen-address=:9114"]);
+    expect(c.args).toEqual(["--es.uri=https://mon-es-http.obs.svc.cluster.local:9200", "--es.all", "--es.ca=/etc/elasticsearch-ca/ca.crt", "--es.timeout=10s", "--web.listen-address=:9114"]);
     // the CA is trusted, never skipped; credentials stay out of the URL and the arguments
     expect(c.args.join(" ")).not.toMatch(/ssl-skip-verify|@/);
     expect(c.env).toEqual([{ name: "ES_USERNAME", value: "monitoring" }, { name: "ES_PASSWORD", valueFrom: { secretKeyRef: { name: "mon-es-monitoring-credentials", key: "password" } } }]);

@@ -106,7 +106,7 @@ describe("write aliases and the users' roles", () => {
 });
 
 describe("elasticsearch.yml", () => {
-  const yml = (nodes: number, allowMmap = true) => parse(elasticsearchYml({ clusterName: "obs-logs", nodes, names: n, namespace: "obs", allowMmap }));
+  const yml = (nodes: number, allowMmap = true) => parse(elasticsearchYml({ clusterName: "obs-logs", nodes, names: n, namespace: "obs", clusterDomain: "cluster.local", allowMmap }));
 
   it("uses single-node discovery for one node", () => {
     const c = yml(1);
@@ -118,8 +118,8 @@ describe("elasticsearch.yml", () => {
   it("seeds from the StatefulSet's pod DNS names for several nodes", () => {
     const c = yml(3);
     expect(c).not.toHaveProperty("discovery.type");
-    expect(c["discovery.seed_hosts"]).toEqual(["logging-es-0.logging-es-headless.obs.svc", "logging-es-1.logging-es-headless.obs.svc", "logging-es-2.logging-es-headless.obs.svc"]);
-    expect(c["discovery.seed_hosts"]).toEqual(esPodHosts(n, "obs", 3));
+    expect(c["discovery.seed_hosts"]).toEqual(["logging-es-0.logging-es-headless.obs.svc.cluster.local", "logging-es-1.logging-es-headless.obs.svc.cluster.local", "logging-es-2.logging-es-headless.obs.svc.cluster.local"]);
+    expect(c["discovery.seed_hosts"]).toEqual(esPodHosts(n, "obs", "cluster.local", 3));
     expect(c["cluster.initial_master_nodes"]).toEqual(["logging-es-0", "logging-es-1", "logging-es-2"]);
   });
 

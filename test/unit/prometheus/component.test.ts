@@ -25,9 +25,9 @@ describe("Prometheus component", () => {
     const { Prometheus } = await import("../../../components/prometheus/index.js");
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
     const config = parsePrometheusConfig({ retentionTime: "7d", storageSize: "20Gi", retentionSize: "16GB" }).config!;
-    const prom = new Prometheus("prometheus", { namespace: "observability", config, clusterName: "dev-eu", environment: "dev", retainOnDelete: false, meshMtls: "STRICT", scrapeNamespaces: ["shop"] }, { providers: [provider] });
+    const prom = new Prometheus("prometheus", { namespace: "observability", clusterDomain: "cluster.local", config, clusterName: "dev-eu", environment: "dev", retainOnDelete: false, meshMtls: "STRICT", scrapeNamespaces: ["shop"] }, { providers: [provider] });
 
-    expect(await output(prom.url)).toBe("http://prometheus.observability.svc:9090");
+    expect(await output(prom.url)).toBe("http://prometheus.observability.svc.cluster.local:9090");
     expect(await output(prom.serviceName)).toBe("prometheus");
     expect(prom.configHash).toMatch(/^[0-9a-f]{64}$/);
 
