@@ -1,8 +1,10 @@
 // Builds the IstioOperator overlay handed to `istioctl manifest generate` for one revision.
 import type { IstioConfig, IstioProfile, RevisionConfig } from "./config.js";
 import { envoyAccessLogFormat } from "../mesh/access-log.js";
+import { ISTIO_NAMESPACE } from "../k8s/labels.js";
 
-export const ISTIO_NAMESPACE = "istio-system";
+export { ISTIO_NAMESPACE };
+
 /** Name of the mesh's tracing extension provider, referenced by the Telemetry resource. */
 export const TRACING_PROVIDER = "jaeger-zipkin";
 export const ZIPKIN_PORT = 9411;
