@@ -146,7 +146,7 @@ export function formatIssues(issues: readonly Issue[]): string {
 
 /** Rows for the README config reference: key, type/allowed values, default, doc. */
 export function referenceRows(prefix: string, f: Field<unknown>): string[][] {
-  const rows: string[][] = [[prefix, f.allowed, f.hasDefault && f.kind !== "object" ? "`" + JSON.stringify(f.defaultValue) + "`" : f.kind === "object" ? "" : "required", f.doc]];
+  const rows: string[][] = [[prefix, f.allowed, f.hasDefault && f.kind !== "object" ? (f.defaultValue === undefined ? "optional" : "`" + JSON.stringify(f.defaultValue) + "`") : f.kind === "object" ? "" : "required", f.doc]];
   if (f.children) {
     const childPrefix = f.kind === "list" ? `${prefix}[]` : f.kind === "map" ? `${prefix}.<name>` : prefix;
     for (const [k, c] of Object.entries(f.children)) rows.push(...referenceRows(`${childPrefix}.${k}`, c));
