@@ -78,6 +78,16 @@ export const oneOf = <const T extends string>(values: readonly T[], opts: Opts<T
 /** Kubernetes resource quantity, e.g. 500m, 2, 512Mi, 10Gi. */
 export const quantity = (opts: Opts<string>) => str({ ...opts, pattern: QUANTITY_PATTERN, patternDoc: QUANTITY_DOC });
 
+/** A volume's size: a Kubernetes quantity above zero. */
+export const volumeSize = (opts: Opts<string>) =>
+  field<string>("string", "a Kubernetes quantity above 0 such as 10Gi", opts, (v, key, issues) => {
+    if (typeof v !== "string" || !QUANTITY_PATTERN.test(v) || Number(/^[0-9.]+/.exec(v)![0]) <= 0) return void issues.push({ key, value: v, allowed: "a Kubernetes quantity above 0 such as 10Gi" });
+    return v;
+  });
+
+/** A StorageClass name (DNS-1123 subdomain), or empty for the cluster's default class. */
+export const storageClassName = (opts: Opts<string>) => str({ ...opts, pattern: /^$|^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/, patternDoc: "a StorageClass name (DNS-1123 subdomain) or empty (the cluster's default class)" });
+
 export const dnsLabel = (opts: Opts<string>) => str({ ...opts, pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternDoc: "a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)" });
 
 export type Shape = Record<string, Field<unknown>>;

@@ -1,6 +1,6 @@
 // The `obs:grafana` section: schema (defaults live here), the checks that span keys, and the
 // admin password, a secret kept out of the typed config. Pure: no Pulumi imports.
-import { bool, type Infer, type Issue, list, obj, quantity, resources, str } from "../../lib/schema.js";
+import { bool, type Infer, type Issue, list, obj, quantity, resources, str, storageClassName, volumeSize } from "../../lib/schema.js";
 import { takeSecrets } from "../../lib/secrets.js";
 import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
 
@@ -8,8 +8,8 @@ const KEY = "obs:grafana";
 
 const shape = {
   enabled: bool({ doc: "deploy Grafana with the stack's datasources and dashboards (needs obs:prometheus.enabled)", default: true }),
-  storageSize: quantity({ doc: "volume of Grafana's database (users, preferences, annotations; the provisioned dashboards are code)", default: "5Gi" }),
-  storageClass: str({ doc: "StorageClass of the volume (empty: the cluster default)", default: "" }),
+  storageSize: volumeSize({ doc: "volume of Grafana's database (users, preferences, annotations; the provisioned dashboards are code)", default: "5Gi" }),
+  storageClass: storageClassName({ doc: "StorageClass of the volume (empty: the cluster default)", default: "" }),
   resources: resources("Grafana resources", { cpu: "100m", memory: "256Mi" }, { cpu: "1", memory: "512Mi" }),
   ...exposeFields("Grafana", "grafana-tls"),
   extraDashboards: list(str({ doc: "dashboard JSON model file", pattern: /\.json$/, patternDoc: "a path to a .json file, relative to the project directory" }), {
@@ -33,7 +33,6 @@ export function takeGrafanaSecrets(raw: unknown, issues: Issue[]): { rest: unkno
 export function checkGrafana(c: GrafanaConfig, ctx: { prometheusEnabled: boolean }, issues: Issue[]): void {
   if (!c.enabled) return;
   if (!ctx.prometheusEnabled) issues.push({ key: `${KEY}.enabled`, value: true, allowed: "false while obs:prometheus.enabled is false (every mesh and stack dashboard reads Prometheus)" });
-  if (c.storageClass && !DNS_SUBDOMAIN.test(c.storageClass)) issues.push({ key: `${KEY}.storageClass`, value: c.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
   checkExpose(c, KEY, issues);
   const names = c.extraDashboards.map((f) => f.split("/").pop()!);
   c.extraDashboards.forEach((f, i) => {

@@ -1,18 +1,18 @@
 // The `obs:jaeger` section: the tracing backend (Kafka buffer, Cassandra store, Jaeger roles).
-import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../lib/schema.js";
+import { bool, type Infer, type Issue, num, obj, quantity, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
 import { jvmBytes, quantityBytes } from "../../lib/units.js";
 
 
 /** JVM heap, in the -Xmx / MAX_HEAP_SIZE form. */
 const heap = (doc: string, d: string) => str({ doc, default: d, pattern: /^[1-9][0-9]*[MG]$/, patternDoc: "a JVM heap size such as 512M or 2G" });
-const storageClass = (doc: string) => str({ doc, default: "" });
+const storageClass = (doc: string) => storageClassName({ doc, default: "" });
 const count = (doc: string, d: number, max: number) => num({ doc, default: d, min: 1, max, integer: true });
 
 const shape = {
   kafka: obj(
     {
       brokers: count("Kafka brokers (KRaft: each is also a controller; use an odd number)", 1, 9),
-      storageSize: quantity({ doc: "log volume per broker", default: "20Gi" }),
+      storageSize: volumeSize({ doc: "log volume per broker", default: "20Gi" }),
       storageClass: storageClass("StorageClass of the broker volumes (empty: the cluster default)"),
       replicationFactor: count("replication factor of the span topic and Kafka's internal topics", 1, 9),
       partitions: count("partitions of the span topic (the ceiling on useful ingester replicas)", 6, 1000),
@@ -25,7 +25,7 @@ const shape = {
   cassandra: obj(
     {
       nodes: count("Cassandra nodes", 1, 9),
-      storageSize: quantity({ doc: "data volume per node", default: "50Gi" }),
+      storageSize: volumeSize({ doc: "data volume per node", default: "50Gi" }),
       storageClass: storageClass("StorageClass of the node volumes (empty: the cluster default)"),
       replicationFactor: count("replication factor of the `jaeger` keyspace", 1, 9),
       spanTtlHours: count("span retention: the tables' default TTL", 48, 8760),

@@ -1,5 +1,5 @@
 // The `obs:logging` section: schema (defaults live here) and the checks that span fields.
-import { bool, type Infer, type Issue, num, obj, quantity, str, resources } from "../../lib/schema.js";
+import { bool, type Infer, type Issue, num, obj, quantity, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
 import { checkPassword, takeSecrets } from "../../lib/secrets.js";
 import { fluentdBytes, jvmBytes, quantityBytes } from "../../lib/units.js";
 import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
@@ -13,8 +13,8 @@ const shape = {
     {
       nodes: num({ doc: "Elasticsearch nodes (all master-eligible data nodes); 1 runs single-node discovery, 3 or more survive losing one", default: 1, min: 1, max: 9, integer: true }),
       heap: str({ doc: "JVM heap (-Xms/-Xmx), at most half the memory limit and below 31g", default: "1g", pattern: /^[1-9][0-9]*[mg]$/, patternDoc: "a JVM size such as 512m or 2g" }),
-      storageSize: quantity({ doc: "data volume size per node", default: "10Gi" }),
-      storageClass: str({ doc: "StorageClass of the data volumes (empty: the cluster default)", default: "" }),
+      storageSize: volumeSize({ doc: "data volume size per node", default: "10Gi" }),
+      storageClass: storageClassName({ doc: "StorageClass of the data volumes (empty: the cluster default)", default: "" }),
       setMaxMapCount: bool({ doc: "privileged initContainer raising the node's vm.max_map_count to 262144; false sets node.store.allow_mmap: false instead (see README)", default: true }),
       resources: resources("Elasticsearch resources", { cpu: "500m", memory: "2Gi" }, { cpu: "2", memory: "2Gi" }),
     },
@@ -56,7 +56,6 @@ export function checkLogging(c: LoggingConfig, issues: Issue[]): void {
   if (heap >= 31 * 1024 ** 3) issues.push({ key: `${KEY}.elasticsearch.heap`, value: es.heap, allowed: "below 31g (compressed object pointers)" });
   if (request < heap) issues.push({ key: `${KEY}.elasticsearch.resources.requests.memory`, value: es.resources.requests.memory, allowed: `at least the heap (${es.heap})` });
   if (es.nodes === 2) issues.push({ key: `${KEY}.elasticsearch.nodes`, value: 2, allowed: "1, or 3 or more (two master-eligible nodes cannot lose either one)" });
-  if (es.storageClass && !DNS_SUBDOMAIN.test(es.storageClass)) issues.push({ key: `${KEY}.elasticsearch.storageClass`, value: es.storageClass, allowed: "a StorageClass name (DNS-1123 subdomain) or empty" });
   if (buffer < MIN_BUFFER_BYTES) issues.push({ key: `${KEY}.fluentd.bufferLimit`, value: c.fluentd.bufferLimit, allowed: "at least 64MB (two outputs, each a few 8MB chunks)" });
 
   checkExpose(c.kibana, `${KEY}.kibana`, issues);

@@ -1,6 +1,6 @@
 // The `obs:prometheus` config section: one schema (types, defaults, docs) and the checks
 // that span several keys. Pure: no Pulumi imports.
-import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, resources, type Shape, str } from "../../lib/schema.js";
+import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, resources, type Shape, str, storageClassName, volumeSize } from "../../lib/schema.js";
 import { BUILTIN_JOB_NAMES } from "./scrape.js";
 import { durationMs, prometheusBytes, quantityBytes } from "../../lib/units.js";
 
@@ -23,8 +23,8 @@ const shape = {
   enabled: bool({ doc: "deploy the Prometheus server", default: true }),
   retentionTime: str({ doc: "how long samples are kept (`--storage.tsdb.retention.time`)", default: "15d", pattern: DURATION, patternDoc: DURATION_DOC }),
   retentionSize: str({ doc: "most disk the TSDB may use before old blocks go (`--storage.tsdb.retention.size`); keep it below storageSize, room is needed for the WAL and compaction", default: "40GB", pattern: BYTES, patternDoc: BYTES_DOC }),
-  storageSize: quantity({ doc: "size of the data volume (PersistentVolumeClaim) of each replica", default: "50Gi" }),
-  storageClass: str({ doc: "StorageClass of the data volume; empty: the cluster's default class", default: "" }),
+  storageSize: volumeSize({ doc: "size of the data volume (PersistentVolumeClaim) of each replica", default: "50Gi" }),
+  storageClass: storageClassName({ doc: "StorageClass of the data volume; empty: the cluster's default class", default: "" }),
   replicas: num({ doc: "Prometheus replicas; 1 (replicas would each scrape everything and answer queries with different gaps; HA wants a deduplicating query layer first)", default: 1, min: 1, max: 1, integer: true }),
   resources: resources("Prometheus container resources", { cpu: "500m", memory: "2Gi" }, { cpu: "2", memory: "4Gi" }),
   scrapeInterval: str({ doc: "how often targets are scraped and rules evaluated", default: "30s", pattern: DURATION, patternDoc: DURATION_DOC }),
@@ -43,7 +43,9 @@ export type ExtraScrapeConfig = PrometheusConfig["extraScrapeConfigs"][number];
 export function checkPrometheus(c: PrometheusConfig, issues: Issue[], key = "obs:prometheus"): void {
   const timeout = durationMs(c.scrapeTimeout, `${key}.scrapeTimeout`, issues);
   const interval = durationMs(c.scrapeInterval, `${key}.scrapeInterval`, issues);
-  if (timeout !== undefined && interval !== undefined && timeout > interval) {
+  if (interval === 0) issues.push({ key: `${key}.scrapeInterval`, value: c.scrapeInterval, allowed: "a duration above 0 (e.g. 30s)" });
+  if (timeout === 0) issues.push({ key: `${key}.scrapeTimeout`, value: c.scrapeTimeout, allowed: "a duration above 0 (e.g. 10s)" });
+  if (timeout !== undefined && interval !== undefined && interval > 0 && timeout > interval) {
     issues.push({ key: `${key}.scrapeTimeout`, value: c.scrapeTimeout, allowed: `a duration at most scrapeInterval (${c.scrapeInterval})` });
   }
   const retention = c.retentionSize ? prometheusBytes(c.retentionSize, `${key}.retentionSize`, issues) : undefined;

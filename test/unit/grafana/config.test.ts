@@ -35,10 +35,10 @@ describe("obs:grafana", () => {
 
   it("checks exposure, storage class and extra dashboard paths", () => {
     expect(problems(base({ adminPassword: "s3cret-admin", expose: true, storageClass: "Fast_SSD", extraDashboards: ["/etc/d.json", "a/../b.json", "x/dup.json", "y/dup.json", "notjson.yaml"] }))).toEqual([
+      "obs:grafana.storageClass = \"Fast_SSD\": a StorageClass name (DNS-1123 subdomain) or empty (the cluster's default class)",
       'obs:grafana.extraDashboards[4] = "notjson.yaml": a path to a .json file, relative to the project directory',
     ]);
-    expect(problems(base({ adminPassword: "s3cret-admin", expose: true, storageClass: "Fast_SSD", extraDashboards: ["/etc/d.json", "a/../b.json", "x/dup.json", "y/dup.json"] }))).toEqual([
-      'obs:grafana.storageClass = "Fast_SSD": a StorageClass name (DNS-1123 subdomain) or empty',
+    expect(problems(base({ adminPassword: "s3cret-admin", expose: true, storageClass: "fast-ssd", extraDashboards: ["/etc/d.json", "a/../b.json", "x/dup.json", "y/dup.json"] }))).toEqual([
       'obs:grafana.host = "": a host name (required when obs:grafana.expose is true)',
       'obs:grafana.extraDashboards[0] = "/etc/d.json": a path inside the project directory (relative, without ..)',
       'obs:grafana.extraDashboards[1] = "a/../b.json": a path inside the project directory (relative, without ..)',
