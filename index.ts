@@ -47,7 +47,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   if (cfg.grafana.enabled) {
     const issues: Issue[] = [];
     const jaeger = { spansTopic: SPANS_TOPIC, ingesterGroup: INGESTER_GROUP, cassandra: JAEGER_NAMES.cassandra };
-    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.namespace, logging: cfg.logging.enabled, clusterDomain: cfg.clusterDomain, jaeger }, projectDir, issues);
+    dashboards = loadDashboards(cfg.grafana, { namespace: cfg.namespace, logging: cfg.logging.enabled, clusterDomain: cfg.clusterDomain, jaeger, externalHosts: cfg.istio.externalServices.flatMap((s) => s.hosts) }, projectDir, issues);
     if (issues.length) throw new pulumi.RunError(`invalid Grafana dashboards for stack '${cfg.stack}', nothing was changed:\n${formatIssues(issues)}`);
   }
   const target = targetOf(cfg);

@@ -2,7 +2,7 @@
 // workload, control plane) and the stack's own health (Prometheus, Fluentd, Elasticsearch,
 // Kafka, Cassandra, Jaeger). Queries use the recording rules where they exist and otherwise
 // the metric registry, so a renamed metric is renamed in every panel.
-import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, JOBS, KAFKA, KUBELET, PROMETHEUS, RECORDING_RULES as R } from "../mesh/metrics.js";
+import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, JOBS, KAFKA, KUBELET, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES as R } from "../mesh/metrics.js";
 import { type Dashboard, DATASOURCES as DS, type LogsPanel, type PromPanel, type Row, type TracesPanel, type Unit, type Variable } from "./model.js";
 import { accessField, eq, K8S_FIELDS, quantile, rate, re, sel, sumBy } from "./promql.js";
 
@@ -15,6 +15,38 @@ export interface DashboardInput {
   readonly clusterDomain: string;
   /** What the tracing backend's panels select on, handed over by the composition root. */
   readonly jaeger: JaegerNames;
+  /** Hosts of the ServiceEntries the stack registers (`obs:istio.externalServices`; `*.` wildcards allowed). */
+  readonly externalHosts: readonly string[];
+}
+
+/** A PromQL regex (inside a double-quoted matcher) matching any of the hosts; `*.` matches any subdomain. */
+export function hostsRegex(hosts: readonly string[]): string {
+  return hosts.map((h) => h.replace(/[.]/g, "\\\\.").replace(/^\*/, ".+")).join("|");
+}
+
+/** Calls out of the mesh: to the registered external services, and to destinations outside the registry. */
+function outboundRow(i: DashboardInput): Row {
+  const out = [eq("reporter", "source")];
+  const unregistered = re("destination_service_name", `${OUTBOUND_CLUSTERS.blackHole}|${OUTBOUND_CLUSTERS.passthrough}`);
+  const panels: PromPanel[] = [];
+  if (i.externalHosts.length) {
+    panels.push(
+      series("External services by response code", "Requests to the ServiceEntry hosts of obs:istio.externalServices, as the calling sidecars report them.", "reqps", {
+        expr: sumBy(["destination_service", "response_code"], rate(sel(ISTIO.requests, ...out, re("destination_service", hostsRegex(i.externalHosts))))),
+        legend: "{{destination_service}} {{response_code}}",
+      }),
+    );
+  }
+  panels.push(
+    series(
+      "Blocked and passthrough calls",
+      `Calls to destinations outside the mesh registry: ${OUTBOUND_CLUSTERS.blackHole} under REGISTRY_ONLY (blocked: HTTP 502, TCP closed), ${OUTBOUND_CLUSTERS.passthrough} under ALLOW_ANY (let through, unmonitored). Either means a ServiceEntry is missing.`,
+      "ops",
+      { expr: sumBy(["destination_service_name", "source_workload_namespace", "source_workload"], rate(sel(ISTIO.requests, ...out, unregistered))), legend: "HTTP {{destination_service_name}} from {{source_workload_namespace}}/{{source_workload}}" },
+      { expr: sumBy(["destination_service_name", "source_workload_namespace", "source_workload"], rate(sel(ISTIO.tcpClosed, ...out, unregistered))), legend: "TCP {{destination_service_name}} from {{source_workload_namespace}}/{{source_workload}}" },
+    ),
+  );
+  return { title: "Outbound", panels };
 }
 
 /** Names of the tracing backend's objects that its dashboard queries. */
@@ -67,6 +99,7 @@ function meshOverview(i: DashboardInput): Dashboard {
       ],
     },
   ];
+  rows.push(outboundRow(i));
   if (i.logging) rows.push({ title: "Access log", panels: [logs("5xx responses", "Envoy access-log lines with a 5xx response code.", DS.accessLogs, `${accessField("response_code")}:[500 TO 599]`)] });
   return { uid: "obs-mesh-overview", title: "Mesh / Overview", folder: "Mesh", description: "Traffic, errors and latency of the whole mesh.", tags: ["istio", "mesh"], variables: [], rows };
 }

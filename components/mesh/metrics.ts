@@ -17,6 +17,13 @@ export const ISTIO = {
   tcpClosed: "istio_tcp_connections_closed_total",
 } as const;
 
+/**
+ * Envoy's synthetic clusters for outbound calls to destinations outside the mesh's registry, as
+ * the `destination_service_name` (and `destination_service`) of the istio_* series: blocked under
+ * REGISTRY_ONLY (HTTP answered 502 by the sidecar, TCP closed), let through unmonitored under ALLOW_ANY.
+ */
+export const OUTBOUND_CLUSTERS = { blackHole: "BlackHoleCluster", passthrough: "PassthroughCluster" } as const;
+
 /** istiod's own metrics (port 15014). */
 export const ISTIOD = {
   xdsPushes: "pilot_xds_pushes",

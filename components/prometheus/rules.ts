@@ -1,7 +1,7 @@
 // The Prometheus rule file: mesh recording rules (reused by dashboards) and the alerts of the
 // control plane, the data plane and Prometheus itself; plus a `promtool test rules` file for it.
 import { stringify } from "yaml";
-import { bucket, ISTIO, JOBS, RECORDING_RULES } from "../mesh/metrics.js";
+import { bucket, ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES } from "../mesh/metrics.js";
 
 /** Labels every destination_workload:* series carries. */
 export const WORKLOAD_LABELS = ["destination_workload_namespace", "destination_workload"] as const;
@@ -13,6 +13,7 @@ export const ALERTS = {
   injectionFailures: "IstioSidecarInjectionFailures",
   high5xxRatio: "IstioHigh5xxRatio",
   highP99Latency: "IstioHighP99Latency",
+  outboundBlocked: "IstioOutboundTrafficBlocked",
   configReloadFailed: "PrometheusConfigReloadFailed",
   tsdbCompactionsFailing: "PrometheusTSDBCompactionsFailing",
   tsdbHeadTruncationsFailing: "PrometheusTSDBHeadTruncationsFailing",
@@ -61,6 +62,9 @@ const REQUESTS = `${ISTIO.requests}{reporter="destination"}`;
 const REQUESTS_5XX = `${ISTIO.requests}{reporter="destination", response_code=~"5.."}`;
 const DURATION_BUCKETS = `${bucket(ISTIO.requestDuration)}{reporter="destination"}`;
 
+/** Per calling workload, calls its sidecar sent to BlackHoleCluster (blocked under REGISTRY_ONLY). */
+const blocked = (metric: string) => `sum by (source_workload_namespace, source_workload) (rate(${metric}{reporter="source", destination_service_name="${OUTBOUND_CLUSTERS.blackHole}"}[5m]))`;
+
 const quantile = (q: number, by: string) => `histogram_quantile(${q}, sum by (${by}) (rate(${DURATION_BUCKETS}[5m])))`;
 
 export function recordingRules(): RecordingRule[] {
@@ -97,14 +101,14 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
     controlPlane: [
       {
         alert: ALERTS.istiodDown,
-        expr: `absent(up{job="${JOBS.istiod}"} == 1)`,
+        expr: `absent(${PROMETHEUS.up}{job="${JOBS.istiod}"} == 1)`,
         for: "5m",
         labels: { severity: "critical" },
         annotations: { summary: "No istiod is up", description: "No istiod target has been scraped successfully for 5 minutes: new pods get no sidecar and proxies no configuration updates." },
       },
-      counterRising(ALERTS.xdsPushErrors, "pilot_xds_push_errors", "istiod fails to push xDS", "istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed xDS pushes to proxies for 10 minutes."),
-      counterRising(ALERTS.xdsRejects, "pilot_total_xds_rejects", "Proxies reject istiod's configuration", "Proxies have rejected xDS from istiod {{ $labels.pod }} (revision {{ $labels.revision }}) for 10 minutes; see pilot_total_xds_rejects by type and istioctl proxy-status."),
-      counterRising(ALERTS.injectionFailures, "sidecar_injection_failure_total", "Sidecar injection fails", "The injection webhook of istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed injections for 10 minutes; pods start without a sidecar or not at all."),
+      counterRising(ALERTS.xdsPushErrors, ISTIOD.xdsPushErrors, "istiod fails to push xDS", "istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed xDS pushes to proxies for 10 minutes."),
+      counterRising(ALERTS.xdsRejects, ISTIOD.xdsRejects, "Proxies reject istiod's configuration", "Proxies have rejected xDS from istiod {{ $labels.pod }} (revision {{ $labels.revision }}) for 10 minutes; see pilot_total_xds_rejects by type and istioctl proxy-status."),
+      counterRising(ALERTS.injectionFailures, ISTIOD.injectionFailures, "Sidecar injection fails", "The injection webhook of istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed injections for 10 minutes; pods start without a sidecar or not at all."),
     ],
     dataPlane: [
       {
@@ -121,21 +125,32 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
         labels: { severity: "warning" },
         annotations: { summary: "Workload is slow", description: `The p99 latency of {{ $labels.destination_workload_namespace }}/{{ $labels.destination_workload }} has been above ${o.p99LatencyMs} ms for 10 minutes.` },
       },
+      {
+        // Only REGISTRY_ONLY sends calls to BlackHoleCluster; under ALLOW_ANY this never fires.
+        alert: ALERTS.outboundBlocked,
+        expr: `${blocked(ISTIO.requests)} > 0 or ${blocked(ISTIO.tcpClosed)} > 0`,
+        for: "5m",
+        labels: { severity: "warning" },
+        annotations: {
+          summary: "Outbound calls are blocked by REGISTRY_ONLY",
+          description: "{{ $labels.source_workload_namespace }}/{{ $labels.source_workload }} has called destinations outside the mesh registry for 5 minutes; its sidecar blocks them (BlackHoleCluster). Register the destination in obs:istio.externalServices, or fix the caller.",
+        },
+      },
     ],
     prometheus: [
       {
         alert: ALERTS.configReloadFailed,
-        expr: "prometheus_config_last_reload_successful == 0",
+        expr: `${PROMETHEUS.reloadSuccessful} == 0`,
         for: "10m",
         labels: { severity: "warning" },
         annotations: { summary: "Prometheus configuration reload failed", description: "Prometheus {{ $labels.instance }} could not load its configuration and runs with the previous one." },
       },
-      tsdb(ALERTS.tsdbCompactionsFailing, "prometheus_tsdb_compactions_failed_total", "TSDB compactions fail", "warning"),
-      tsdb(ALERTS.tsdbHeadTruncationsFailing, "prometheus_tsdb_head_truncations_failed_total", "TSDB head truncations fail", "critical"),
-      tsdb(ALERTS.tsdbWalCorruptions, "prometheus_tsdb_wal_corruptions_total", "TSDB write-ahead log is corrupted", "critical"),
+      tsdb(ALERTS.tsdbCompactionsFailing, PROMETHEUS.compactionsFailed, "TSDB compactions fail", "warning"),
+      tsdb(ALERTS.tsdbHeadTruncationsFailing, PROMETHEUS.headTruncationsFailed, "TSDB head truncations fail", "critical"),
+      tsdb(ALERTS.tsdbWalCorruptions, PROMETHEUS.walCorruptions, "TSDB write-ahead log is corrupted", "critical"),
       {
         alert: ALERTS.targetDown,
-        expr: "up == 0",
+        expr: `${PROMETHEUS.up} == 0`,
         for: "10m",
         labels: { severity: "warning" },
         annotations: { summary: "Scrape target down", description: "{{ $labels.job }} target {{ $labels.instance }} has been unreachable for 10 minutes." },

@@ -4,8 +4,11 @@ import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/jaeger/inde
 
 export const JAEGER_NAMES: DashboardInput["jaeger"] = { spansTopic: SPANS_TOPIC, ingesterGroup: INGESTER_GROUP, cassandra: NAMES.cassandra };
 
-export function dashboardInput(logging: boolean, namespace = "observability", clusterDomain = "cluster.local"): DashboardInput {
-  return { namespace, logging, clusterDomain, jaeger: JAEGER_NAMES };
+/** ServiceEntry hosts as obs:istio.externalServices may list them: a plain host and a wildcard. */
+export const EXTERNAL_HOSTS = ["api.example.com", "*.storage.example.net"] as const;
+
+export function dashboardInput(logging: boolean, namespace = "observability", clusterDomain = "cluster.local", externalHosts: readonly string[] = EXTERNAL_HOSTS): DashboardInput {
+  return { namespace, logging, clusterDomain, jaeger: JAEGER_NAMES, externalHosts };
 }
 
 /** The Elasticsearch datasource input as index.ts hands it over (the logging component's aliases). */

@@ -3,7 +3,7 @@
 // shaped like Envoy's, istiod's and the stack's exporters' and requires every query to return
 // data: a panel that would stay empty fails. A few main panels are also checked for exact values.
 import { stringify } from "yaml";
-import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, PROMETHEUS } from "../../components/mesh/metrics.js";
+import { bucket, ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, KAFKA, KUBELET, OUTBOUND_CLUSTERS, PROMETHEUS } from "../../components/mesh/metrics.js";
 import { sel } from "./rule-tests.js";
 import { JOBS } from "../../components/mesh/metrics.js";
 import { INGESTER_GROUP, NAMES, SPANS_TOPIC } from "../../components/jaeger/topology.js";
@@ -56,6 +56,28 @@ function istioLabels(reporter: "source" | "destination", from: string, to: strin
   };
 }
 
+/**
+ * A call out of the mesh as the caller's sidecar reports it (no sidecar on the other side): to a
+ * ServiceEntry host, or to one of Envoy's synthetic clusters for unregistered destinations (the
+ * shape Istio's own outbound-traffic-policy integration tests query: destination_service_name
+ * "BlackHoleCluster", HTTP response_code 502, TCP as istio_tcp_connections_closed_total).
+ */
+function outboundLabels(destination: string, destinationNamespace: string, extra: Labels = {}): Labels {
+  return {
+    ...envoy("productpage-v1"),
+    reporter: "source",
+    source_workload: "productpage-v1",
+    source_workload_namespace: NS,
+    destination_workload: "unknown",
+    destination_workload_namespace: "unknown",
+    destination_service: destination,
+    destination_service_name: destination,
+    destination_service_namespace: destinationNamespace,
+    connection_security_policy: "unknown",
+    ...extra,
+  };
+}
+
 function histogram(name: string, labels: Labels, cumulativePerMinute: Record<string, number>): { series: string; values: string }[] {
   return Object.entries(cumulativePerMinute).map(([le, n]) => ({ series: sel(bucket(name), { ...labels, le }), values: perMinute(n) }));
 }
@@ -95,6 +117,13 @@ export function inputSeries(namespace: string): { series: string; values: string
     { series: sel(ISTIO.tcpReceivedBytes, tcpClient), values: perMinute(6000) },
     { series: sel(ISTIO.tcpOpened, tcp), values: perMinute(6) },
     { series: sel(ISTIO.tcpClosed, tcp), values: perMinute(6) },
+    // calls out of the mesh: a registered external service (one plain host, one under a wildcard
+    // host) and, unregistered, blocked (REGISTRY_ONLY) and passed through (ALLOW_ANY)
+    { series: sel(ISTIO.requests, outboundLabels("api.example.com", "istio-system", { request_protocol: "http", response_code: "200" })), values: perMinute(30) },
+    { series: sel(ISTIO.requests, outboundLabels("eu.storage.example.net", "istio-system", { request_protocol: "http", response_code: "503" })), values: perMinute(6) },
+    { series: sel(ISTIO.requests, outboundLabels(OUTBOUND_CLUSTERS.blackHole, "unknown", { request_protocol: "http", response_code: "502" })), values: perMinute(12) },
+    { series: sel(ISTIO.tcpClosed, outboundLabels(OUTBOUND_CLUSTERS.blackHole, "unknown")), values: perMinute(6) },
+    { series: sel(ISTIO.requests, outboundLabels(OUTBOUND_CLUSTERS.passthrough, "unknown", { request_protocol: "http", response_code: "200" })), values: perMinute(6) },
     // two revisions side by side (a canary upgrade): 5 proxies on 1-30, 3 on 1-31.
     ...[old, canary].flatMap((r) => [
       { series: sel(PROMETHEUS.up, r), values: constant(1) },

@@ -2,7 +2,7 @@
 // Envoy (istio_requests_total, istio_request_duration_milliseconds) and istiod expose, and
 // the values and alerts the rules must produce from them.
 import { stringify } from "yaml";
-import { JOBS, RECORDING_RULES as R } from "../../components/mesh/metrics.js";
+import { ISTIO, JOBS, OUTBOUND_CLUSTERS, RECORDING_RULES as R } from "../../components/mesh/metrics.js";
 import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, type RuleOptions } from "../../components/prometheus/rules.js";
 import { RULES_FILE } from "../../components/prometheus/scrape.js";
 
@@ -53,6 +53,24 @@ function requests(workload: string, code: string, reporter: "source" | "destinat
     connection_security_policy: reporter === "destination" ? "mutual_tls" : "unknown",
   };
   return { series: sel("istio_requests_total", labels), values: perMinute(perMin) };
+}
+
+/** A call out of the mesh, reported by the caller's sidecar only (nothing answers on the other side). */
+function outbound(metric: string, from: string, destination: string, extra: Labels, perMin: number): InputSeries {
+  const labels = {
+    ...envoyTarget(from),
+    reporter: "source",
+    source_workload: from,
+    source_workload_namespace: BOOKINFO,
+    destination_workload: "unknown",
+    destination_workload_namespace: "unknown",
+    destination_service: destination,
+    destination_service_name: destination,
+    destination_service_namespace: "unknown",
+    connection_security_policy: "unknown",
+    ...extra,
+  };
+  return { series: sel(metric, labels), values: perMinute(perMin) };
 }
 
 /** Cumulative bucket counts per minute, by upper bound. */
@@ -116,6 +134,26 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
           { eval_time: "15m", alertname: ALERTS.high5xxRatio, exp_alerts: [alert(ALERTS.high5xxRatio, reviews)] },
           { eval_time: "15m", alertname: ALERTS.highP99Latency, exp_alerts: [alert(ALERTS.highP99Latency, details)] },
           { eval_time: "15m", alertname: ALERTS.targetDown, exp_alerts: [alert(ALERTS.targetDown, istiod)] },
+        ],
+      },
+      {
+        // The shape of Istio's own outbound-traffic-policy integration tests: blocked HTTP calls are
+        // istio_requests_total{destination_service_name="BlackHoleCluster", response_code="502"},
+        // blocked TCP istio_tcp_connections_closed_total with the same destination.
+        name: "calls blocked by REGISTRY_ONLY alert per calling workload; passthrough does not",
+        interval: "1m",
+        input_series: [
+          outbound(ISTIO.requests, "productpage-v1", OUTBOUND_CLUSTERS.blackHole, { request_protocol: "http", response_code: "502" }, 6),
+          outbound(ISTIO.tcpClosed, "reviews-v1", OUTBOUND_CLUSTERS.blackHole, {}, 2),
+          outbound(ISTIO.requests, "details-v1", OUTBOUND_CLUSTERS.passthrough, { request_protocol: "http", response_code: "200" }, 6),
+        ],
+        alert_rule_test: [
+          { eval_time: "3m", alertname: ALERTS.outboundBlocked, exp_alerts: [] },
+          {
+            eval_time: "15m",
+            alertname: ALERTS.outboundBlocked,
+            exp_alerts: [alert(ALERTS.outboundBlocked, { source_workload: "productpage-v1", source_workload_namespace: BOOKINFO }), alert(ALERTS.outboundBlocked, { source_workload: "reviews-v1", source_workload_namespace: BOOKINFO })],
+          },
         ],
       },
       {

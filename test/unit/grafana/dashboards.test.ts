@@ -6,7 +6,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Issue } from "../../../lib/schema.js";
-import { buildDashboards } from "../../../components/grafana/dashboards.js";
+import { buildDashboards, hostsRegex } from "../../../components/grafana/dashboards.js";
 import { checkDatasources, dashboardJson, datasourceRefs } from "../../../components/grafana/json.js";
 import { loadDashboards } from "../../../components/grafana/load.js";
 import { DATASOURCES, datasourcesOf, promQueries, substitute } from "../../../components/grafana/model.js";
@@ -172,5 +172,30 @@ describe("provisioning", () => {
 
   it("reads dashboards from folders, never deleting or letting the UI overwrite them", () => {
     expect(parse(renderDashboardProviderYaml()).providers[0]).toMatchObject({ type: "file", disableDeletion: true, allowUiUpdates: false, options: { path: "/var/lib/grafana-dashboards", foldersFromFilesStructure: true } });
+  });
+});
+
+describe("outbound traffic panels", () => {
+  const overview = (hosts: readonly string[]) => buildDashboards(dashboardInput(true, "observability", "cluster.local", hosts)).find((d) => d.uid === "obs-mesh-overview")!;
+  const outboundRow = (hosts: readonly string[]) => overview(hosts).rows.find((r) => r.title === "Outbound")!;
+
+  it("match the ServiceEntry hosts exactly, a `*.` wildcard as any subdomain", () => {
+    expect(hostsRegex(["api.example.com", "*.storage.example.net"])).toBe(String.raw`api\\.example\\.com|.+\\.storage\\.example\\.net`);
+    // as Prometheus reads the double-quoted matcher: `\\.` is a literal dot
+    const re = new RegExp(`^(?:${hostsRegex(["api.example.com", "*.storage.example.net"]).replace(/\\\\/g, "\\")})$`);
+    expect(["api.example.com", "eu.storage.example.net"].every((h) => re.test(h))).toBe(true);
+    expect(["apixexample.com", "storage.example.net", "api.example.com.evil"].some((h) => re.test(h))).toBe(false);
+  });
+
+  it("show external services by response code, and blocked and passthrough calls", () => {
+    const titles = outboundRow(["api.example.com"]).panels.map((p) => p.title);
+    expect(titles).toEqual(["External services by response code", "Blocked and passthrough calls"]);
+    const exprs = JSON.stringify(outboundRow(["api.example.com"]).panels);
+    expect(exprs).toContain('destination_service_name=~\\"BlackHoleCluster|PassthroughCluster\\"');
+    expect(exprs).toContain("istio_tcp_connections_closed_total");
+  });
+
+  it("leave out the external-services panel when none is registered", () => {
+    expect(outboundRow([]).panels.map((p) => p.title)).toEqual(["Blocked and passthrough calls"]);
   });
 });

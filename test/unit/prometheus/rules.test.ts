@@ -2,7 +2,7 @@
 // promtool itself evaluates them in test/e2e/prometheus.test.ts.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ALERTS, type AlertingRule, buildRules, expandAnnotations, type RecordingRule, renderRulesYaml } from "../../../components/prometheus/rules.js";
+import { ALERTS, type AlertingRule, alertingRules, buildRules, expandAnnotations, type RecordingRule, renderRulesYaml } from "../../../components/prometheus/rules.js";
 import { buildRuleTests } from "../../builders/rule-tests.js";
 import { RULES_FILE } from "../../../components/prometheus/scrape.js";
 import { JOBS, RECORDING_RULES } from "../../../components/mesh/metrics.js";
@@ -98,5 +98,15 @@ describe("promtool rule tests", () => {
     expect(series.some((s) => s.startsWith("istio_requests_total{") && s.includes('reporter="destination"') && s.includes('response_code="503"'))).toBe(true);
     expect(series.some((s) => s.startsWith("istio_request_duration_milliseconds_bucket{") && s.includes('le="+Inf"'))).toBe(true);
     expect(series.some((s) => s.startsWith('up{job="istiod"'))).toBe(true);
+  });
+});
+
+describe("outbound alert", () => {
+  it("fires per calling workload on calls to BlackHoleCluster (HTTP or TCP), the names from the registry", () => {
+    const rule = alertingRules().dataPlane.find((r) => r.alert === ALERTS.outboundBlocked)!;
+    expect(rule.expr).toBe(
+      'sum by (source_workload_namespace, source_workload) (rate(istio_requests_total{reporter="source", destination_service_name="BlackHoleCluster"}[5m])) > 0 or sum by (source_workload_namespace, source_workload) (rate(istio_tcp_connections_closed_total{reporter="source", destination_service_name="BlackHoleCluster"}[5m])) > 0',
+    );
+    expect(rule.annotations.description).toContain("obs:istio.externalServices");
   });
 });
