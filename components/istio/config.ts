@@ -2,6 +2,7 @@
 // a namespace's label resolves to a revision.
 import { isIP } from "node:net";
 import { bool, dnsLabel, type Field, type Issue, list, num, obj, oneOf, record, resources, str } from "../../lib/schema.js";
+import { ISTIO_NAMESPACE } from "../k8s/labels.js";
 
 export const ISTIO_PROFILES = ["default", "demo", "minimal", "empty"] as const;
 export type IstioProfile = (typeof ISTIO_PROFILES)[number];
@@ -15,7 +16,6 @@ const revision = obj(
   { doc: "a control-plane revision", optional: false },
 );
 
-const ISTIO_SYSTEM = "istio-system";
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
 const HOST_PATTERN = new RegExp(`^(\\*\\.)?(${LABEL}\\.)*${LABEL}$`);
@@ -156,7 +156,7 @@ const isTlsProtocol = (p: PortProtocol) => p === "HTTPS" || p === "TLS";
 function checkOutbound(i: IstioConfig, issues: Issue[]): void {
   const nsNames = Object.keys(i.namespaces);
   const esNs = i.externalServicesNamespace;
-  if (esNs !== ISTIO_SYSTEM && !nsNames.includes(esNs)) issues.push({ key: "obs:istio.externalServicesNamespace", value: esNs, allowed: `istio-system or a namespace of obs:istio.namespaces (${nsNames.join(", ") || "none"})` });
+  if (esNs !== ISTIO_NAMESPACE && !nsNames.includes(esNs)) issues.push({ key: "obs:istio.externalServicesNamespace", value: esNs, allowed: `istio-system or a namespace of obs:istio.namespaces (${nsNames.join(", ") || "none"})` });
   const names = i.externalServices.map((s) => s.name);
   i.externalServices.forEach((svc, idx) => {
     const key = `obs:istio.externalServices[${idx}]`;
@@ -193,7 +193,7 @@ function checkGatewayRoute(i: IstioConfig, svc: ExternalServiceConfig, key: stri
   if (http.length > 1) issues.push({ key: `${key}.ports`, value: http.map((p) => p.number), allowed: "at most one HTTP port with viaEgressGateway (they share the gateway's port 80)" });
   if (tls.length > 1) issues.push({ key: `${key}.ports`, value: tls.map((p) => p.number), allowed: "at most one HTTPS/TLS port with viaEgressGateway (they share the gateway's port 443)" });
   const exportTo = svc.exportTo;
-  const gatewaySees = !exportTo || exportTo.includes("*") || exportTo.includes(ISTIO_SYSTEM) || (exportTo.includes(".") && i.externalServicesNamespace === ISTIO_SYSTEM);
+  const gatewaySees = !exportTo || exportTo.includes("*") || exportTo.includes(ISTIO_NAMESPACE) || (exportTo.includes(".") && i.externalServicesNamespace === ISTIO_NAMESPACE);
   if (!gatewaySees) issues.push({ key: `${key}.exportTo`, value: exportTo, allowed: "a list that includes istio-system (or \"*\") with viaEgressGateway: the egress gateway runs there and must see the route" });
 }
 

@@ -3,9 +3,9 @@
 // default Sidecar that scopes each injected namespace's proxies.
 import type { ExternalServiceConfig, IstioConfig } from "./config.js";
 import { externalPortName } from "./config.js";
-import { EGRESS_GATEWAY, ISTIO_NAMESPACE } from "./overlay.js";
+import { EGRESS_GATEWAY } from "./overlay.js";
 import type { KubeObject } from "../k8s/objects.js";
-import { labels } from "../k8s/labels.js";
+import { ISTIO_NAMESPACE, labels } from "../k8s/labels.js";
 import { serviceHost } from "../k8s/hosts.js";
 
 const NETWORKING = "networking.istio.io/v1";

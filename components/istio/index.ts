@@ -5,18 +5,24 @@ import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
 import { type KubeObject, registerObjects } from "../k8s/objects.js";
 import { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER } from "./overlay.js";
+import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
 import { ISTIOD_OWNED_FIELDS, shapeInstall, tagWebhook } from "./shape.js";
 
 export { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
 export { shapeInstall, tagWebhook, compareVersions } from "./shape.js";
 export { renderManifest } from "./render.js";
+export { egressGatewayRoute, externalServiceObjects, serviceEntry, sidecarScopes } from "./egress.js";
 
 export interface IstioControlPlaneArgs {
   /** Istio settings from the stack config. */
   readonly istio: IstioConfig;
   /** Host of the Jaeger collector's Zipkin service. */
   readonly zipkinHost: string;
+  /** Namespace of the observability components (the Jaeger collector a Sidecar scope keeps visible). */
+  readonly observabilityNamespace: string;
+  /** `obs:clusterDomain`, for the in-cluster hosts the egress routes name. */
+  readonly clusterDomain: string;
   /** Keep CRDs and namespaces in the cluster when they leave the stack. */
   readonly retainOnDelete: boolean;
 }
@@ -79,8 +85,9 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     const tagObjects = Object.entries(istio.tags).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
     registerObjects(`${name}-tag`, tagObjects, { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
 
+    const appNamespaces: Record<string, k8s.core.v1.Namespace> = {};
     for (const [nsName, target] of Object.entries(istio.namespaces)) {
-      new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels: { "istio.io/rev": target } } }, { parent: this, retainOnDelete: retain });
+      appNamespaces[nsName] = new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels: { "istio.io/rev": target } } }, { parent: this, retainOnDelete: retain });
     }
 
     const meshResources: KubeObject[] = [
@@ -96,6 +103,11 @@ export class IstioControlPlane extends pulumi.ComponentResource {
       { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: ISTIO_NAMESPACE }, spec: { mtls: { mode: istio.mtls } } },
     ];
     if (istio.revisions.length) registerObjects(`${name}-mesh`, meshResources, { parent: this, dependsOn: [...crds, ...this.istiods] });
+
+    // istiod validates these on admission, so they wait for it like the mesh resources, and for their namespace
+    const inNamespace = (o: KubeObject) => (o.metadata.namespace && appNamespaces[o.metadata.namespace] ? { dependsOn: [appNamespaces[o.metadata.namespace]!] } : undefined);
+    const outbound = [...externalServiceObjects({ istio, instance: name, clusterDomain: args.clusterDomain }), ...sidecarScopes({ istio, instance: name, observabilityNamespace: args.observabilityNamespace, zipkinHost: args.zipkinHost })];
+    if (istio.revisions.length && outbound.length) registerObjects(`${name}-outbound`, outbound, { parent: this, dependsOn: [ns, ...crds, ...this.istiods] }, inNamespace);
 
     this.namespace = ns.metadata.name;
     this.revisions = istio.revisions.map((r) => r.name);

@@ -36,7 +36,7 @@ describe("IstioControlPlane", () => {
   it("creates the namespace, CRDs, one group per revision, tags, namespaces and mesh resources", async () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
     const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" }, samplingPercent: 5 } }, { istio: ["1.30", "1.31"] }).istio;
-    const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", retainOnDelete: true });
+    const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", observabilityNamespace: "observability", clusterDomain: "cluster.local", retainOnDelete: true });
     expect(cp.revisions).toEqual(["1-30", "1-31"]);
     // registrations behind dependsOn settle after the constructor returns
     await new Promise((r) => setTimeout(r, 200));
@@ -63,5 +63,35 @@ describe("IstioControlPlane", () => {
       ["1.30", "1-30", true],
       ["1.31", "1-31", false],
     ]);
+  });
+
+  it("registers the external services, their egress route and a Sidecar per injected namespace under the control plane", async () => {
+    const { IstioControlPlane } = await import("../../../components/istio/index.js");
+    const istio = parseConfig("dev", {
+      kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false },
+      istio: {
+        revisions: [{ name: "1-30", version: "1.30" }], namespaces: { apps: "1-30", shop: "1-30" }, gateways: { egress: true }, outboundTrafficPolicy: "REGISTRY_ONLY",
+        externalServices: [{ name: "httpbin", hosts: ["httpbin.example.com"], ports: [{ number: 80, protocol: "HTTP" }] }, { name: "payments", hosts: ["api.payments.example.com"], ports: [{ number: 443, protocol: "HTTPS" }], viaEgressGateway: true }],
+        sidecarScope: { enabled: true, extraHosts: { shop: ["apps/*"] } },
+      },
+    }, { istio: ["1.30"] }).istio;
+    const before = created.length;
+    new IstioControlPlane("mesh2", { istio, zipkinHost: "jaeger-collector.obs.svc.corp.local", observabilityNamespace: "obs", clusterDomain: "corp.local", retainOnDelete: false });
+    await new Promise((r) => setTimeout(r, 200));
+    const mine = created.slice(before).filter((c) => c.name.startsWith("mesh2-outbound-"));
+    // registrations settle in dependency order, not config order
+    expect(mine.map((c) => `${c.type} ${c.name}`).sort()).toEqual([
+      "kubernetes:networking.istio.io/v1:DestinationRule mesh2-outbound-destinationrule-istio-system-payments-egress",
+      "kubernetes:networking.istio.io/v1:Gateway mesh2-outbound-gateway-istio-system-payments-egress",
+      "kubernetes:networking.istio.io/v1:ServiceEntry mesh2-outbound-serviceentry-istio-system-httpbin",
+      "kubernetes:networking.istio.io/v1:ServiceEntry mesh2-outbound-serviceentry-istio-system-payments",
+      "kubernetes:networking.istio.io/v1:Sidecar mesh2-outbound-sidecar-apps-default",
+      "kubernetes:networking.istio.io/v1:Sidecar mesh2-outbound-sidecar-shop-default",
+      "kubernetes:networking.istio.io/v1:VirtualService mesh2-outbound-virtualservice-istio-system-payments-egress",
+    ]);
+    expect(mine.find((c) => c.name.endsWith("destinationrule-istio-system-payments-egress"))!.inputs.spec.host).toBe("istio-egressgateway.istio-system.svc.corp.local");
+    expect(mine.find((c) => c.name.endsWith("sidecar-shop-default"))!.inputs.spec.egress[0].hosts).toEqual(["./*", "istio-system/*", "obs/jaeger-collector.obs.svc.corp.local", "apps/*"]);
+    const mode = renderCalls.at(-1)!.overlay.spec.meshConfig.outboundTrafficPolicy.mode;
+    expect(mode).toBe("REGISTRY_ONLY");
   });
 });
