@@ -9,7 +9,7 @@ import { ACCESS_ALIAS, Logging, LOGS_ALIAS } from "./components/logging/index.js
 import { Prometheus } from "./components/prometheus/index.js";
 import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Jaeger, zipkinHost as collectorZipkinHost } from "./components/jaeger/index.js";
 import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
-import { ISTIO_NAMESPACE, NAMESPACE_LABELS } from "./components/k8s/labels.js";
+import { ISTIO_NAMESPACE, MANAGED_BY_LABELS } from "./components/k8s/labels.js";
 import { Grafana } from "./components/grafana/index.js";
 import { loadDashboards, type StackDashboards } from "./components/grafana/load.js";
 import { Kiali } from "./components/kiali/index.js";
@@ -62,7 +62,7 @@ export default async function main(): Promise<Record<string, unknown>> {
 
   const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
 
-  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { ...NAMESPACE_LABELS } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
+  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { ...MANAGED_BY_LABELS } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
 
   const outputs: Record<string, unknown> = {};
   const providers = { providers: { kubernetes: k8sProvider } };

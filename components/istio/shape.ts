@@ -2,7 +2,7 @@
 // which belong to one revision; revision-tag webhooks derived from a revision's injector.
 import type { KubeObject } from "../k8s/objects.js";
 import { objectKey } from "../k8s/objects.js";
-import { NAMESPACE_LABELS } from "../k8s/labels.js";
+import { MANAGED_BY_LABELS } from "../k8s/labels.js";
 
 export interface RenderedRevision {
   readonly revision: string;
@@ -86,7 +86,7 @@ export function tagWebhook(tag: string, revision: string, revisionObjects: reado
   return {
     apiVersion: injector.apiVersion,
     kind: "MutatingWebhookConfiguration",
-    metadata: { name: `istio-revision-tag-${tag}`, labels: { ...(injector.metadata.labels ?? {}), "istio.io/rev": revision, "istio.io/tag": tag, ...NAMESPACE_LABELS } },
+    metadata: { name: `istio-revision-tag-${tag}`, labels: { ...(injector.metadata.labels ?? {}), "istio.io/rev": revision, "istio.io/tag": tag, ...MANAGED_BY_LABELS } },
     webhooks,
   };
 }

@@ -16,5 +16,5 @@ export function labels(app: string, instance: string, component?: string): Recor
   return { ...selectorLabels(app, instance), "app.kubernetes.io/part-of": PART_OF, ...(component ? { "app.kubernetes.io/component": component } : {}) };
 }
 
-/** Labels of a namespace the stack creates. */
-export const NAMESPACE_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/managed-by": PART_OF };
+/** The label of objects the stack creates outside a component's recipe: its namespaces, the tag webhooks. */
+export const MANAGED_BY_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/managed-by": PART_OF };
