@@ -9,7 +9,7 @@ import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.j
 import { readStackConfig, targetOf } from "../config/target.js";
 import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/workloads.js";
 import { summarize } from "./lib/summary.js";
-import { projectDir } from "../lib/tools.js";
+import { groupTools, preflight, projectDir } from "../lib/tools.js";
 
 const COMMANDS = ["up", "preview", "destroy", "refresh"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -98,6 +98,8 @@ async function main(): Promise<number> {
     console.error(`no stack '${stack}': config/Pulumi.${stack}.yaml does not exist (stacks: local, dev, staging, prod)`);
     return 2;
   }
+  // the up group, with istioctl only of this stack's versions and only where the program runs
+  preflight("up", groupTools("up", { stack }).filter((t) => runsProgram(cmd) || t.binary !== "istioctl"));
   const env = pulumiEnv({ stack });
   // the program's modules (~1 s to load) load while the CLI calls below run in their own processes
   if (runsProgram(cmd)) void projectProgram.preload?.().catch(() => undefined); // a failing import is reported when the program runs

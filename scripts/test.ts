@@ -10,10 +10,10 @@ import { repoRoot } from "../lib/tools.js";
 const USAGE = `
 usage: npm test
 
-The unit tier, then the end-to-end tier: npm run tools builds or verifies the pinned tools
-first, and the e2e tier's global setup starts and stops its own local cluster (cluster-e2e;
-yours is not touched). Ends with one line, \`N passed, N failed\`, also written to
-.test-summary; exit 1 if anything failed. If the tools fail to build, the e2e tier counts as
+The unit tier, then the end-to-end tier: npm run tools -- --for test builds or verifies every
+pinned tool first, and the e2e tier's global setup starts and stops its own local cluster
+(cluster-e2e; yours is not touched). Ends with one line, \`N passed, N failed\`, also written
+to .test-summary; exit 1 if anything failed. If the tools fail to build, the e2e tier counts as
 one failure.
 
 options:
@@ -56,8 +56,8 @@ const add = (c: Counts) => ((total.passed += c.passed), (total.failed += c.faile
 const unit = tier("unit");
 add(unit);
 
-console.log("\n=== tools (npm run tools) ===");
-const tools = spawnSync(process.execPath, [path.join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), path.join(repoRoot, "scripts", "tools.ts")], { cwd: repoRoot, stdio: "inherit" });
+console.log("\n=== tools (npm run tools -- --for test) ===");
+const tools = spawnSync(process.execPath, [path.join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), path.join(repoRoot, "scripts", "tools.ts"), "--for", "test"], { cwd: repoRoot, stdio: "inherit" });
 if (tools.status !== 0) {
   console.log("the e2e tier needs the pinned tools: npm run tools failed, so every e2e file counts as failed");
   total.failed += 1;

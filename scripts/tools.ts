@@ -4,27 +4,51 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, re
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
-import { cliArgs, HELP } from "./lib/args.js";
-import { binariesOf, cacheRoot, type ModuleTool, pinnedTools, pins, STAMP, toolDir, toolsRoot } from "../lib/tools.js";
+import { cliArgs, HELP, UsageError } from "./lib/args.js";
+import { binariesOf, cacheEntriesOf, cacheRoot, findTool, GROUP_NAMES, groupTools, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
+
+const entryNames = [...new Set(pinnedTools().map((t) => t.name)), "kubectl"];
+const groupLines = GROUP_NAMES.map((g) => {
+  const { extends: base, binaries, istio } = TOOL_GROUPS[g];
+  const own = [...(base ? [base] : []), ...binaries, ...(istio ? [`istioctl ${groupTools(g).filter((t) => t.binary === "istioctl").map((t) => t.version).join(", ") || "(none)"}${istio === "stacks" ? " (the stacks' revisions)" : ""}`] : [])];
+  return `  ${g.padEnd(6)} ${own.join(", ")}\n         for ${TOOL_GROUPS[g].for}`;
+});
 
 const USAGE = `
-usage: npm run tools [-- --only NAME[,NAME...]] [--verify]
+usage: npm run tools [-- --for up|local|test] [--only NAME[,NAME...]] [--verify]
 
-Builds every tool pinned in tools/versions.json from its Go module (Go >= ${pins.go.minimum} needed) into
-${toolsRoot}/<name>/<version>/, and verifies what is already there against
-its checksums. Idempotent; a lock keeps concurrent runs apart. OBS_CACHE_DIR moves the cache.
+Builds the pinned tools (tools/versions.json) a kind of work needs from their Go modules
+(Go >= ${pins.go.minimum} needed) into ${toolsRoot}/<name>/<version>/,
+and verifies what is already there against its checksums. A tool named by OBS_TOOL_<NAME>
+(OBS_TOOL_ISTIOCTL_1_30=/path), found on PATH at a fitting version (pulumi of the pinned
+version or newer; istioctl, kubectl of the pinned minor) or, for the Kubernetes provider, in
+Pulumi's plugin cache is used as it is and not built. Idempotent; a lock keeps concurrent
+runs apart. OBS_CACHE_DIR moves the cache.
+
+groups (--for; each includes the one before):
+${groupLines.join("\n")}
 
 options:
-  --only NAME[,NAME...]  only these tools (default: all): ${[...new Set(pinnedTools().map((t) => t.name))].join(", ")}
+  --for GROUP            the tools of GROUP: up, local or test (default: test, everything)
+  --only NAME[,NAME...]  only these cache entries, whatever PATH has (default: all): ${entryNames.join(", ")}
   --verify               only verify, build nothing: exit 1 naming the tools missing or changed
   -h, --help             this text
 
 examples:
-  npm run tools
+  npm run tools -- --for up
+  npm run tools -- --for local --verify
   npm run tools -- --only istioctl,kwok
 `;
 
-const { values: flags } = cliArgs("npm run tools", USAGE, (argv) => parseArgs({ args: argv, strict: true, options: { ...HELP, only: { type: "string" }, verify: { type: "boolean", default: false } } }));
+const { values: flags } = cliArgs(
+  "npm run tools",
+  USAGE,
+  (argv) => parseArgs({ args: argv, strict: true, options: { ...HELP, for: { type: "string" }, only: { type: "string" }, verify: { type: "boolean", default: false } } }),
+  ({ values }) => {
+    if (values.for !== undefined && !GROUP_NAMES.includes(values.for as ToolGroup)) throw new UsageError(`--for ${values.for}: no such group (groups: ${GROUP_NAMES.join(", ")})`);
+    if (values.for !== undefined && values.only !== undefined) throw new UsageError("--for and --only exclude each other");
+  },
+);
 
 const started = Date.now();
 const elapsed = (from = started) => {
@@ -93,6 +117,7 @@ function recipe(name: string, version: string): Recipe {
     case "etcd":
     case "kwok":
     case "jaeger":
+    case "actionlint":
       return simple(pins[name]);
     case "promtool":
       return { ...simple(pins.promtool), ldflags: [`-X github.com/prometheus/common/version.Version=${pins.promtool.version}`] };
@@ -104,7 +129,8 @@ function recipe(name: string, version: string): Recipe {
         fromCopy: (src) => writeProviderEmbeds(path.join(src, "cmd", "pulumi-resource-kubernetes"), t.version),
       };
     }
-    case "kubernetes": {
+    case "kubernetes":
+    case "kubectl": {
       const k = pins.kubernetes;
       const [major, minor] = k.version.split(".");
       const keys = { gitVersion: `v${k.version}`, gitMajor: major, gitMinor: minor, gitTreeState: "clean", buildDate: "1970-01-01T00:00:00Z" };
@@ -112,7 +138,7 @@ function recipe(name: string, version: string): Recipe {
       return {
         module: k.module,
         moduleVersion: k.moduleVersion,
-        packages: k.binaries.map((b) => (b === "kubectl" ? "k8s.io/kubernetes/cmd/kubectl" : `k8s.io/kubernetes/cmd/${b}`)),
+        packages: binariesOf(name).map((b) => `k8s.io/kubernetes/cmd/${b}`),
         ldflags,
         localReplaces: (m) => (m.startsWith("k8s.io/") ? k.stagingVersion : undefined),
       };
@@ -319,10 +345,39 @@ const alive = (pid: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type Entry = { name: string; version: string };
+
+/** The cache entries a group needs. Tools found elsewhere (OBS_TOOL_*, PATH, Pulumi's plugin cache) are used as they are. */
+function entriesFor(group: ToolGroup): Entry[] {
+  const inCache: ToolRef[] = [];
+  for (const ref of groupTools(group)) {
+    const r = findTool(ref.binary, ref.binary === "istioctl" ? ref.version : undefined);
+    if (r instanceof MissingToolError && !r.missing) throw new BuildError(r.message);
+    if (!(r instanceof MissingToolError) && r.source !== "cache") {
+      log(`${ref.binary} ${ref.version}: ${r.path} (${r.source}${r.version && r.version !== r.want ? `, ${r.version}` : ""}): used as it is, not built`);
+      continue;
+    }
+    inCache.push(ref);
+  }
+  // kubectl alone is a smaller build, unless the group needs the other Kubernetes binaries or they are there already
+  const withServers = inCache.some((r) => r.binary !== "kubectl" && cacheEntriesOf(r.binary, r.version)[0]!.name === "kubernetes");
+  const entries: Entry[] = [];
+  for (const ref of inCache) {
+    const candidates = cacheEntriesOf(ref.binary, ref.version);
+    const entry = withServers ? candidates[0]! : (candidates.find((c) => existsSync(path.join(toolDir(c.name, c.version), STAMP))) ?? candidates.at(-1)!);
+    if (!entries.some((e) => e.name === entry.name && e.version === entry.version)) entries.push(entry);
+  }
+  return entries;
+}
+
 async function main(): Promise<void> {
   const only = flags.only?.split(",");
-  const wanted = pinnedTools().filter((t) => !only || only.includes(t.name));
-  if (only && wanted.length === 0) throw new BuildError(`--only ${only.join(",")}: no such tool; known: ${[...new Set(pinnedTools().map((t) => t.name))].join(", ")}`);
+  const group = (flags.for ?? "test") as ToolGroup;
+  const what = only ? "pinned tools" : `tools of group ${group}`;
+  const fix = only ? `npm run tools -- --only ${only.join(",")}` : `npm run tools -- --for ${group}`;
+  const kubectlEntry = { name: "kubectl", version: pins.kubernetes.version };
+  const wanted = only ? [...pinnedTools(), kubectlEntry].filter((t) => only.includes(t.name)) : entriesFor(group);
+  if (only && wanted.length === 0) throw new BuildError(`--only ${only.join(",")}: no such tool; known: ${entryNames.join(", ")}`);
   const missingOf = () =>
     wanted.filter((t) => {
       const ok = verifyCached(t.name, t.version);
@@ -333,15 +388,15 @@ async function main(): Promise<void> {
   // verifying reads finished builds only (a build is moved in when complete): no lock needed
   if (flags.verify) {
     const missing = missingOf();
-    if (missing.length) throw new BuildError(`${missing.length} of ${wanted.length} pinned tools missing or changed in ${toolsRoot}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}; run: npm run tools`);
-    log(`all ${wanted.length} pinned tools present in ${toolsRoot}`);
+    if (missing.length) throw new BuildError(`${missing.length} of ${wanted.length} ${what} missing or changed in ${toolsRoot}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}; run: ${fix}`);
+    log(`${what}: all ${wanted.length} to build are present in ${toolsRoot}`);
     return;
   }
 
   await withLock(async () => {
     const missing = missingOf();
     if (missing.length === 0) {
-      log(`all ${wanted.length} pinned tools present in ${toolsRoot}`);
+      log(`${what}: all ${wanted.length} to build are present in ${toolsRoot}`);
       return;
     }
     log(`go ${await checkGo()}; building ${missing.length} of ${wanted.length}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}`);

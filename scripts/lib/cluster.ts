@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createServer } from "node:net";
 import path from "node:path";
 import { $ } from "zx/core";
-import { clusterDir, kubeconfigPath, pins, preflight, repoRoot, toolPath } from "../../lib/tools.js";
+import { clusterDir, kubeconfigPath, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
 
 export { clusterDir, kubeconfigPath };
 const pkiDir = path.join(clusterDir, "pki");
@@ -196,7 +196,7 @@ export function status(): { up: boolean; healthy: boolean; components: Component
 }
 
 export async function up(): Promise<void> {
-  preflight(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"]);
+  preflight("local", [...TOOL_GROUPS.local.binaries, "kubectl"]);
   const st = status();
   if (st.up && st.healthy) {
     say(`already up: API server https://127.0.0.1:${st.state!.ports.apiserver}; kubeconfig ${kubeconfigPath}`);

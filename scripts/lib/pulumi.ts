@@ -25,10 +25,13 @@ export interface PulumiEnvOptions {
 }
 
 export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
-  preflight(["pulumi", "pulumi-resource-kubernetes"]);
+  preflight("up", ["pulumi", "pulumi-resource-kubernetes"]);
+  // the engine finds the provider on PATH; naming it here also says which one runs
+  toolPath("pulumi");
+  toolPath("pulumi-resource-kubernetes");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PATH: [...toolPathDirs(), process.env.PATH ?? ""].join(path.delimiter),
+    PATH: [...toolPathDirs(["pulumi-resource-kubernetes"]), process.env.PATH ?? ""].join(path.delimiter),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_HOME: process.env.PULUMI_HOME ?? defaultPulumiHome,
     PULUMI_BACKEND_URL: o.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? defaultBackend,
