@@ -8,7 +8,7 @@ import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, se
 import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/workloads.js";
-import { summarize } from "./lib/summary.js";
+import { summarizeOutput } from "./lib/summary.js";
 import { groupTools, preflight, projectDir } from "../lib/tools.js";
 
 const COMMANDS = ["up", "preview", "destroy", "refresh"] as const;
@@ -108,16 +108,13 @@ async function main(): Promise<number> {
   const [before] = await Promise.all([cmd === "up" ? namespaceRevisionsOutput(stack, env) : Promise.resolve({}), selectStackAsync(stack, env)]);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a === "-j" || a.startsWith("--json")) ? ["--diff"] : [];
   if (summary) {
-    // the JSON plan, then the reviewer's Markdown from it (values never printed)
+    // the JSON plan, then the reviewer's Markdown from it (secret values never printed); a failed
+    // preview writes its error there, so the PR comment shows it
     const r = await runWithProgram(projectProgram, ["preview", "--stack", stack, "--json", ...rest], env, { capture: true });
-    if (r.code !== 0) {
-      process.stdout.write(r.stdout);
-      return r.code;
-    }
-    const md = summarize(stack, JSON.parse(r.stdout), namespaceRevisions(readStackConfig(stack).istio));
+    const md = summarizeOutput(stack, r.stdout, r.code, r.code === 0 ? namespaceRevisions(readStackConfig(stack).istio) : {});
     writeFileSync(summary, md);
     process.stdout.write(md);
-    return 0;
+    return r.code;
   }
   const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
   // after a successful up the output is what the program computes from this config: no second CLI call
