@@ -34,6 +34,7 @@ const SCRIPTS: { script: string; command: string; before?: string[]; names: stri
   { script: "canary.ts", command: "npm run canary", before: ["status"], names: ["status", "--stack S", "default: local", "example"] },
   { script: "cluster.ts", command: "npm run cluster", names: ["up", "down", "status", "kubeconfig", "example"] },
   { script: "config-reference.ts", command: "npm run docs:config", names: ["-h, --help", "example"] },
+  { script: "pr-comment.ts", command: "npx tsx scripts/pr-comment.ts", before: ["pr"], names: ["pr|issue", "--stack S", "--pr N", "--body-file FILE", "default: github-actions[bot]", "example"] },
   { script: "render.ts", command: "npm run render", names: ["--stack S", "default: local", "--out DIR", "required", "example"] },
   { script: "stack.ts", command: "npm run up|preview|destroy|refresh", before: ["up"], names: ["--stack S", "default: local", "--summary FILE", "--yes", "--target URN", "after a literal `--` goes to pulumi", "example"] },
   { script: "test.ts", command: "npm test", names: ["-h, --help", "N passed, N failed", "example"] },
