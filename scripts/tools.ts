@@ -389,14 +389,14 @@ async function main(): Promise<void> {
   if (flags.verify) {
     const missing = missingOf();
     if (missing.length) throw new BuildError(`${missing.length} of ${wanted.length} ${what} missing or changed in ${toolsRoot}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}; run: ${fix}`);
-    log(`${what}: all ${wanted.length} to build are present in ${toolsRoot}`);
+    log(`${what}: all ${wanted.length} present in ${toolsRoot}`);
     return;
   }
 
   await withLock(async () => {
     const missing = missingOf();
     if (missing.length === 0) {
-      log(`${what}: all ${wanted.length} to build are present in ${toolsRoot}`);
+      log(`${what}: all ${wanted.length} present in ${toolsRoot}`);
       return;
     }
     log(`go ${await checkGo()}; building ${missing.length} of ${wanted.length}: ${missing.map((t) => `${t.name} ${t.version}`).join(", ")}`);
