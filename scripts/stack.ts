@@ -7,6 +7,7 @@ import { up as clusterUp } from "./lib/cluster.js";
 import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
 import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig, targetOf } from "../config/target.js";
+import { ConfigError } from "../config/index.js";
 import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/workloads.js";
 import { summarizeOutput } from "./lib/summary.js";
 import { groupTools, preflight, projectDir } from "../lib/tools.js";
@@ -97,6 +98,17 @@ async function main(): Promise<number> {
   if (!existsSync(path.join(projectDir, "config", `Pulumi.${stack}.yaml`))) {
     console.error(`no stack '${stack}': config/Pulumi.${stack}.yaml does not exist (stacks: local, dev, staging, prod)`);
     return 2;
+  }
+  // Bad config is refused here, once, before a tool runs or the local cluster starts (the program
+  // checks it again, with the secrets decrypted, when plain pulumi runs it).
+  if (cmd !== "destroy" && cmd !== "refresh") {
+    try {
+      readStackConfig(stack);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
   }
   // the up group, with istioctl only of this stack's versions and only where the program runs
   preflight("up", groupTools("up", { stack }).filter((t) => runsProgram(cmd) || t.binary !== "istioctl"));
