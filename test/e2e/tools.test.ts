@@ -5,11 +5,11 @@
 // the pinned istioctl of another minor on PATH is ignored with a note.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheRoot, pins, STAMP, toolDir, toolsRoot } from "../../lib/tools.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
@@ -17,7 +17,15 @@ const tsx = path.join(repo, "node_modules", "tsx", "dist", "cli.mjs");
 const ISTIO = "1.30";
 const TAG = pins.istioctl.versions[ISTIO]!.imageTag;
 const K = pins.kubernetes.version;
-const tmp = (what: string) => mkdtempSync(path.join(os.tmpdir(), `obs-e2e-tools-${what}-`));
+const made: string[] = [];
+const tmp = (what: string) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `obs-e2e-tools-${what}-`));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 /** The real cache's binary (built by npm run tools), failing the test with the fix when it is not there. */
 function realBinary(binary: string, version: string): string {

@@ -4,18 +4,26 @@
 // calls and answer `version` like the real ones, in a throwaway cache (no Go builds here).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseVersion, pins, toolEnvName, versionFits } from "../../lib/tools.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const tsx = path.join(repo, "node_modules", "tsx", "dist", "cli.mjs");
 const K = pins.kubernetes.version;
 const ISTIO = "1.30";
-const tmp = (what: string) => mkdtempSync(path.join(os.tmpdir(), `obs-discovery-${what}-`));
+const made: string[] = [];
+const tmp = (what: string) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `obs-discovery-${what}-`));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 /**
  * A fake tool: logs `$0 args` to `log`, prints `version` for a version command, and as istioctl
