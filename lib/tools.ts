@@ -13,9 +13,13 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const projectDir = process.env.OBS_PROJECT_DIR ?? repoRoot;
 export const cacheRoot = process.env.OBS_CACHE_DIR ?? path.join(homedir(), ".cache", "observability-stack");
 export const toolsRoot = path.join(cacheRoot, "tools");
-/** State of the embedded local cluster (`npm run cluster`); its kubeconfig is what the `local` stack deploys with. */
-export const clusterDir = process.env.OBS_CLUSTER_DIR ?? path.join(cacheRoot, "cluster");
-export const kubeconfigPath = path.join(clusterDir, "kubeconfig");
+/**
+ * State folder of the embedded local cluster (`npm run cluster`), read from the environment when
+ * called: the e2e tier and the bench set OBS_CLUSTER_DIR after this module has loaded.
+ */
+export const localClusterDir = (): string => process.env.OBS_CLUSTER_DIR ?? path.join(cacheRoot, "cluster");
+/** The local cluster's admin kubeconfig: what the `local` stack deploys with. */
+export const localKubeconfig = (): string => path.join(localClusterDir(), "kubeconfig");
 
 export interface ModuleTool {
   readonly version: string;

@@ -5,9 +5,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createServer } from "node:net";
 import path from "node:path";
 import { $ } from "zx/core";
-import { clusterDir, kubeconfigPath, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
+import { localClusterDir, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
 
-export { clusterDir, kubeconfigPath };
+// fixed when this module loads: a process drives one cluster
+export const clusterDir = localClusterDir();
+export const kubeconfigPath = path.join(clusterDir, "kubeconfig");
 const pkiDir = path.join(clusterDir, "pki");
 const pidDir = path.join(clusterDir, "pids");
 const logDir = path.join(clusterDir, "logs");

@@ -4,12 +4,13 @@ import { parse, stringify } from "yaml";
 import os from "node:os";
 import path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
-import { cacheRoot, toolPathDirs } from "../../lib/tools.js";
+import { cacheRoot, localKubeconfig, toolPathDirs } from "../../lib/tools.js";
 import { LOCAL_PASSPHRASE, projectProgram } from "../../scripts/lib/pulumi.js";
 
 process.env.OBS_CLUSTER_DIR ??= path.join(cacheRoot, "cluster-e2e");
 export const { kubectl } = await import("../../scripts/lib/cluster.js");
-export { kubeconfigPath } from "../../lib/tools.js";
+/** The e2e cluster's kubeconfig (OBS_CLUSTER_DIR is set above, before this is read). */
+export const kubeconfigPath = localKubeconfig();
 
 export function e2eEnv(): Record<string, string> {
   return {
