@@ -129,6 +129,11 @@ function capped(body: string): string {
   return `${body.slice(0, MAX_BODY).replace(/\n[^\n]*$/, "")}\n\n… (cut at ${MAX_BODY} characters: the job log has the rest)\n`;
 }
 
+/** The stack's PR comment as posted: the marker line, the summary, the footer. */
+export function commentBody(stack: string, summary: string, footerLine: string): string {
+  return capped(`${marker("preview", stack)}\n${summary.trimEnd()}\n\n${footerLine}\n`);
+}
+
 /** pr: the body, then creates or edits the stack's comment. */
 async function upsertComment(repo: string, stack: string, v: ReturnType<typeof parseCommentArgs>["values"]): Promise<number> {
   const file = v["body-file"];
@@ -138,7 +143,7 @@ async function upsertComment(repo: string, stack: string, v: ReturnType<typeof p
       ? readFileSync(file, "utf8")
       : failedSummary(stack, v.log && existsSync(v.log) ? readFileSync(v.log, "utf8") : "", Number(v["exit-code"]) || 1);
   const mark = marker("preview", stack);
-  const body = capped(`${mark}\n${summary.trimEnd()}\n\n${footer(v)}\n`);
+  const body = commentBody(stack, summary, footer(v));
   const { found, duplicates } = ours(await gh.list(`repos/${repo}/issues/${v.pr}/comments?per_page=100`, "id"), mark, v.author);
   if (found) {
     await gh.send("PATCH", `repos/${repo}/issues/comments/${found.id}`, { body });

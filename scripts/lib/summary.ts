@@ -2,8 +2,7 @@
 // --json`): the canary steps on top, counts per component and operation, replaced and deleted
 // objects by name, then every changed property as `before → after` in a collapsed <details>.
 // Secret values never appear: Pulumi's JSON writes each secret as "[secret]" (a secret in a state
-// file is an object keyed by SECRET_SIG), and anything under either is shown as [secret]; the
-// data of a Kubernetes Secret is masked even where the program forgot to mark it secret.
+// file is an object keyed by SECRET_SIG), and anything under either is shown as [secret].
 // A failed preview gives the error, one block, without the stack trace.
 import { movedNamespaces } from "../../components/istio/guard.js";
 
@@ -146,7 +145,10 @@ export function summarize(stack: string, preview: PreviewJson, namespaceRevision
 
   if (failed) {
     lines.push(`**${operation} failed**${opts.exitCode ? ` (exit code ${opts.exitCode})` : ""}. Nothing was changed.`, "");
-    const text = errors.length ? errors.map((d) => diagnosticText(d)).join("\n") : "(no error diagnostic: see the job log)";
+    const texts = errors.map(diagnosticText).filter((t) => t !== "preview failed");
+    // the program's exception comes twice, with and without its trace: keep the fuller one
+    const distinct = texts.filter((t, i) => !texts.some((o, j) => j !== i && o.length > t.length && o.includes(t)));
+    const text = distinct.length ? distinct.join("\n") : "(no error diagnostic: see the job log)";
     lines.push(...fenced(text, "text"), "");
   } else if (steps.length === 0) {
     return [...lines, "No changes.", ""].join("\n");
@@ -186,7 +188,7 @@ const heading = (operation: string, stack: string) => `### \`${operation}\` of s
 function diagnosticText(d: Diagnostic): string {
   const u = d.urn ? parseUrn(d.urn) : undefined;
   const where = u && u.type !== "pulumi:pulumi:Stack" ? `${u.type.split(":").pop()} ${u.name}: ` : "";
-  return where + errorLines(d.message.replace(/^error:\s*/, "")).join("\n");
+  return where + errorLines(d.message).join("\n").replace(/^error:\s*/, "");
 }
 
 function countTable(steps: Step[]): string[] {
@@ -238,14 +240,13 @@ function resourceEntries(steps: Step[]): string[] {
 }
 
 function propertyChanges(s: Step): string[] {
-  const diff: NonNullable<Step["detailedDiff"]> = s.detailedDiff ?? Object.fromEntries((s.diffReasons ?? []).map((k) => [k, { kind: "update" }]));
-  const secretData = /:Secret$/.test(parseUrn(s.urn).type);
+  // no detailed diff (a resource replaced along with one it depends on): its inputs compared here
+  const diff: NonNullable<Step["detailedDiff"]> = s.detailedDiff ?? (s.diffReasons?.length ? Object.fromEntries(s.diffReasons.map((k) => [k, { kind: "update" }])) : inputChanges(s.oldState?.inputs, s.newState?.inputs));
   const out: string[] = [];
   for (const [p, { kind, inputDiff }] of Object.entries(diff).sort(([a], [b]) => a.localeCompare(b))) {
     const path = parsePath(p);
-    const masked = secretData && (path[0] === "data" || path[0] === "stringData");
-    const before = kind.startsWith("add") ? undefined : masked ? SECRET : lookup(s.oldState, path, inputDiff);
-    const after = kind.startsWith("delete") ? undefined : masked ? SECRET : lookup(s.newState, path, inputDiff);
+    const before = kind.startsWith("add") ? undefined : lookup(s.oldState, path, inputDiff);
+    const after = kind.startsWith("delete") ? undefined : lookup(s.newState, path, inputDiff);
     const note = kind.endsWith("-replace") ? " (forces replacement)" : "";
     if (typeof before === "string" && typeof after === "string" && (before.includes("\n") || after.includes("\n"))) {
       const d = lineDiff(before, after);
@@ -256,6 +257,24 @@ function propertyChanges(s: Step): string[] {
       out.push(`- ${code(p)}: ${show(before)} → ${show(after)}${note}`);
     }
   }
+  if (out.length === 0 && REPLACE_OPS.has(s.op)) out.push("- no property of its own changes: it is replaced along with a resource it depends on");
+  return out;
+}
+
+/** The leaves that differ between two input maps, as Pulumi property paths (secret leaves are not compared). */
+function inputChanges(before: unknown, after: unknown, at = ""): NonNullable<Step["detailedDiff"]> {
+  const out: NonNullable<Step["detailedDiff"]> = {};
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !isSecret(v);
+  if (isSecret(before) || isSecret(after)) return out;
+  if (isMap(before) && isMap(after) && Array.isArray(before) === Array.isArray(after)) {
+    for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      const key = Array.isArray(before) ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? (at ? `.${k}` : k) : `[${JSON.stringify(k)}]`;
+      Object.assign(out, inputChanges(before[k], after[k], at + key));
+    }
+    return out;
+  }
+  if (JSON.stringify(before) === JSON.stringify(after)) return out;
+  out[at] = { kind: before === undefined ? "add" : after === undefined ? "delete" : "update", inputDiff: true };
   return out;
 }
 
@@ -316,8 +335,9 @@ function fenced(text: string, lang: string): string[] {
 
 /** The changed lines of two texts with two lines of context, as a unified diff body (LCS). */
 export function lineDiff(before: string, after: string, maxLines = 60): { added: number; removed: number; lines: string[] } {
-  const a = before.split("\n");
-  const b = after.split("\n");
+  // a final newline ends the last line; it is no empty line of its own
+  const a = before.replace(/\n$/, "").split("\n");
+  const b = after.replace(/\n$/, "").split("\n");
   if (a.length * b.length > 4_000_000) return { added: b.length, removed: a.length, lines: [`(too long to diff here: ${a.length} → ${b.length} lines)`] };
   const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
   for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
@@ -329,8 +349,8 @@ export function lineDiff(before: string, after: string, maxLines = 60): { added:
       ops.push({ t: " ", l: a[i]! });
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push({ t: "+", l: b[j++]! });
-    else ops.push({ t: "-", l: a[i++]! });
+    } else if (i < a.length && (j >= b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) ops.push({ t: "-", l: a[i++]! });
+    else ops.push({ t: "+", l: b[j++]! });
   }
   const near = ops.map((_, k) => ops.slice(Math.max(0, k - 2), k + 3).some((o) => o.t !== " "));
   const lines: string[] = [];
