@@ -63,9 +63,11 @@ function ownsPid(c: Component, pid: number): boolean {
 /** A command with `input` on stdin; its output is kept, never echoed; a failure is a result, not an exception. */
 const run = (input?: string) => $.sync({ quiet: true, nothrow: true, input });
 
+// Not zx: its synchronous runs cut stdout at about 1 MB (the CRDs alone are more), so kubectl
+// keeps spawnSync with a large buffer.
 export function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
-  const r = run(opts.input)`${toolPath("kubectl")} --kubeconfig ${kubeconfigPath} ${args}`;
-  if (r.exitCode !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
+  const r = spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, ...args], { encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.error?.message || r.stdout).trim()}`);
   return r.stdout;
 }
 
