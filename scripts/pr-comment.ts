@@ -190,7 +190,8 @@ async function upsertIssue(repo: string, stack: string, v: ReturnType<typeof par
   if (drifted) {
     const body = capped(
       `${mark}\n**Stack \`${stack}\` drifted**: the cluster differs from what Pulumi recorded at the last \`up\`. ` +
-        `\`npm run up -- --stack ${stack}\` puts back what the code says; \`npm run refresh -- --stack ${stack}\` takes the cluster's state into Pulumi's instead. ` +
+        `\`npm run up -- --stack ${stack}\` puts back what the code says (a field changed with kubectl stays kubectl's: the up reports a Server-Side Apply conflict on it until that field manager is removed from the object); ` +
+        `\`npm run refresh -- --stack ${stack}\` takes the cluster's state into Pulumi's instead. ` +
         `Every check rewrites this text; nothing closes this issue automatically.\n\n${when}\n\n${SUMMARY_MARK}\n${summary.trimEnd()}\n`,
     );
     if (found) await gh.send("PATCH", `repos/${repo}/issues/${found.id}`, { body });

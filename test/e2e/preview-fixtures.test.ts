@@ -1,10 +1,12 @@
 // The PR summary's fixtures, from the real thing: the pinned CLI (`pulumi preview --json`,
 // `pulumi refresh --preview-only --json`) and provider on the e2e cluster, with a small inline
-// program (a ConfigMap, a Secret and a Deployment under one obs: component). Every run checks
-// the shapes the summary relies on and that a preview changed nothing on the cluster;
+// program (a ConfigMap, a Secret and two Deployments under one obs: component). Every run checks
+// the shapes the summary relies on and that a preview changed nothing on the cluster, and that
+// the README's preview RBAC and dry-run-only admission policy let a preview through and stop an up;
 // OBS_RECORD_FIXTURES=1 also writes them to test/unit/fixtures/ (machine-local paths replaced):
 //   OBS_RECORD_FIXTURES=1 npx vitest run --project e2e test/e2e/preview-fixtures.test.ts
 import * as k8s from "@pulumi/kubernetes";
+import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -13,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eEnv, getJson, kubeconfigPath, kubectl } from "./helpers.js";
 import { runWithProgram, selectStackAsync } from "../../scripts/lib/pulumi.js";
 import { summarize, summarizeOutput, type PreviewJson } from "../../scripts/lib/summary.js";
-import { repoRoot } from "../../lib/tools.js";
+import { repoRoot, toolPath } from "../../lib/tools.js";
 
 const RECORD = process.env.OBS_RECORD_FIXTURES === "1";
 const STACK = "recorded";
@@ -30,6 +32,8 @@ interface Variant {
   /** set through pulumi.secret() into the worker Deployment's env (which masks its whole containers list) */
   token: string;
   throwInProgram?: boolean;
+  /** the provider's kubeconfig (default: the e2e cluster's admin) */
+  kubeconfig?: string;
 }
 
 const base: Variant = {
@@ -87,7 +91,7 @@ class App extends pulumi.ComponentResource {
 
 const program = (v: Variant) => async () => {
   if (v.throwInProgram) throw new Error("obs:fixture.replicas must be at least 1, not 0");
-  const provider = new k8s.Provider("k8s", { kubeconfig: pulumi.secret(readFileSync(kubeconfigPath, "utf8")) });
+  const provider = new k8s.Provider("k8s", { kubeconfig: pulumi.secret(v.kubeconfig ?? readFileSync(kubeconfigPath, "utf8")) });
   new App("app", v, { provider });
   return {};
 };
@@ -204,13 +208,58 @@ describe("recorded pulumi preview --json and refresh --json", () => {
     expect((r.json.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => d.message).join("\n")).toContain("obs:fixture.replicas must be at least 1, not 0");
   });
 
-  it("drift: the Deployment scaled by hand shows in refresh --preview-only, which changes nothing", async () => {
+  it("the README's preview RBAC and dry-run-only admission policy: the server-side dry run runs under them, an up is refused", async () => {
+    const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Pull requests"));
+    const block = section.split("```yaml\n").map((b) => b.split(/\n *```/)[0]!).find((b) => b.includes("kind: ValidatingAdmissionPolicy"))!;
+    const indent = /^ */.exec(block)![0].length;
+    const manifest = `${block.split("\n").map((l) => l.slice(indent)).join("\n")}\n`;
+    const user = /request\.userInfo\.username == "([^"]+)"/.exec(manifest)![1]!;
+    // the same cluster as that user: the admin's kubeconfig, impersonating it
+    const kc = JSON.parse(kubectl(["config", "view", "--raw", "-o", "json"]));
+    kc.users[0].user.as = user;
+    const as = (v: Partial<Variant>): Variant => ({ ...base, ...v, kubeconfig: JSON.stringify(kc) });
+    const refused = async () => {
+      const r = await cli(as({ replicas: -1 }), ["preview", "--json"]);
+      return r.code !== 0 && r.stdout.includes("spec.replicas: Invalid value: -1");
+    };
+    kubectl(["apply", "-f", "-"], { input: manifest });
+    try {
+      // without the rules, the provider falls back to a client-side preview on "forbidden", quietly:
+      // the API server never sees the object, and what it would refuse passes
+      expect(await refused()).toBe(false);
+      kubectl(["create", "clusterrolebinding", "obs-preview", "--clusterrole=obs-preview", `--user=${user}`]);
+      // the policy is active once a real write as that user is refused by it
+      const probe = () => spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, "create", "configmap", "policy-probe", "-n", NS, `--as=${user}`], { encoding: "utf8" }).stderr;
+      for (let i = 0; i < 30 && !/may only dry-run/.test(probe()); i++) await new Promise((r) => setTimeout(r, 1000));
+      // with them, the server-side dry run runs: the API server's validation refuses -1
+      expect(await refused()).toBe(true);
+      const p = await cli(as({ image: "nginx:1.27.1" }), ["preview", "--json"]);
+      expect(p.code, p.stdout).toBe(0);
+      const [dep] = stepOf(JSON.parse(p.stdout), "apps/v1:Deployment::app", ["update"]);
+      expect(Object.keys(dep!.detailedDiff ?? {})).toEqual(["spec.template.spec.containers[0].image"]);
+      const up = await cli(as({ image: "nginx:1.27.1" }), ["up", "--yes", "--skip-preview"]);
+      expect(up.code).not.toBe(0);
+      expect(up.stdout).toContain("the preview identity may only dry-run");
+      expect(deployment().spec.template.spec.containers[0].image).toBe("nginx:1.27.0");
+    } finally {
+      kubectl(["delete", "clusterrolebinding", "obs-preview", "--ignore-not-found"]);
+      kubectl(["delete", "-f", "-", "--ignore-not-found"], { input: manifest });
+      // the provider in the state is the admin's again, for the destroy
+      expect((await cli(base, ["up", "--yes", "--skip-preview"])).code).toBe(0);
+    }
+  });
+  // last: a field changed by hand belongs to kubectl from then on
+  it("drift: the Deployment scaled by hand shows in refresh --preview-only, which changes nothing; the next apply conflicts", async () => {
     kubectl(["scale", "deployment", "app", "-n", NS, "--replicas=5"]);
     const r = await refresh("refresh-drift");
     expect(r.code, r.text).toBe(0);
     const [dep] = stepOf(r.json, "apps/v1:Deployment::app", ["update"]);
     expect(Object.keys(dep!.detailedDiff ?? {})).toEqual(["spec.replicas"]);
     expect(deployment().spec.replicas).toBe(5);
-    kubectl(["scale", "deployment", "app", "-n", NS, "--replicas=3"]);
+    // what the drift issue warns of: kubectl now manages spec.replicas, so applying another value conflicts
+    const p = await cli({ ...base, replicas: 4 }, ["preview", "--json"]);
+    expect(p.code).not.toBe(0);
+    expect(p.stdout).toContain('conflict with \\"kubectl\\" with subresource \\"scale\\" using apps/v1: .spec.replicas');
   });
 });
