@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { cliArgs, HELP, isMain, UsageError } from "./lib/args.js";
-import { failedSummary, summarizeOutput, type PreviewJson } from "./lib/summary.js";
+import { failedSummary, NO_PLAN, summarizeOutput, type PreviewJson } from "./lib/summary.js";
 
 const NAME = "npx tsx scripts/pr-comment.ts";
 const USAGE = `
@@ -26,11 +26,12 @@ options:
   --body-file FILE     pr: the comment's Markdown (npm run preview -- --summary FILE); when FILE
                        does not exist, the preview failed before writing it and the comment
                        shows the error lines of --log (default: none)
-  --log FILE           pr: the preview's output, for that error (default: none)
+  --log FILE           pr: the preview's output, for that error, and for one that stopped pulumi
+                       before it made a plan (default: none)
   --unaffected         pr: the pull request no longer changes a file the stack depends on:
                        its comment, if it has one, says so (none is created)
   --refresh-json FILE  issue: the refresh's JSON (required with issue)
-  --exit-code N        issue: the refresh's exit code (default: 0)
+  --exit-code N        the preview's (pr) or the refresh's (issue) exit code (default: 0)
   --commit SHA         the commit the text is about, shown under it (default: none)
   --run-url URL        the workflow run, linked under the text (default: from GITHUB_SERVER_URL,
                        GITHUB_REPOSITORY and GITHUB_RUN_ID when set)
@@ -137,11 +138,14 @@ export function commentBody(stack: string, summary: string, footerLine: string):
 /** pr: the body, then creates or edits the stack's comment. */
 async function upsertComment(repo: string, stack: string, v: ReturnType<typeof parseCommentArgs>["values"]): Promise<number> {
   const file = v["body-file"];
+  const written = file && existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  const log = v.log && existsSync(v.log) ? readFileSync(v.log, "utf8") : "";
+  // no summary, or one without a plan (pulumi's error went to the log): the log's error lines
   const summary = v.unaffected
     ? `### \`pulumi preview\` of stack \`${stack}\`\n\nThis pull request no longer changes a file stack \`${stack}\` depends on: nothing to preview.\n`
-    : file && existsSync(file)
-      ? readFileSync(file, "utf8")
-      : failedSummary(stack, v.log && existsSync(v.log) ? readFileSync(v.log, "utf8") : "", Number(v["exit-code"]) || 1);
+    : written !== undefined && !(log && written.includes(NO_PLAN))
+      ? written
+      : failedSummary(stack, log, Number(v["exit-code"]) || 1);
   const mark = marker("preview", stack);
   const body = commentBody(stack, summary, footer(v));
   const { found, duplicates } = ours(await gh.list(`repos/${repo}/issues/${v.pr}/comments?per_page=100`, "id"), mark, v.author);

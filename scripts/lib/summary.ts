@@ -85,18 +85,24 @@ export function summarizeOutput(stack: string, stdout: string, exitCode: number,
   return summarize(stack, preview, namespaceRevisionsAfter, { ...opts, exitCode });
 }
 
+/** How a summary of a failure without a plan says so (a caller with the command's log may prefer that). */
+export const NO_PLAN = "before it produced a plan";
+
 /** A failure with no JSON plan (e.g. the backend could not be reached): the error lines of `log`. */
 export function failedSummary(stack: string, log: string, exitCode: number, operation = "pulumi preview"): string {
   const lines = errorLines(log);
   return [
     heading(operation, stack),
     "",
-    `**${operation} failed** (exit code ${exitCode}) before it produced a plan. Nothing was changed.`,
+    `**${operation} failed** (exit code ${exitCode}) ${NO_PLAN}. Nothing was changed.`,
     "",
     ...(lines.length ? fenced(lines.join("\n"), "text") : ["(no error message was captured: see the job log)"]),
     "",
   ].join("\n");
 }
+
+/** The first line of an error: Pulumi's `error:`, a JavaScript `Error:`, a script's own `npm run x:`. */
+const ERROR_LINE = /^(error|\w*Error|npm run [\w:]+):/;
 
 /**
  * The error of a message or log without stack traces, colours or blank lines: Pulumi's `error:`
@@ -117,7 +123,7 @@ export function errorLines(text: string): string[] {
       continue;
     }
     if (/^(goroutine \d+|panic:)/.test(l)) inTrace = true;
-    if (/^(error|\w*Error|npm run [\w:]+):/.test(l.trim())) {
+    if (ERROR_LINE.test(l.trim())) {
       inError = true;
       inTrace = false;
     } else if (l.trim() === "") {
@@ -126,9 +132,10 @@ export function errorLines(text: string): string[] {
     }
     if (!inTrace && (inError || !/^\s/.test(l))) kept.push(l);
   }
-  const errors = kept.filter((l, i) => i === 0 || l !== kept[i - 1]);
-  const found = errors.some((l) => /^(error|\w*Error|npm run [\w:]+):/.test(l.trim()));
-  return (found ? errors : errors.slice(-15)).slice(0, 40);
+  // repeated lines once; npm's "> script" banner out
+  const distinct = kept.filter((l, i) => (i === 0 || l !== kept[i - 1]) && !/^> /.test(l));
+  const first = distinct.findIndex((l) => ERROR_LINE.test(l.trim()));
+  return (first >= 0 ? distinct.slice(first) : distinct.slice(-15)).slice(0, 40);
 }
 
 /**

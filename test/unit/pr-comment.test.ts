@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { marker } from "../../scripts/pr-comment.js";
+import { summarizeOutput } from "../../scripts/lib/summary.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const tsx = path.join(repo, "node_modules", "tsx", "dist", "cli.mjs");
@@ -136,17 +137,25 @@ describe("pr-comment pr: one comment per stack, edited in place", { timeout: 60_
     ]);
   });
 
-  it("posts the error when the preview failed before writing its summary", async () => {
+  it("posts the error when the preview failed before writing its summary (a real log: the stack's config refused)", async () => {
     const gh = fakeGh();
-    const log = path.join(gh.dir, "preview.log");
-    writeFileSync(log, "> observability-stack@0.1.0 preview\nnpm run preview: stack 'prod': set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for its secrets\n    at pulumiEnv (/home/runner/work/obs/scripts/lib/pulumi.ts:40:11)\n");
-    const r = await gh.run("pr", "--stack", "prod", "--pr", "3", "--body-file", path.join(gh.dir, "missing.md"), "--log", log);
+    const log = fixture("preview-config-error.txt");
+    const r = await gh.run("pr", "--stack", "prod", "--pr", "3", "--body-file", path.join(gh.dir, "missing.md"), "--log", log, "--exit-code", "2");
     expect(r.code, r.stderr).toBe(0);
     const body = gh.read().comments[0]!.body;
-    expect(body).toContain("**pulumi preview failed** (exit code 1) before it produced a plan. Nothing was changed.");
-    expect(body).toContain("npm run preview: stack 'prod': set PULUMI_CONFIG_PASSPHRASE");
-    expect(body).not.toContain("at pulumiEnv");
+    expect(body).toContain("**pulumi preview failed** (exit code 2) before it produced a plan. Nothing was changed.\n\n```text\nerror: invalid configuration for stack 'prod' (config/Pulumi.prod.yaml), 4 problem(s):\n  - obs:logging.elasticPassword = (missing)");
+    expect(body).not.toContain("> tsx scripts/stack.ts"); // npm's banner
     expect(r.stdout).toBe(body);
+  });
+
+  it("prefers the log's error to a summary that has no plan and no message (pulumi wrote it to stderr)", async () => {
+    const gh = fakeGh();
+    const summary = path.join(gh.dir, "summary.md");
+    writeFileSync(summary, summarizeOutput("prod", "", 1));
+    const log = path.join(gh.dir, "preview.log");
+    writeFileSync(log, "error: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase\n");
+    expect((await gh.run("pr", "--stack", "prod", "--pr", "3", "--body-file", summary, "--log", log, "--exit-code", "1")).code).toBe(0);
+    expect(gh.read().comments[0]!.body).toContain("```text\nerror: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase\n```");
   });
 
   it("--unaffected: a stack the pull request no longer changes gets its comment edited, and none created", async () => {

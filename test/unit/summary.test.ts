@@ -158,8 +158,10 @@ describe("building blocks", () => {
     expect(lineDiff(before, before.replace("b", "B").replace("h", "H"))).toEqual({ added: 2, removed: 2, lines: [" a", "-b", "+B", " c", " d", "@@", " f", " g", "-h", "+H"] });
   });
 
-  it("keeps Pulumi's error lines and drops stack frames", () => {
-    expect(errorLines("Running program failed:\nError: boom\n    at main (/x/index.ts:3:9)\n    at run (/x/y.ts:1:1)\n")).toEqual(["Running program failed:", "Error: boom"]);
+  it("keeps Pulumi's error lines and drops stack frames (the recorded program exception)", () => {
+    const [, exception] = fixture("preview-failed-program").diagnostics!;
+    expect(exception!.message).toContain("\n    at Object.init (");
+    expect(errorLines(exception!.message)).toEqual(["error: Unhandled exception: Error: obs:fixture.replicas must be at least 1, not 0"]);
   });
 
   it("stays under the size of a GitHub comment", () => {
