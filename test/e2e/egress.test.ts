@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { pins, toolPath } from "../../lib/tools.js";
-import { getJson, kubeconfigPath, kubectl, projectStack, stackWorkDir } from "./helpers.js";
+import { getJson, kubeconfigPath, kubectl, projectStack, stackWorkDir, stopwatch } from "./helpers.js";
 
 const ISTIO_VERSION = "1.30";
 const ZIPKIN = "observability/jaeger-collector.observability.svc.cluster.local";
@@ -46,15 +46,7 @@ const get = (id: string) => {
 /** istioctl names an object `Kind ns/name` (or, in older releases, `Kind name.ns`); both as `Kind ns/name`. */
 const originOf = (origin = "") => origin.replace(/^(\w+) ([^/\s.]+)\.([^/\s]+)$/, "$1 $3/$2");
 
-const timings: Record<string, number> = {};
-const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    timings[name] = (Date.now() - t0) / 1000;
-  }
-};
+const { timings, timed } = stopwatch();
 
 describe("local stack: outbound traffic (REGISTRY_ONLY, ServiceEntries, egress gateway, Sidecar scope)", () => {
   let stack: Stack | undefined;

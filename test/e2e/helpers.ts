@@ -56,3 +56,17 @@ export async function projectStack(stack: string, workDir: string): Promise<Stac
   process.env.PATH = env.PATH;
   return LocalWorkspace.createOrSelectStack({ stackName: stack, projectName: "observability-stack", program: projectProgram as () => Promise<Record<string, unknown>> }, { workDir, envVars: env });
 }
+
+/** Seconds per named step, for the figures a test prints (and the closing notes quote). */
+export function stopwatch(): { timings: Record<string, number>; timed: <T>(name: string, f: () => Promise<T>) => Promise<T> } {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await f();
+    } finally {
+      timings[name] = (Date.now() - t0) / 1000;
+    }
+  };
+  return { timings, timed };
+}

@@ -7,18 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { getJson, kubectl, projectStack, stackWorkDir } from "./helpers.js";
+import { getJson, kubectl, projectStack, stackWorkDir, stopwatch } from "./helpers.js";
 import { renderStack } from "../../scripts/lib/render.js";
 
-const timings: Record<string, number> = {};
-const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-  const t0 = Date.now();
-  try {
-    return await f();
-  } finally {
-    timings[name] = (Date.now() - t0) / 1000;
-  }
-};
+const { timings, timed } = stopwatch();
 
 describe("local stack: Istio from istioctl profiles", () => {
   let stack: Stack;
