@@ -5,7 +5,7 @@ import { checkJaeger, jaegerSchema } from "../components/jaeger/config.js";
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
 import { checkGrafana, GRAFANA_SECRET_KEYS, type GrafanaSecrets, grafanaSchema, takeGrafanaSecrets } from "../components/grafana/config.js";
-import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, list, num, obj, oneOf, parseObject, record, str, resources } from "../lib/schema.js";
+import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, num, obj, parseObject, str } from "../lib/schema.js";
 
 export const NAMESPACE = "obs";
 /** The schema of every `obs:` key. Defaults live here and nowhere else. */

@@ -1,6 +1,6 @@
 // A small validating schema: each field knows its type, default and doc line, so parsing,
 // the error report and the README's config reference all come from one definition.
-import { QUANTITY_DOC, QUANTITY_PATTERN } from "./units.js";
+import { QUANTITY_DOC, QUANTITY_PATTERN, quantityBytes } from "./units.js";
 
 export interface Issue {
   readonly key: string;
@@ -81,12 +81,16 @@ export const quantity = (opts: Opts<string>) => str({ ...opts, pattern: QUANTITY
 /** A volume's size: a Kubernetes quantity above zero. */
 export const volumeSize = (opts: Opts<string>) =>
   field<string>("string", "a Kubernetes quantity above 0 such as 10Gi", opts, (v, key, issues) => {
-    if (typeof v !== "string" || !QUANTITY_PATTERN.test(v) || Number(/^[0-9.]+/.exec(v)![0]) <= 0) return void issues.push({ key, value: v, allowed: "a Kubernetes quantity above 0 such as 10Gi" });
+    const allowed = "a Kubernetes quantity above 0 such as 10Gi";
+    if (typeof v !== "string" || !((quantityBytes(v, key, []) ?? 0) > 0)) return void issues.push({ key, value: v, allowed });
     return v;
   });
 
+/** A DNS-1123 subdomain: the names of most Kubernetes objects (Secrets, StorageClasses). */
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
+
 /** A StorageClass name (DNS-1123 subdomain), or empty for the cluster's default class. */
-export const storageClassName = (opts: Opts<string>) => str({ ...opts, pattern: /^$|^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/, patternDoc: "a StorageClass name (DNS-1123 subdomain) or empty (the cluster's default class)" });
+export const storageClassName = (opts: Opts<string>) => str({ ...opts, pattern: new RegExp(`^$|${DNS_SUBDOMAIN.source}`), patternDoc: "a StorageClass name (DNS-1123 subdomain) or empty (the cluster's default class)" });
 
 export const dnsLabel = (opts: Opts<string>) => str({ ...opts, pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternDoc: "a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)" });
 

@@ -7,7 +7,8 @@ const QUANTITY: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e
 const DURATION_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, y: 365 * 86400e3 };
 const PROM_BYTES: Record<string, number> = { B: 1, KB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30, TB: 2 ** 40, PB: 2 ** 50, EB: 2 ** 60 };
 
-export const QUANTITY_PATTERN = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+/** A Kubernetes quantity: the number, then its suffix (the schema tests it, quantityBytes reads it). */
+export const QUANTITY_PATTERN = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 export const QUANTITY_DOC = "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi";
 
 function parse(value: string, re: RegExp, scale: (unit: string) => number, key: string, allowed: string, issues: Issue[]): number | undefined {
@@ -18,7 +19,7 @@ function parse(value: string, re: RegExp, scale: (unit: string) => number, key: 
 
 /** Bytes (or cores, for CPU) of a Kubernetes quantity: 512Mi, 2G, 500m. */
 export function quantityBytes(q: string, key: string, issues: Issue[]): number | undefined {
-  return parse(q, /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, (u) => QUANTITY[u]!, key, QUANTITY_DOC, issues);
+  return parse(q, QUANTITY_PATTERN, (u) => QUANTITY[u]!, key, QUANTITY_DOC, issues);
 }
 
 /** Bytes of a JVM size as -Xmx reads it: 512m, 2g (k, m, g are powers of 1024, either case). */

@@ -1,8 +1,8 @@
 // The `obs:grafana` section: schema (defaults live here), the checks that span keys, and the
 // admin password, a secret kept out of the typed config. Pure: no Pulumi imports.
-import { bool, type Infer, type Issue, list, obj, quantity, resources, str, storageClassName, volumeSize } from "../../lib/schema.js";
+import { bool, type Infer, type Issue, list, obj, resources, str, storageClassName, volumeSize } from "../../lib/schema.js";
 import { takeSecrets } from "../../lib/secrets.js";
-import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
+import { checkExpose, exposeFields } from "../mesh/expose.js";
 
 const KEY = "obs:grafana";
 

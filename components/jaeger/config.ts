@@ -1,5 +1,5 @@
 // The `obs:jaeger` section: the tracing backend (Kafka buffer, Cassandra store, Jaeger roles).
-import { bool, type Infer, type Issue, num, obj, quantity, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
+import { bool, type Infer, type Issue, num, obj, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
 import { jvmBytes, quantityBytes } from "../../lib/units.js";
 
 

@@ -1,8 +1,8 @@
 // The `obs:logging` section: schema (defaults live here) and the checks that span fields.
-import { bool, type Infer, type Issue, num, obj, quantity, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
+import { bool, type Infer, type Issue, num, obj, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
 import { checkPassword, takeSecrets } from "../../lib/secrets.js";
 import { fluentdBytes, jvmBytes, quantityBytes } from "../../lib/units.js";
-import { checkExpose, DNS_SUBDOMAIN, exposeFields } from "../mesh/expose.js";
+import { checkExpose, exposeFields } from "../mesh/expose.js";
 
 const KEY = "obs:logging";
 

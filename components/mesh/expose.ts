@@ -1,9 +1,8 @@
 // Publishing a UI of the stack through the Istio ingress gateway: the config fields, their
 // checks and the Gateway/VirtualService specs, shared by every UI that can be exposed.
-import { bool, type Issue, str } from "../../lib/schema.js";
+import { bool, DNS_SUBDOMAIN, type Issue, str } from "../../lib/schema.js";
 
 export const HOST = /^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-export const DNS_SUBDOMAIN = /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
 
 /** The `expose`, `host` and `tlsSecretName` fields of a UI's config section. */
 export function exposeFields(ui: string, defaultSecret: string) {

@@ -1,6 +1,6 @@
 // The `obs:prometheus` config section: one schema (types, defaults, docs) and the checks
 // that span several keys. Pure: no Pulumi imports.
-import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, quantity, resources, type Shape, str, storageClassName, volumeSize } from "../../lib/schema.js";
+import { bool, type Field, type Infer, type Issue, list, num, obj, oneOf, resources, type Shape, str, storageClassName, volumeSize } from "../../lib/schema.js";
 import { BUILTIN_JOB_NAMES } from "./scrape.js";
 import { durationMs, prometheusBytes, quantityBytes } from "../../lib/units.js";
 

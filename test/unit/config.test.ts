@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { problems } from "./config-problems.js";
 import { parse } from "yaml";
-import { ConfigError, parseConfig, schema } from "../../config/index.js";
+import { parseConfig, schema } from "../../config/index.js";
 import { effectiveRevision } from "../../components/istio/config.js";
 import { referenceRows } from "../../lib/schema.js";
 
