@@ -88,7 +88,7 @@ export function groupOf(ref: ToolRef): ToolGroup {
 }
 
 /** Istio versions of the revisions of one stack, or of every stack in config/. */
-export function stackIstioVersions(stack?: string): string[] {
+function stackIstioVersions(stack?: string): string[] {
   const dir = path.join(projectDir, "config");
   const files = stack ? [`Pulumi.${stack}.yaml`] : existsSync(dir) ? readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)) : [];
   const versions = new Set<string>();
@@ -157,7 +157,7 @@ export class MissingToolError extends Error {
  * Binaries taken from PATH when their version fits the pin: how to ask for the version, and
  * what fits (pulumi of the pinned version or newer; istioctl and kubectl of the pinned minor).
  */
-export const PATH_DISCOVERY: Record<string, { readonly args: readonly string[]; readonly fits: "same minor" | "pinned or newer" }> = {
+const PATH_DISCOVERY: Record<string, { readonly args: readonly string[]; readonly fits: "same minor" | "pinned or newer" }> = {
   pulumi: { args: ["version"], fits: "pinned or newer" },
   istioctl: { args: ["version", "--remote=false", "--short"], fits: "same minor" },
   kubectl: { args: ["version", "--client"], fits: "same minor" },
@@ -273,15 +273,10 @@ function missingLine(refs: ToolRef[], group: ToolGroup): string {
  * missing and how to get it. Says once per process which binary it uses (stderr).
  */
 export function toolPath(binary: string, istioVersion?: string): string {
-  return useTool(binary, istioVersion).path;
-}
-
-/** toolPath with where the binary came from and its version. */
-export function useTool(binary: string, istioVersion?: string): ResolvedTool {
   const r = findTool(binary, istioVersion);
   if (r instanceof MissingToolError) throw r;
   announceTool(r);
-  return r;
+  return r.path;
 }
 
 /** The one line naming the binary a command uses: `[tools] istioctl 1.30: /usr/local/bin/istioctl (PATH, 1.30.5)`. */
@@ -304,7 +299,7 @@ export function preflight(group: ToolGroup, tools: readonly (string | ToolRef)[]
       missing.push(ref);
     }
   }
-  if (missing.length) throw Object.assign(new MissingToolError(missingLine(missing, group)), { missing: missing[0] });
+  if (missing.length) throw new MissingToolError(missingLine(missing, group));
 }
 
 /**
