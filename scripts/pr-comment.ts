@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { cliArgs, HELP, isMain, UsageError } from "./lib/args.js";
-import { failedSummary, NO_PLAN, summarizeOutput, type PreviewJson } from "./lib/summary.js";
+import { changingSteps, failedSummary, NO_PLAN, parsePlan, planFailed, summarizeOutput } from "./lib/summary.js";
 
 const NAME = "npx tsx scripts/pr-comment.ts";
 const USAGE = `
@@ -175,19 +175,14 @@ async function upsertIssue(repo: string, stack: string, v: ReturnType<typeof par
   const code = Number(v["exit-code"]);
   const operation = "pulumi refresh --preview-only";
   const summary = summarizeOutput(stack, stdout, code, {}, { operation });
-  let plan: PreviewJson | undefined;
-  try {
-    plan = JSON.parse(stdout) as PreviewJson;
-  } catch {
-    plan = undefined;
-  }
-  const failed = code !== 0 || !plan || (plan.diagnostics ?? []).some((d) => d.severity === "error");
-  if (failed) {
+  // failed and drifted as the summary judges them: the issue never says otherwise than its text
+  const plan = parsePlan(stdout);
+  if (!plan || planFailed(plan, code)) {
     process.stdout.write(summary);
     console.error(`[pr-comment] stack ${stack}: the drift check failed; no issue was opened or changed`);
     return 1;
   }
-  const drifted = (plan!.steps ?? []).some((s) => !["same", "read", "refresh"].includes(s.op));
+  const drifted = changingSteps(plan).length > 0;
   const mark = marker("drift", stack);
   const { found } = ours(await gh.list(`repos/${repo}/issues?state=open&creator=${encodeURIComponent(v.author)}&per_page=100`, "number"), mark, v.author);
   const when = footer(v);

@@ -76,14 +76,25 @@ function objectName(s: Step): string {
  * Output that is not JSON still gives a failed summary, with the error lines it holds.
  */
 export function summarizeOutput(stack: string, stdout: string, exitCode: number, namespaceRevisionsAfter: Record<string, string> = {}, opts: Omit<SummaryOptions, "exitCode"> = {}): string {
-  let preview: PreviewJson | undefined;
-  try {
-    preview = JSON.parse(stdout) as PreviewJson;
-  } catch {
-    return failedSummary(stack, stdout, exitCode, opts.operation);
-  }
+  const preview = parsePlan(stdout);
+  if (!preview) return failedSummary(stack, stdout, exitCode, opts.operation);
   return summarize(stack, preview, namespaceRevisionsAfter, { ...opts, exitCode });
 }
+
+/** The CLI's JSON plan, or undefined when its stdout is no JSON (it stopped before making one). */
+export function parsePlan(stdout: string): PreviewJson | undefined {
+  try {
+    return JSON.parse(stdout) as PreviewJson;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run failed: its exit code is not 0, or the plan has an error diagnostic. */
+export const planFailed = (preview: PreviewJson, exitCode = 0): boolean => exitCode !== 0 || (preview.diagnostics ?? []).some((d) => d.severity === "error");
+
+/** The steps that change something (what the summary lists; none: "No changes."). */
+export const changingSteps = (preview: PreviewJson): Step[] => (preview.steps ?? []).filter((s) => !QUIET_OPS.has(s.op));
 
 /** How a summary of a failure without a plan says so (a caller with the command's log may prefer that). */
 export const NO_PLAN = "before it produced a plan";
@@ -146,8 +157,8 @@ export function summarize(stack: string, preview: PreviewJson, namespaceRevision
   const operation = opts.operation ?? "pulumi preview";
   const maxChars = opts.maxChars ?? MAX_CHARS;
   const errors = (preview.diagnostics ?? []).filter((d) => d.severity === "error");
-  const failed = (opts.exitCode ?? 0) !== 0 || errors.length > 0;
-  const steps = (preview.steps ?? []).filter((s) => !QUIET_OPS.has(s.op));
+  const failed = planFailed(preview, opts.exitCode);
+  const steps = changingSteps(preview);
   const lines = [heading(operation, stack), ""];
 
   if (failed) {

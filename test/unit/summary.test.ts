@@ -11,7 +11,7 @@
 //   refresh-clean.json           (OBS_RECORD_FIXTURES=1 re-records them)
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { errorLines, lineDiff, parsePath, parseUrn, summarize, summarizeOutput, type PreviewJson } from "../../scripts/lib/summary.js";
+import { changingSteps, errorLines, lineDiff, parsePath, parsePlan, parseUrn, planFailed, summarize, summarizeOutput, type PreviewJson } from "../../scripts/lib/summary.js";
 import { commentBody } from "../../scripts/pr-comment.js";
 
 const text = (name: string) => readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), "utf8");
@@ -140,6 +140,14 @@ describe("drift (refresh --preview-only)", () => {
 
   it("a clean refresh: no changes", () => {
     expect(summarize("prod", fixture("refresh-clean"), {}, { operation })).toContain("No changes.");
+  });
+
+  it("judges failed and changed as the drift issue does (pr-comment issue)", () => {
+    expect(changingSteps(fixture("refresh-clean"))).toEqual([]);
+    expect(changingSteps(fixture("refresh-drift")).map((s) => [s.op, parseUrn(s.urn).name])).toEqual([["update", "app"]]);
+    expect(planFailed(fixture("refresh-drift"), exitCode("refresh-drift"))).toBe(false);
+    expect(planFailed(fixture("preview-failed"))).toBe(true); // its error diagnostic, whatever the exit code
+    expect(parsePlan("error: could not reach the backend\n")).toBeUndefined();
   });
 });
 
