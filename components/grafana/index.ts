@@ -10,7 +10,7 @@ import type { Dashboard } from "./model.js";
 import { dashboardFile, type Folder, GRAFANA_PORT, renderDashboardProviderYaml, renderDatasourcesYaml } from "./provisioning.js";
 import { ADMIN_PASSWORD_KEY, grafanaDeploymentSpec } from "./workload.js";
 import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
-import { serviceHost } from "../k8s/hosts.js";
+import { serviceHostOf } from "../k8s/hosts.js";
 
 export { checkGrafana, type GrafanaConfig, grafanaSchema, GRAFANA_SECRET_KEYS, type GrafanaSecrets, takeGrafanaSecrets } from "./config.js";
 export { buildDashboards } from "./dashboards.js";
@@ -130,7 +130,7 @@ export class Grafana extends pulumi.ComponentResource {
     publishThroughGateway({ name, namespace: args.namespace, clusterDomain: args.clusterDomain, labels, config: cfg, servicePort: GRAFANA_PORT, service, gatewaySelector: args.gatewaySelector, meshDependsOn: args.meshDependsOn, parent: this });
 
     this.dashboards = args.dashboards.map((d) => ({ title: d.title, variables: d.variables.map((v) => v.name) }));
-    this.url = pulumi.interpolate`http://${pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([svc, ns]) => serviceHost(svc, ns, args.clusterDomain))}:${GRAFANA_PORT}`;
+    this.url = pulumi.interpolate`http://${serviceHostOf(service.metadata.name, service.metadata.namespace, args.clusterDomain)}:${GRAFANA_PORT}`;
     this.publicUrl = pulumi.output(publicUrl ?? "");
     this.registerOutputs({ url: this.url, publicUrl: this.publicUrl });
   }

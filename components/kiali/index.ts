@@ -9,7 +9,7 @@ import { kialiClusterRoleRules } from "./rbac.js";
 import { CONFIG_FILE, type GrafanaDashboardLink, KIALI_PORT, OIDC_SECRET_FILE, renderKialiSettings, SIGNING_KEY_FILE, WEB_ROOT } from "./settings.js";
 import { configHash, kialiDeploymentSpec, kialiServiceSpec, kialiVirtualServiceSpec, sessionKey } from "./workload.js";
 import { labels } from "../k8s/labels.js";
-import { serviceHost } from "../k8s/hosts.js";
+import { serviceHostOf } from "../k8s/hosts.js";
 
 export { AUTH_STRATEGIES, type AuthStrategy, checkKiali, KIALI_SECRET_KEYS, type KialiConfig, type KialiContext, kialiSchema, type KialiSecrets, takeKialiSecrets } from "./config.js";
 export { kialiClusterRoleRules } from "./rbac.js";
@@ -115,7 +115,7 @@ export class Kiali extends pulumi.ComponentResource {
     this.gateway = published?.gateway;
     this.virtualService = published?.virtualService;
 
-    this.url = pulumi.interpolate`http://${pulumi.all([this.service.metadata.name, namespace]).apply(([svc, ns]) => serviceHost(svc, ns, args.clusterDomain))}:${KIALI_PORT}${WEB_ROOT}`;
+    this.url = pulumi.interpolate`http://${serviceHostOf(this.service.metadata.name, namespace, args.clusterDomain)}:${KIALI_PORT}${WEB_ROOT}`;
     this.publicUrl = pulumi.output(cfg.expose ? `https://${cfg.host}${WEB_ROOT}` : "");
     this.registerOutputs({ url: this.url, publicUrl: this.publicUrl });
   }

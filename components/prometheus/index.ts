@@ -6,7 +6,7 @@ import type { PrometheusConfig } from "./config.js";
 import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
 import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
 import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
-import { serviceHost } from "../k8s/hosts.js";
+import { serviceHostOf } from "../k8s/hosts.js";
 
 export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema } from "./config.js";
 export { ALERTS, WORKLOAD_LABELS } from "./rules.js";
@@ -104,7 +104,7 @@ export class Prometheus extends pulumi.ComponentResource {
     );
 
     this.serviceName = this.service.metadata.name;
-    this.url = pulumi.interpolate`http://${pulumi.all([this.service.metadata.name, this.service.metadata.namespace]).apply(([svc, ns]) => serviceHost(svc, ns, args.clusterDomain))}:${PROMETHEUS_PORT}`;
+    this.url = pulumi.interpolate`http://${serviceHostOf(this.service.metadata.name, this.service.metadata.namespace, args.clusterDomain)}:${PROMETHEUS_PORT}`;
     this.registerOutputs({ serviceName: this.serviceName, url: this.url, configHash: this.configHash });
   }
 }
