@@ -279,10 +279,15 @@ export function toolPath(binary: string, istioVersion?: string): string {
   return r.path;
 }
 
+/** A found binary in words: `istioctl 1.30: /usr/local/bin/istioctl (PATH, 1.30.5)`. */
+export function describeTool(r: ResolvedTool): string {
+  const extra = r.version && r.version !== r.want ? `, ${r.version}` : "";
+  return `${r.binary} ${r.want}: ${r.path} (${r.source}${extra})`;
+}
+
 /** The one line naming the binary a command uses: `[tools] istioctl 1.30: /usr/local/bin/istioctl (PATH, 1.30.5)`. */
 export function announceTool(r: ResolvedTool): void {
-  const extra = r.version && r.version !== r.want ? `, ${r.version}` : "";
-  sayOnce(`[tools] ${r.binary} ${r.want}: ${r.path} (${r.source}${extra})`);
+  sayOnce(`[tools] ${describeTool(r)}`);
 }
 
 /**

@@ -5,7 +5,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
-import { binariesOf, cacheEntriesOf, cacheRoot, findTool, GROUP_NAMES, groupTools, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
+import { binariesOf, cacheEntriesOf, cacheRoot, describeTool, findTool, GROUP_NAMES, groupTools, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
 
 const entryNames = [...new Set(pinnedTools().map((t) => t.name)), "kubectl"];
 const groupLines = GROUP_NAMES.map((g) => {
@@ -354,7 +354,7 @@ function entriesFor(group: ToolGroup): Entry[] {
     const r = findTool(ref.binary, ref.binary === "istioctl" ? ref.version : undefined);
     if (r instanceof MissingToolError && !r.missing) throw new BuildError(r.message);
     if (!(r instanceof MissingToolError) && r.source !== "cache") {
-      log(`${ref.binary} ${ref.version}: ${r.path} (${r.source}${r.version && r.version !== r.want ? `, ${r.version}` : ""}): used as it is, not built`);
+      log(`${describeTool(r)}: used as it is, not built`);
       continue;
     }
     inCache.push(ref);
