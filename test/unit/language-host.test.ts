@@ -2,7 +2,8 @@
 // automatic ESM mode through @pulumi/pulumi's own hooks. The program must load that way, without
 // type-checking on every run (that stays in `npm run typecheck`, which this tier also runs).
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -23,6 +24,17 @@ describe("the standard language host", () => {
     expect(tsconfig["ts-node"]).toEqual({ transpileOnly: true });
     expect(tsconfig.compilerOptions.noCheck).toBeUndefined();
   });
+
+  it("loads a program with a type error through the same hooks: type-checking is really off for the language host", () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), "obs-host-"));
+    for (const f of ["tsconfig.json", "package.json"]) cpSync(path.join(root, f), path.join(project, f));
+    symlinkSync(path.join(root, "node_modules"), path.join(project, "node_modules"));
+    writeFileSync(path.join(project, "index.ts"), 'const wrong: number = "not a number";\nexport default async function main() {\n  return { wrong };\n}\n');
+    const r = spawnSync(process.execPath, ["--no-warnings", path.join(root, "test/builders/language-host-load.mjs")], { cwd: project, encoding: "utf8", timeout: 120_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split("\n").pop()!).defaultExport).toBe("function");
+  }, 150_000);
 
   it("type-checks the whole tree in CI instead (npm run typecheck)", () => {
     const r = spawnSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", "."], { cwd: root, encoding: "utf8", timeout: 280_000 });
