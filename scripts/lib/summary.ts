@@ -43,8 +43,8 @@ export interface SummaryOptions {
   readonly maxChars?: number;
 }
 
-/** The key Pulumi marks a secret with in a serialized state. */
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+/** The key Pulumi marks a secret with in a serialized state (@pulumi/pulumi's runtime.specialSigKey, not loaded here for one string). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 /** What a value not known until apply reads as in a preview. */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const SECRET = Symbol("secret");
