@@ -16,8 +16,9 @@ const revision = obj(
   { doc: "a control-plane revision", optional: false },
 );
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
+/** A DNS-1123 label (what dnsLabel checks a value against), for the keys of maps. */
+const DNS_LABEL = new RegExp(`^${LABEL}$`);
 const HOST_PATTERN = new RegExp(`^(\\*\\.)?(${LABEL}\\.)*${LABEL}$`);
 const HOST_DOC = "a host name such as api.example.com or *.example.com (lowercase, no scheme, port or path)";
 const EGRESS_HOST_PATTERN = new RegExp(`^(\\.|\\*|${LABEL})/(\\*|(\\*\\.)?(${LABEL}\\.)*${LABEL})$`);
@@ -70,7 +71,7 @@ const externalService = obj(
     location: oneOf(["MESH_EXTERNAL", "MESH_INTERNAL"] as const, { doc: "MESH_EXTERNAL for services outside the mesh (no mTLS to them)", default: "MESH_EXTERNAL" }),
     endpoints: list(strWhere("endpoint IP address", "an IPv4 or IPv6 address", (s) => isIP(s) !== 0), { doc: "endpoint IP addresses (resolution STATIC only, and required there)", default: [] }),
     addresses: list(strWhere("virtual IP or CIDR", `an IP address or ${CIDR_DOC}`, (s) => isIP(s) !== 0 || isCidr(s)), { doc: "virtual IPs or CIDRs of the service (what tells TCP services on the same port apart)", default: [] }),
-    exportTo: list(str({ doc: "namespace", pattern: /^(\.|\*|~|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/, patternDoc: 'a namespace, "." (the objects\' own), "*" (all) or "~" (none)' }), { doc: "namespaces that see the service (default: all)", default: undefined as unknown as string[] }),
+    exportTo: list(str({ doc: "namespace", pattern: new RegExp(`^(\\.|\\*|~|${LABEL})$`), patternDoc: 'a namespace, "." (the objects\' own), "*" (all) or "~" (none)' }), { doc: "namespaces that see the service (default: all)", default: undefined as unknown as string[] }),
     viaEgressGateway: bool({ doc: "route it through the egress gateway (needs obs:istio.gateways.egress; HTTP and HTTPS/TLS ports only)", default: false }),
   },
   { doc: "an external service", optional: false },
@@ -80,8 +81,8 @@ export const istioSchema = obj(
   {
     profile: oneOf(ISTIO_PROFILES, { doc: "istioctl profile rendered for every revision", default: "default" }),
     revisions: list(revision, { doc: "control-plane revisions; the canary upgrade adds one beside the other", default: [] }),
-    tags: record(dnsLabel({ doc: "revision this tag points at" }), { doc: "revision tags (`istioctl tag set` equivalent): tag -> revision", default: {}, keyDoc: "a DNS-1123 label", keyPattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/ }),
-    namespaces: record(dnsLabel({ doc: "tag or revision" }), { doc: "application namespaces and the tag or revision that injects them (`istio.io/rev`)", default: {}, keyDoc: "a DNS-1123 label", keyPattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/ }),
+    tags: record(dnsLabel({ doc: "revision this tag points at" }), { doc: "revision tags (`istioctl tag set` equivalent): tag -> revision", default: {}, keyDoc: "a DNS-1123 label", keyPattern: DNS_LABEL }),
+    namespaces: record(dnsLabel({ doc: "tag or revision" }), { doc: "application namespaces and the tag or revision that injects them (`istio.io/rev`)", default: {}, keyDoc: "a DNS-1123 label", keyPattern: DNS_LABEL }),
     samplingPercent: num({ doc: "percentage of requests traced (Telemetry API randomSamplingPercentage); was obs:tracing.samplingPercent", default: 1, min: 0, max: 100 }),
     mtls: oneOf(["STRICT", "PERMISSIVE"] as const, { doc: "mesh-wide PeerAuthentication mode", default: "STRICT" }),
     pilot: obj(
@@ -106,7 +107,7 @@ export const istioSchema = obj(
     forceRemoveRevisions: list(dnsLabel({ doc: "revision name" }), { doc: "revisions that may be removed although pods or namespaces still use them (explicit override of the guard rail)", default: [] }),
     outboundTrafficPolicy: oneOf(OUTBOUND_POLICIES, { doc: "sidecars' calls to hosts outside the registry: ALLOW_ANY passes them unseen, REGISTRY_ONLY blocks them (docs/outbound-traffic.md)", default: "ALLOW_ANY" }),
     externalServices: list(externalService, { doc: "external services registered with ServiceEntry, so their traffic shows in metrics, access logs and traces", default: [] }),
-    externalServicesNamespace: dnsLabel({ doc: "namespace of the ServiceEntries and their egress-gateway routes: istio-system or one of obs:istio.namespaces", default: "istio-system" }),
+    externalServicesNamespace: dnsLabel({ doc: "namespace of the ServiceEntries and their egress-gateway routes: istio-system or one of obs:istio.namespaces", default: ISTIO_NAMESPACE }),
     bypassOutboundIPRanges: list(cidr("range whose traffic bypasses the sidecar"), { doc: "CIDRs the sidecars do not intercept (values.global.proxy.excludeIPRanges): the exception, unseen by the mesh", default: [] }),
     sidecarScope: obj(
       {
@@ -138,7 +139,7 @@ export function checkIstio(i: IstioConfig, pinnedVersions: readonly string[], is
   const targets = [...revNames, ...Object.keys(i.tags)];
   for (const [ns, target] of Object.entries(i.namespaces)) {
     if (!targets.includes(target)) issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: `a revision or tag (${targets.join(", ") || "none"})` });
-    if (ns === "istio-system" || ns === "kube-system") issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: "an application namespace (istio-system and kube-system are never injected)" });
+    if (ns === ISTIO_NAMESPACE || ns === "kube-system") issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: "an application namespace (istio-system and kube-system are never injected)" });
   }
   if (i.gateways.revision && !revNames.includes(i.gateways.revision)) issues.push({ key: "obs:istio.gateways.revision", value: i.gateways.revision, allowed: `a revision in obs:istio.revisions (${revNames.join(", ")})` });
   if (i.pilot.autoscaleMax < i.pilot.replicas) issues.push({ key: "obs:istio.pilot.autoscaleMax", value: i.pilot.autoscaleMax, allowed: `>= obs:istio.pilot.replicas (${i.pilot.replicas})` });
