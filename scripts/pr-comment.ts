@@ -65,7 +65,7 @@ const MAX_BODY = 65_000;
 export const marker = (kind: "preview" | "drift", stack: string) => `<!-- obs-${kind}:${stack} -->`;
 
 /** `pr|issue --stack S ...`; a leading `--` is dropped, so `npx tsx scripts/pr-comment.ts -- --help` works too. */
-export function parseCommentArgs(argv: string[]) {
+function parseCommentArgs(argv: string[]) {
   const parsed = parseArgs({ args: argv[0] === "--" ? argv.slice(1) : argv, strict: true, allowPositionals: true, options: OPTIONS });
   const [command] = parsed.positionals;
   return { ...parsed, command };

@@ -198,7 +198,7 @@ function examples(): { title: string; stack: string; body: string }[] {
   ];
 }
 
-export function examplesDoc(): string {
+function examplesDoc(): string {
   const head = [
     "# Example PR comments",
     "",
@@ -213,7 +213,7 @@ export function examplesDoc(): string {
 }
 
 /** An example as the README quotes it. */
-export const quoted = (body: string) =>
+const quoted = (body: string) =>
   body
     .trimEnd()
     .split("\n")
