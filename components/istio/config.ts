@@ -151,7 +151,8 @@ export type ExternalServiceConfig = IstioConfig["externalServices"][number];
 
 /** Ports the egress gateway route carries: HTTP through the gateway's port 80, HTTPS/TLS (SNI passthrough) through 443. */
 export const GATEWAY_ROUTED_PROTOCOLS: readonly PortProtocol[] = ["HTTP", "HTTPS", "TLS"];
-const isTlsProtocol = (p: PortProtocol) => p === "HTTPS" || p === "TLS";
+/** Protocols the egress gateway passes through by SNI (its port 443). */
+export const isTlsProtocol = (p: PortProtocol) => p === "HTTPS" || p === "TLS";
 
 /** What Istio would refuse or silently mis-route in the outbound keys, each named by its key. */
 function checkOutbound(i: IstioConfig, issues: Issue[]): void {

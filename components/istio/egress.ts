@@ -2,7 +2,7 @@
 // of Istio's egress-gateway task where asked (Gateway, DestinationRule, VirtualService), and the
 // default Sidecar that scopes each injected namespace's proxies.
 import type { ExternalServiceConfig, IstioConfig } from "./config.js";
-import { externalPortName } from "./config.js";
+import { externalPortName, isTlsProtocol } from "./config.js";
 import { EGRESS_GATEWAY } from "./overlay.js";
 import type { KubeObject } from "../k8s/objects.js";
 import { ISTIO_NAMESPACE, labels } from "../k8s/labels.js";
@@ -21,7 +21,6 @@ export interface EgressInput {
 }
 
 type Port = ExternalServiceConfig["ports"][number];
-const isTls = (p: Port) => p.protocol === "HTTPS" || p.protocol === "TLS";
 const meta = (name: string, namespace: string, instance: string, component: string) => ({ name, namespace, labels: labels("istio", instance, component) });
 const exportTo = (svc: ExternalServiceConfig) => (svc.exportTo ? { exportTo: [...svc.exportTo] } : {});
 
@@ -53,7 +52,7 @@ export function egressGatewayRoute(svc: ExternalServiceConfig, input: EgressInpu
   const name = `${svc.name}-egress`;
   const gatewayHost = serviceHost(EGRESS_GATEWAY.name, ISTIO_NAMESPACE, input.clusterDomain);
   const http = svc.ports.find((p) => p.protocol === "HTTP");
-  const tls = svc.ports.find(isTls);
+  const tls = svc.ports.find((p) => isTlsProtocol(p.protocol));
   const servers = [
     ...(http ? [{ port: { number: EGRESS_GATEWAY_PORTS.http, name: `http-${svc.name}`, protocol: "HTTP" }, hosts: [...svc.hosts] }] : []),
     ...(tls ? [{ port: { number: EGRESS_GATEWAY_PORTS.tls, name: `tls-${svc.name}`, protocol: "TLS" }, hosts: [...svc.hosts], tls: { mode: "PASSTHROUGH" } }] : []),
