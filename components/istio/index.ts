@@ -4,15 +4,15 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
 import { type KubeObject, registerObjects } from "../k8s/objects.js";
-import { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER } from "./overlay.js";
+import { ISTIO_NAMESPACE } from "../k8s/labels.js";
+import { buildOverlay, TRACING_PROVIDER } from "./overlay.js";
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
 import { ISTIOD_OWNED_FIELDS, shapeInstall, tagWebhook } from "./shape.js";
 
-export { buildOverlay, ISTIO_NAMESPACE, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
+export { buildOverlay, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
 export { shapeInstall, tagWebhook, compareVersions } from "./shape.js";
 export { renderManifest } from "./render.js";
-export { egressGatewayRoute, externalServiceObjects, serviceEntry, sidecarScopes } from "./egress.js";
 
 export interface IstioControlPlaneArgs {
   /** Istio settings from the stack config. */

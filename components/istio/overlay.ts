@@ -3,8 +3,6 @@ import type { IstioConfig, IstioProfile, RevisionConfig } from "./config.js";
 import { envoyAccessLogFormat } from "../mesh/access-log.js";
 import { ISTIO_NAMESPACE } from "../k8s/labels.js";
 
-export { ISTIO_NAMESPACE };
-
 /** Name of the mesh's tracing extension provider, referenced by the Telemetry resource. */
 export const TRACING_PROVIDER = "jaeger-zipkin";
 export const ZIPKIN_PORT = 9411;
