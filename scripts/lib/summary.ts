@@ -4,6 +4,7 @@
 // Secret values never appear: Pulumi's JSON writes each secret as "[secret]" (a secret in a state
 // file is an object keyed by SECRET_SIG), and anything under either is shown as [secret].
 // A failed preview gives the error, one block, without the stack trace.
+import { stripVTControlCharacters } from "node:util";
 import { movedNamespaces } from "../../components/istio/guard.js";
 
 type Props = Record<string, unknown>;
@@ -120,9 +121,7 @@ const ERROR_LINE = /^(error|\w*Error|npm run [\w:]+):/;
  * lines (and the lines they continue on), or, when there are none, the last lines of the text.
  */
 export function errorLines(text: string): string[] {
-  const lines = text
-    // eslint-disable-next-line no-control-regex
-    .replace(/\u001b\[[0-9;]*m/g, "")
+  const lines = stripVTControlCharacters(text)
     .split("\n")
     .map((l) => l.trimEnd());
   const kept: string[] = [];

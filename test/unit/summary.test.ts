@@ -172,6 +172,8 @@ describe("building blocks", () => {
     const [, exception] = fixture("preview-failed-program").diagnostics!;
     expect(exception!.message).toContain("\n    at Object.init (");
     expect(errorLines(exception!.message)).toEqual(["error: Unhandled exception: Error: obs:fixture.replicas must be at least 1, not 0"]);
+    // as a terminal shows it: colours (and other escape sequences) out
+    expect(errorLines(`\u001b[31m\u001b[1m${exception!.message}\u001b[0m\u001b[K`)).toEqual(["error: Unhandled exception: Error: obs:fixture.replicas must be at least 1, not 0"]);
   });
 
   it("stays under the size of a GitHub comment", () => {
