@@ -46,6 +46,7 @@ describe("IstioControlPlane", () => {
 
     const names = created.map((c) => `${c.type} ${c.name}`);
     expect(names).toContain("kubernetes:core/v1:Namespace istio-namespace");
+    expect(created.find((c) => c.name === "istio-namespace")!.inputs.metadata).toEqual({ name: "istio-system", labels: { "app.kubernetes.io/managed-by": "observability-stack" } });
     // the CRD shared by both revisions is registered once
     expect(names.filter((n) => n.includes("customresourcedefinition"))).toEqual(["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition istio-crd-customresourcedefinition-telemetries.telemetry.istio.io"]);
     expect(names).toContain("obs:istio:Revision istio-1-30");
