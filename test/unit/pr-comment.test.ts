@@ -232,5 +232,8 @@ describe("pr-comment issue: one open drift issue per stack", { timeout: 60_000 }
     expect(writes(s)).toEqual(["POST repos/acme/obs/issues"]);
     expect(s.issues.find((i) => i.number === 4)!.body).toBe(`${marker("drift", "staging")}\nstaging drift`);
     expect(existsSync(drift)).toBe(true);
+    // the new issue is prod's alone
+    const opened = s.issues.filter((i) => i.number !== 4);
+    expect(opened.map((i) => [i.title, i.body.split("\n")[0]])).toEqual([["Drift in stack prod", marker("drift", "prod")]]);
   });
 });
