@@ -61,7 +61,7 @@ export function buildOverlay(input: OverlayInput): Record<string, unknown> {
         // the one bypass of the sidecar (docs/outbound-traffic.md): those ranges are neither seen nor controlled
         global: { istioNamespace: ISTIO_NAMESPACE, ...(istio.bypassOutboundIPRanges.length ? { proxy: { excludeIPRanges: istio.bypassOutboundIPRanges.join(",") } } : {}) },
         pilot: { autoscaleEnabled: autoscale, autoscaleMin: pilot.replicas, autoscaleMax: pilot.autoscaleMax },
-        ...(withGateways ? { gateways: { "istio-ingressgateway": { autoscaleEnabled: false }, "istio-egressgateway": { autoscaleEnabled: false } } } : {}),
+        ...(withGateways ? { gateways: { "istio-ingressgateway": { autoscaleEnabled: false }, [EGRESS_GATEWAY.name]: { autoscaleEnabled: false } } } : {}),
       },
     },
   };
