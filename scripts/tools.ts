@@ -7,7 +7,9 @@ import { $ } from "zx/core";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
 import { binariesOf, cacheEntriesOf, cacheRoot, describeTool, findTool, GROUP_NAMES, groupTools, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
 
-const entryNames = [...new Set(pinnedTools().map((t) => t.name)), "kubectl"];
+// every cache entry --only can name: the pinned ones and kubectl alone (the up group's smaller build)
+const allEntries = [...pinnedTools(), { name: "kubectl", version: pins.kubernetes.version }];
+const entryNames = [...new Set(allEntries.map((t) => t.name))];
 const groupLines = GROUP_NAMES.map((g) => {
   const { extends: base, binaries, istio } = TOOL_GROUPS[g];
   const own = [...(base ? [base] : []), ...binaries, ...(istio ? [`istioctl ${groupTools(g).filter((t) => t.binary === "istioctl").map((t) => t.version).join(", ") || "(none)"}${istio === "stacks" ? " (the stacks' revisions)" : ""}`] : [])];
@@ -375,8 +377,7 @@ async function main(): Promise<void> {
   const group = (flags.for ?? "test") as ToolGroup;
   const what = only ? "pinned tools" : `tools of group ${group}`;
   const fix = only ? `npm run tools -- --only ${only.join(",")}` : `npm run tools -- --for ${group}`;
-  const kubectlEntry = { name: "kubectl", version: pins.kubernetes.version };
-  const wanted = only ? [...pinnedTools(), kubectlEntry].filter((t) => only.includes(t.name)) : entriesFor(group);
+  const wanted = only ? allEntries.filter((t) => only.includes(t.name)) : entriesFor(group);
   if (only && wanted.length === 0) throw new BuildError(`--only ${only.join(",")}: no such tool; known: ${entryNames.join(", ")}`);
   const missingOf = () =>
     wanted.filter((t) => {
