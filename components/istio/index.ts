@@ -34,7 +34,7 @@ export function renderRevisions(args: Pick<IstioControlPlaneArgs, "istio" | "zip
   return istio.revisions.map((revision) => {
     const overlay = buildOverlay({ istio, revision, withGateways: revision.name === gatewayRevision, zipkinHost: args.zipkinHost });
     const result = renderManifest(revision.version, overlay);
-    return { revision: revision.name, version: revision.version, objects: result.objects as KubeObject[], cacheHit: result.cacheHit };
+    return { revision: revision.name, version: revision.version, objects: result.objects, cacheHit: result.cacheHit };
   });
 }
 

@@ -6,18 +6,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { announceTool, cacheRoot, findTool, MissingToolError, pins } from "../../lib/tools.js";
-
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
-  [k: string]: unknown;
-}
+import type { KubeObject } from "../k8s/objects.js";
 
 export const renderCacheDir = path.join(cacheRoot, "istio-render");
 
 export interface RenderResult {
-  readonly objects: K8sObject[];
+  readonly objects: KubeObject[];
   readonly cacheHit: boolean;
   readonly cacheFile: string;
 }
@@ -72,9 +66,9 @@ export function renderManifest(istioVersion: string, overlay: Record<string, unk
 // per revision and command, so the parsed objects are kept beside it as JSON (~20 ms to read).
 const parsedFile = (cacheFile: string) => cacheFile.replace(/\.yaml$/, ".objects.json");
 
-function readParsed(cacheFile: string): K8sObject[] {
+function readParsed(cacheFile: string): KubeObject[] {
   try {
-    return JSON.parse(readFileSync(parsedFile(cacheFile), "utf8")) as K8sObject[];
+    return JSON.parse(readFileSync(parsedFile(cacheFile), "utf8")) as KubeObject[];
   } catch {
     const objects = parseObjects(readFileSync(cacheFile, "utf8"));
     writeAtomically(parsedFile(cacheFile), JSON.stringify(objects));
@@ -88,11 +82,11 @@ function writeAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-export function parseObjects(text: string): K8sObject[] {
-  const out: K8sObject[] = [];
+export function parseObjects(text: string): KubeObject[] {
+  const out: KubeObject[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(`istioctl output is not valid YAML: ${doc.errors[0]!.message}`);
-    const o = doc.toJS() as K8sObject | null;
+    const o = doc.toJS() as KubeObject | null;
     if (o && typeof o === "object" && o.kind && o.apiVersion) out.push(o);
   }
   return out;
