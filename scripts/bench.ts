@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
-import { $ } from "zx/core";
+import { runSync } from "./lib/sh.js";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
 import { renderCacheDir } from "../components/istio/render.js";
 import { cacheRoot, repoRoot, toolPath } from "../lib/tools.js";
@@ -57,7 +57,7 @@ interface Run {
 /** Runs a command; returns wall time and, for our own Node commands, peak RSS (GNU time). */
 function timed(what: string, cmd: string, args: string[], opts: { allowFail?: boolean } = {}): Run {
   const t0 = process.hrtime.bigint();
-  const r = $({ sync: true, quiet: true, nothrow: true, env })`/usr/bin/time -f MAXRSS_KB=%M ${cmd} ${args}`;
+  const r = runSync({ env })`/usr/bin/time -f MAXRSS_KB=%M ${cmd} ${args}`;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.exitCode !== 0 && !opts.allowFail) throw new Error(`${what} failed (exit ${r.exitCode}):\n${(r.stdout + r.stderr).split("\n").slice(-30).join("\n")}`);
   const rss = /MAXRSS_KB=(\d+)/.exec(r.stderr);

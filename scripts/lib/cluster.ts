@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { $ } from "zx/core";
+import { runSync } from "./sh.js";
 import { localClusterDir, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
 
 // fixed when this module loads: a process drives one cluster
@@ -61,13 +61,11 @@ function ownsPid(c: Component, pid: number): boolean {
 }
 
 /** A command with `input` on stdin; its output is kept, never echoed; a failure is a result, not an exception. */
-const run = (input?: string) => $.sync({ quiet: true, nothrow: true, input });
+const run = (input?: string) => runSync(input === undefined ? {} : { input });
 
-// Not zx: its synchronous runs cut stdout at about 1 MB (the CRDs alone are more), so kubectl
-// keeps spawnSync with a large buffer.
 export function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
-  const r = spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, ...args], { encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.error?.message || r.stdout).trim()}`);
+  const r = run(opts.input)`${toolPath("kubectl")} --kubeconfig ${kubeconfigPath} ${args}`;
+  if (r.exitCode !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
 }
 
