@@ -5,7 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { labels } from "../k8s/labels.js";
-import { DATA_VOLUME, type HeadlessStatefulSet, headlessStatefulSet } from "../k8s/statefulset.js";
+import { DATA_VOLUME, type HeadlessStatefulSet, headlessStatefulSet, type HeadlessStatefulSetInput } from "../k8s/statefulset.js";
 import { scrapeAnnotations } from "../mesh/metrics.js";
 import { CASSANDRA_DATA_PATH, CASSANDRA_UID, SCHEMA_DIR } from "./cassandra.js";
 import type { JaegerConfig, ResourcesConfig } from "./config.js";
@@ -60,15 +60,16 @@ export interface StoreInput {
   readonly env: pulumi.Input<EnvVar[]>;
 }
 
+/** A store of the backend: the headless StatefulSet `app`, selected and labelled like every backend workload, outside the mesh. */
+function storeSet(app: string, instance: string, set: Omit<HeadlessStatefulSetInput, "name" | "selector" | "podLabels" | "podAnnotations">): HeadlessStatefulSet {
+  return headlessStatefulSet({ name: app, selector: backendSelector(app), podLabels: backendLabels(app, instance), podAnnotations: noSidecar, ...set });
+}
+
 /** Kafka: every broker also a controller, behind the headless Service `kafka`. */
 export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
   const k = i.config.kafka;
-  return headlessStatefulSet({
-    name: NAMES.kafka,
+  return storeSet(NAMES.kafka, i.instance, {
     replicas: k.brokers,
-    selector: backendSelector(NAMES.kafka),
-    podLabels: backendLabels(NAMES.kafka, i.instance),
-    podAnnotations: noSidecar,
     ports: [
       { name: "tcp-kafka", port: PORTS.kafka },
       { name: "tcp-controller", port: PORTS.kafkaController },
@@ -102,12 +103,8 @@ export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
 /** Cassandra: nodes join the ring one at a time (OrderedReady), behind the headless Service `cassandra`. */
 export function cassandraSet(i: StoreInput): HeadlessStatefulSet {
   const c = i.config.cassandra;
-  return headlessStatefulSet({
-    name: NAMES.cassandra,
+  return storeSet(NAMES.cassandra, i.instance, {
     replicas: c.nodes,
-    selector: backendSelector(NAMES.cassandra),
-    podLabels: backendLabels(NAMES.cassandra, i.instance),
-    podAnnotations: noSidecar,
     ports: [
       { name: "tcp-cql", port: PORTS.cql },
       { name: "tcp-gossip", port: PORTS.cassandraGossip },
