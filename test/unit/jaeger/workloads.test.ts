@@ -43,6 +43,10 @@ describe("Kafka and Cassandra StatefulSets", () => {
     );
     expect(pod.spec.containers[0]).toMatchObject({ name: "kafka", image: "apache/kafka:4.1.0", env, volumeMounts: [{ name: "data", mountPath: "/var/lib/kafka" }] });
     expect(pod.spec.securityContext).toEqual({ fsGroup: 1000 });
+    // the pod spec above is taken from the result: its own fields are checked here
+    expect(pod.spec.terminationGracePeriodSeconds).toBe(60);
+    expect(pod.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm).toEqual({ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: backendSelector("kafka") } });
+    expect(pod.spec.containers[0].resources).toEqual(c.kafka.resources);
   });
 
   it("Cassandra: the headless builder's shape, nodes joining one at a time", () => {
@@ -64,6 +68,10 @@ describe("Kafka and Cassandra StatefulSets", () => {
     expect(s.statefulSet).not.toHaveProperty("podManagementPolicy");
     expect(pod.spec.containers[0]).toMatchObject({ name: "cassandra", image: "cassandra:5.0", env, volumeMounts: [{ name: "data", mountPath: "/var/lib/cassandra" }] });
     expect(pod.spec.containers[0].lifecycle.preStop.exec.command).toEqual(["nodetool", "drain"]);
+    expect(pod.spec.securityContext).toEqual({ fsGroup: 999 });
+    expect(pod.spec.terminationGracePeriodSeconds).toBe(120);
+    expect(pod.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector).toEqual({ matchLabels: backendSelector("cassandra") });
+    expect(pod.spec.containers[0].resources).toEqual(c.cassandra.resources);
   });
 });
 
