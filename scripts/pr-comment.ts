@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { cliArgs, HELP, isMain, UsageError } from "./lib/args.js";
-import { changingSteps, failedSummary, NO_PLAN, parsePlan, planFailed, summarizeOutput } from "./lib/summary.js";
+import { changingSteps, failedSummary, parsePlan, planFailed, summarizeOutput } from "./lib/summary.js";
 
 const NAME = "npx tsx scripts/pr-comment.ts";
 const USAGE = `
@@ -140,12 +140,10 @@ async function upsertComment(repo: string, stack: string, v: ReturnType<typeof p
   const file = v["body-file"];
   const written = file && existsSync(file) ? readFileSync(file, "utf8") : undefined;
   const log = v.log && existsSync(v.log) ? readFileSync(v.log, "utf8") : "";
-  // no summary, or one without a plan (pulumi's error went to the log): the log's error lines
+  // no summary (the command stopped before writing one, e.g. on refused config): the log's error lines
   const summary = v.unaffected
     ? `### \`pulumi preview\` of stack \`${stack}\`\n\nThis pull request no longer changes a file stack \`${stack}\` depends on: nothing to preview.\n`
-    : written !== undefined && !(log && written.includes(NO_PLAN))
-      ? written
-      : failedSummary(stack, log, Number(v["exit-code"]) || 1);
+    : (written ?? failedSummary(stack, log, Number(v["exit-code"]) || 1));
   const mark = marker("preview", stack);
   const body = commentBody(stack, summary, footer(v));
   const { found, duplicates } = ours(await gh.list(`repos/${repo}/issues/${v.pr}/comments?per_page=100`, "id"), mark, v.author);

@@ -123,7 +123,7 @@ async function main(): Promise<number> {
     // the JSON plan, then the reviewer's Markdown from it (secret values never printed); a failed
     // preview writes its error there, so the PR comment shows it
     const r = await runWithProgram(projectProgram, ["preview", "--stack", stack, "--json", ...rest], env, { capture: true });
-    const md = summarizeOutput(stack, r.stdout, r.code, r.code === 0 ? namespaceRevisions(readStackConfig(stack).istio) : {});
+    const md = summarizeOutput(stack, r.stdout, r.code, r.code === 0 ? namespaceRevisions(readStackConfig(stack).istio) : {}, { stderr: r.stderr });
     writeFileSync(summary, md);
     process.stdout.write(md);
     return r.code;

@@ -87,8 +87,11 @@ type Program = (() => Promise<Record<string, unknown> | void>) & { preload?: () 
 /** Whether a CLI command runs the program (destroy and refresh do not, by default). */
 export const runsProgram = (command: string) => command === "up" || command === "preview";
 
-/** Serves `program` to the engine and runs `pulumi <args> --client=<addr>`; resolves with the CLI's exit code. */
-export async function runWithProgram(program: Program, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; capture?: boolean } = {}): Promise<{ code: number; stdout: string }> {
+/**
+ * Serves `program` to the engine and runs `pulumi <args> --client=<addr>`; resolves with the CLI's
+ * exit code. With `capture`, stdout is kept instead of shown, and stderr is kept as well as shown.
+ */
+export async function runWithProgram(program: Program, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; capture?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const grpc = require("@grpc/grpc-js");
   const { LanguageServer } = require("@pulumi/pulumi/automation/server");
   const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
@@ -96,14 +99,16 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   const languageServer = new LanguageServer(program);
   server.addService(langrpc.LanguageRuntimeService, languageServer);
   const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
-  const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", "inherit"] });
+  const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"] });
   // the CLI needs about a second before it asks for the program: load the program's modules meanwhile
   if (runsProgram(args[0]!)) program.preload?.().catch(() => undefined);
   let stdout = "";
+  let stderr = "";
   child.stdout?.on("data", (d) => (stdout += d));
+  child.stderr?.on("data", (d) => ((stderr += d), process.stderr.write(d)));
   const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
   server.forceShutdown();
-  return { code, stdout };
+  return { code, stdout, stderr };
 }
 
 /** The project program: index.ts's default export. Importing it has no side effects, so it can be preloaded. */

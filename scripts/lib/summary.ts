@@ -42,6 +42,8 @@ export interface SummaryOptions {
   readonly operation?: string;
   /** The whole summary stays under this many characters (a GitHub comment holds 65,536). */
   readonly maxChars?: number;
+  /** The CLI's stderr: where it writes an error that stops it before it makes a plan. */
+  readonly stderr?: string;
 }
 
 /** The key Pulumi marks a secret with in a serialized state (@pulumi/pulumi's runtime.specialSigKey, not loaded here for one string). */
@@ -78,7 +80,7 @@ function objectName(s: Step): string {
  */
 export function summarizeOutput(stack: string, stdout: string, exitCode: number, namespaceRevisionsAfter: Record<string, string> = {}, opts: Omit<SummaryOptions, "exitCode"> = {}): string {
   const preview = parsePlan(stdout);
-  if (!preview) return failedSummary(stack, stdout, exitCode, opts.operation);
+  if (!preview) return failedSummary(stack, [stdout, opts.stderr ?? ""].join("\n"), exitCode, opts.operation);
   return summarize(stack, preview, namespaceRevisionsAfter, { ...opts, exitCode });
 }
 
@@ -98,7 +100,7 @@ export const planFailed = (preview: PreviewJson, exitCode = 0): boolean => exitC
 export const changingSteps = (preview: PreviewJson): Step[] => (preview.steps ?? []).filter((s) => !QUIET_OPS.has(s.op));
 
 /** How a summary of a failure without a plan says so (a caller with the command's log may prefer that). */
-export const NO_PLAN = "before it produced a plan";
+const NO_PLAN = "before it produced a plan";
 
 /** A failure with no JSON plan (e.g. the backend could not be reached): the error lines of `log`. */
 export function failedSummary(stack: string, log: string, exitCode: number, operation = "pulumi preview"): string {

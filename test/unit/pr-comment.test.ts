@@ -148,12 +148,13 @@ describe("pr-comment pr: one comment per stack, edited in place", { timeout: 60_
     expect(r.stdout).toBe(body);
   });
 
-  it("prefers the log's error to a summary that has no plan and no message (pulumi wrote it to stderr)", async () => {
+  it("shows pulumi's error that went to stderr before any plan (the summary carries it, as stack.ts passes stderr on)", async () => {
     const gh = fakeGh();
     const summary = path.join(gh.dir, "summary.md");
-    writeFileSync(summary, summarizeOutput("prod", "", 1));
+    const stderr = "error: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase\n";
+    writeFileSync(summary, summarizeOutput("prod", "", 1, {}, { stderr }));
     const log = path.join(gh.dir, "preview.log");
-    writeFileSync(log, "error: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase\n");
+    writeFileSync(log, stderr);
     expect((await gh.run("pr", "--stack", "prod", "--pr", "3", "--body-file", summary, "--log", log, "--exit-code", "1")).code).toBe(0);
     expect(gh.read().comments[0]!.body).toContain("```text\nerror: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase\n```");
   });
