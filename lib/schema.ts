@@ -92,7 +92,11 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/;
 /** A StorageClass name (DNS-1123 subdomain), or empty for the cluster's default class. */
 export const storageClassName = (opts: Opts<string>) => str({ ...opts, pattern: new RegExp(`^$|${DNS_SUBDOMAIN.source}`), patternDoc: "a StorageClass name (DNS-1123 subdomain) or empty (the cluster's default class)" });
 
-export const dnsLabel = (opts: Opts<string>) => str({ ...opts, pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternDoc: "a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)" });
+/** A DNS-1123 label, unanchored: namespaces, revision and tag names; part of longer patterns (hosts). */
+export const LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
+export const DNS_LABEL = new RegExp(`^${LABEL}$`);
+
+export const dnsLabel = (opts: Opts<string>) => str({ ...opts, pattern: DNS_LABEL, patternDoc: "a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)" });
 
 export type Shape = Record<string, Field<unknown>>;
 export type Infer<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never };

@@ -1,7 +1,7 @@
 // The `obs:istio` section: schema (defaults live here), the checks that span its keys, and how
 // a namespace's label resolves to a revision.
 import { isIP } from "node:net";
-import { bool, dnsLabel, type Field, type Issue, list, num, obj, oneOf, record, resources, str } from "../../lib/schema.js";
+import { bool, DNS_LABEL, dnsLabel, type Field, LABEL, type Issue, list, num, obj, oneOf, record, resources, str } from "../../lib/schema.js";
 import { ISTIO_NAMESPACE } from "../k8s/labels.js";
 
 export const ISTIO_PROFILES = ["default", "demo", "minimal", "empty"] as const;
@@ -16,9 +16,6 @@ const revision = obj(
   { doc: "a control-plane revision", optional: false },
 );
 
-const LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
-/** A DNS-1123 label (what dnsLabel checks a value against), for the keys of maps. */
-const DNS_LABEL = new RegExp(`^${LABEL}$`);
 const HOST_PATTERN = new RegExp(`^(\\*\\.)?(${LABEL}\\.)*${LABEL}$`);
 const HOST_DOC = "a host name such as api.example.com or *.example.com (lowercase, no scheme, port or path)";
 const EGRESS_HOST_PATTERN = new RegExp(`^(\\.|\\*|${LABEL})/(\\*|(\\*\\.)?(${LABEL}\\.)*${LABEL})$`);
