@@ -28,6 +28,9 @@ export interface ModuleTool {
   readonly package: string;
   readonly versionFlag?: string;
   readonly localReplaces?: Record<string, string>;
+  /** A module building several binaries into one cache entry (alertmanager and amtool). */
+  readonly packages?: readonly string[];
+  readonly binaries?: readonly string[];
 }
 
 export interface IstioVersionPin {
@@ -49,22 +52,37 @@ export interface Pins {
   readonly promtool: ModuleTool;
   readonly jaeger: ModuleTool;
   readonly actionlint: ModuleTool;
+  readonly "pilot-discovery": { readonly package: string };
+  readonly prometheus: ModuleTool;
+  readonly alertmanager: ModuleTool;
+  readonly "kube-score": ModuleTool;
 }
 
 export const pins: Pins = JSON.parse(readFileSync(path.join(repoRoot, "tools", "versions.json"), "utf8"));
 
 export type ToolGroup = "up" | "local" | "test";
 
+/** Binaries pinned per Istio minor ("1.30"), built from the same module, replaces and tag: istioctl, and istiod's pilot-discovery. */
+export const ISTIO_BINARIES: readonly string[] = ["istioctl", "pilot-discovery"];
+export const isIstioBinary = (binary: string): boolean => ISTIO_BINARIES.includes(binary);
+
 /**
  * What each kind of work needs (`npm run tools -- --for GROUP`). A group has its own binaries
  * plus those of the group it extends; `istio` says which istioctl versions it takes: those the
  * stacks' revisions use (config/Pulumi.*.yaml) or every pinned one.
  */
-export const TOOL_GROUPS: Record<ToolGroup, { readonly for: string; readonly extends?: ToolGroup; readonly binaries: readonly string[]; readonly istio?: "stacks" | "pinned" }> = {
-  up: { for: "npm run render, preview, up, destroy, refresh, canary: any stack on a cluster you have", binaries: ["pulumi", "pulumi-resource-kubernetes", "kubectl"], istio: "stacks" },
-  local: { for: "npm run cluster, and the local stack (npm run up starts the cluster)", extends: "up", binaries: ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] },
-  test: { for: "npm test (the e2e tier): every pinned tool", extends: "local", binaries: ["promtool", "jaeger", "actionlint"], istio: "pinned" },
+export const TOOL_GROUPS: Record<ToolGroup, { readonly for: string; readonly extends?: ToolGroup; readonly binaries: readonly string[]; readonly istio?: "stacks" | "pinned"; readonly istioBinaries?: readonly string[] }> = {
+  up: { for: "npm run render, preview, up, destroy, refresh, canary: any stack on a cluster you have", binaries: ["pulumi", "pulumi-resource-kubernetes", "kubectl"], istio: "stacks", istioBinaries: ["istioctl"] },
+  local: { for: "npm run cluster, and the local stack (npm run up starts the cluster; one istiod per revision)", extends: "up", binaries: ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"], istioBinaries: ["pilot-discovery"] },
+  test: { for: "npm test (the e2e tier): every pinned tool", extends: "local", binaries: ["promtool", "prometheus", "alertmanager", "amtool", "jaeger", "actionlint", "kube-score"], istio: "pinned" },
 };
+
+/** The Istio binaries a group takes, and at which versions: the stacks' revisions or every pinned one. */
+export function groupIstio(group: ToolGroup): { versions?: "stacks" | "pinned"; binaries: string[] } {
+  const g = TOOL_GROUPS[group];
+  const base = g.extends ? groupIstio(g.extends) : { versions: undefined, binaries: [] };
+  return { versions: g.istio ?? base.versions, binaries: [...base.binaries, ...(g.istioBinaries ?? [])] };
+}
 export const GROUP_NAMES = Object.keys(TOOL_GROUPS) as ToolGroup[];
 
 /** One binary at one version: the pin's, or for istioctl the Istio minor ("1.30"). */
@@ -77,8 +95,9 @@ export interface ToolRef {
 export function groupTools(group: ToolGroup, opts: { stack?: string } = {}): ToolRef[] {
   const g = TOOL_GROUPS[group];
   const refs = [...(g.extends ? groupTools(g.extends, opts) : []), ...g.binaries.map((binary) => ({ binary, version: pinnedVersion(binary) }))];
-  const istio = g.istio === "pinned" ? Object.keys(pins.istioctl.versions) : g.istio === "stacks" ? stackIstioVersions(opts.stack) : [];
-  refs.push(...istio.map((version) => ({ binary: "istioctl", version })));
+  const istio = groupIstio(group);
+  const versions = istio.versions === "pinned" ? Object.keys(pins.istioctl.versions) : istio.versions === "stacks" ? stackIstioVersions(opts.stack) : [];
+  for (const binary of istio.binaries) refs.push(...versions.map((version) => ({ binary, version })));
   return refs.filter((r, i) => refs.findIndex((o) => o.binary === r.binary && o.version === r.version) === i);
 }
 
@@ -106,16 +125,21 @@ function stackIstioVersions(stack?: string): string[] {
 
 /** The pinned version of a binary (not istioctl, which is pinned per Istio minor). */
 export function pinnedVersion(binary: string): string {
-  if (pins.kubernetes.binaries.includes(binary)) return pins.kubernetes.version;
-  const pin = (pins as unknown as Record<string, { version?: string }>)[binary];
-  if (!pin?.version || binary === "istioctl") throw new Error(`unknown tool ${binary}`);
+  const pin = (pins as unknown as Record<string, { version?: string }>)[entryOf(binary)];
+  if (!pin?.version || isIstioBinary(binary)) throw new Error(`unknown tool ${binary}`);
   return pin.version;
+}
+
+/** The cache entry (pin) that builds a binary: `kubernetes` for kube-apiserver, `alertmanager` for amtool. */
+function entryOf(binary: string): string {
+  const all = pins as unknown as Record<string, { binaries?: readonly string[] }>;
+  return Object.keys(all).find((name) => name !== binary && all[name]?.binaries?.includes(binary)) ?? binary;
 }
 
 /** The binary names each cache entry holds, keyed by the cache folder name. */
 export function binariesOf(name: string): string[] {
-  if (name === "kubernetes") return [...pins.kubernetes.binaries];
-  return [name];
+  const pin = (pins as unknown as Record<string, { binaries?: readonly string[] }>)[name];
+  return pin?.binaries ? [...pin.binaries] : [name];
 }
 
 /**
@@ -124,8 +148,7 @@ export function binariesOf(name: string): string[] {
  */
 export function cacheEntriesOf(binary: string, version: string): { name: string; version: string }[] {
   if (binary === "kubectl") return [{ name: "kubernetes", version }, { name: "kubectl", version }];
-  if (pins.kubernetes.binaries.includes(binary)) return [{ name: "kubernetes", version }];
-  return [{ name: binary, version }];
+  return [{ name: entryOf(binary), version }];
 }
 
 export function toolDir(name: string, version: string): string {
@@ -141,8 +164,8 @@ export function pinnedTools(): { name: string; version: string }[] {
     { name: "kubernetes", version: pins.kubernetes.version },
     { name: "kwok", version: pins.kwok.version },
   ];
-  for (const v of Object.keys(pins.istioctl.versions)) list.push({ name: "istioctl", version: v });
-  list.push({ name: "promtool", version: pins.promtool.version }, { name: "jaeger", version: pins.jaeger.version }, { name: "actionlint", version: pins.actionlint.version });
+  for (const binary of ISTIO_BINARIES) for (const v of Object.keys(pins.istioctl.versions)) list.push({ name: binary, version: v });
+  for (const name of ["promtool", "prometheus", "alertmanager", "jaeger", "actionlint", "kube-score"] as const) list.push({ name, version: pins[name].version });
   return list;
 }
 
@@ -215,16 +238,16 @@ export function findTool(binary: string, istioVersion?: string): ResolvedTool | 
 
 function resolve(binary: string, istioVersion?: string): ResolvedTool | MissingToolError {
   let want: string;
-  if (binary === "istioctl") {
-    if (!istioVersion) throw new Error("istioctl needs an Istio version");
+  if (isIstioBinary(binary)) {
+    if (!istioVersion) throw new Error(`${binary} needs an Istio version`);
     if (!pins.istioctl.versions[istioVersion]) {
       const known = Object.keys(pins.istioctl.versions).join(", ");
-      return new MissingToolError(`istioctl for Istio ${istioVersion} is not pinned (pinned: ${known}); add it to tools/versions.json and run: npm run tools`);
+      return new MissingToolError(`${binary} for Istio ${istioVersion} is not pinned (pinned: ${known}); add it to tools/versions.json and run: npm run tools`);
     }
     want = istioVersion;
   } else want = pinnedVersion(binary);
 
-  const envName = toolEnvName(binary, binary === "istioctl" ? want : undefined);
+  const envName = toolEnvName(binary, isIstioBinary(binary) ? want : undefined);
   const override = process.env[envName];
   if (override) {
     if (!isExecutable(override)) return new MissingToolError(`${envName}=${override} is not an executable file; fix or unset it`);
@@ -249,7 +272,7 @@ function resolve(binary: string, istioVersion?: string): ResolvedTool | MissingT
   for (const e of cacheEntriesOf(binary, want)) {
     const dir = toolDir(e.name, e.version);
     const bin = path.join(dir, binary);
-    if (existsSync(path.join(dir, STAMP)) && existsSync(bin)) return { binary, want, path: bin, source: "cache", version: binary === "istioctl" ? pins.istioctl.versions[want]!.imageTag : want };
+    if (existsSync(path.join(dir, STAMP)) && existsSync(bin)) return { binary, want, path: bin, source: "cache", version: isIstioBinary(binary) ? pins.istioctl.versions[want]!.imageTag : want };
   }
   const err = new MissingToolError(missingLine([{ binary, version: want }], groupOf({ binary, version: want })));
   err.missing = { binary, version: want };
@@ -298,7 +321,7 @@ export function preflight(group: ToolGroup, tools: readonly (string | ToolRef)[]
   const missing: ToolRef[] = [];
   for (const t of tools) {
     const ref = typeof t === "string" ? { binary: t, version: pinnedVersion(t) } : t;
-    const r = findTool(ref.binary, ref.binary === "istioctl" ? ref.version : undefined);
+    const r = findTool(ref.binary, isIstioBinary(ref.binary) ? ref.version : undefined);
     if (r instanceof MissingToolError) {
       if (!r.missing) throw r;
       missing.push(ref);

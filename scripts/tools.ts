@@ -5,14 +5,16 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
-import { binariesOf, cacheEntriesOf, cacheRoot, describeTool, findTool, GROUP_NAMES, groupTools, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
+import { binariesOf, cacheEntriesOf, cacheRoot, describeTool, findTool, GROUP_NAMES, groupIstio, groupTools, isIstioBinary, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
 
 // every cache entry --only can name: the pinned ones and kubectl alone (the up group's smaller build)
 const allEntries = [...pinnedTools(), { name: "kubectl", version: pins.kubernetes.version }];
 const entryNames = [...new Set(allEntries.map((t) => t.name))];
 const groupLines = GROUP_NAMES.map((g) => {
-  const { extends: base, binaries, istio } = TOOL_GROUPS[g];
-  const own = [...(base ? [base] : []), ...binaries, ...(istio ? [`istioctl ${groupTools(g).filter((t) => t.binary === "istioctl").map((t) => t.version).join(", ") || "(none)"}${istio === "stacks" ? " (the stacks' revisions)" : ""}`] : [])];
+  const { extends: base, binaries, istio, istioBinaries = [] } = TOOL_GROUPS[g];
+  const versions = (b: string) => groupTools(g).filter((t) => t.binary === b).map((t) => t.version).join(", ") || "(none)";
+  const mode = istio ?? groupIstio(g).versions;
+  const own = [...(base ? [base] : []), ...binaries, ...istioBinaries.map((b) => `${b} ${versions(b)}${mode === "stacks" ? " (the stacks' revisions)" : ""}`), ...(istio && base ? [`and every Istio binary at ${versions("istioctl")}`] : [])];
   return `  ${g.padEnd(6)} ${own.join(", ")}\n         for ${TOOL_GROUPS[g].for}`;
 });
 
@@ -121,8 +123,14 @@ function recipe(name: string, version: string): Recipe {
     case "jaeger":
     case "actionlint":
       return simple(pins[name]);
+    case "kube-score":
+      return simple(pins[name]);
     case "promtool":
-      return { ...simple(pins.promtool), ldflags: [`-X github.com/prometheus/common/version.Version=${pins.promtool.version}`] };
+    case "prometheus":
+    case "alertmanager": {
+      const t = pins[name];
+      return { ...simple(t), packages: [...(t.packages ?? [t.package])], ldflags: [`-X github.com/prometheus/common/version.Version=${t.version}`] };
+    }
     case "pulumi-resource-kubernetes": {
       const t = pins["pulumi-resource-kubernetes"];
       return {
@@ -145,13 +153,14 @@ function recipe(name: string, version: string): Recipe {
         localReplaces: (m) => (m.startsWith("k8s.io/") ? k.stagingVersion : undefined),
       };
     }
-    case "istioctl": {
+    case "istioctl":
+    case "pilot-discovery": {
       const i = pins.istioctl;
       const pin = i.versions[version]!;
       return {
         module: i.module,
         moduleVersion: pin.moduleVersion,
-        packages: [i.package],
+        packages: [pins[name].package],
         ldflags: [`-X istio.io/istio/pkg/version.buildVersion=${pin.imageTag}`, `-X istio.io/istio/pkg/version.buildHub=${i.hub}`, `-X istio.io/istio/pkg/version.buildTag=${pin.imageTag}`],
         localReplaces: () => undefined,
         extraReplaces: pin.replace,
@@ -353,7 +362,7 @@ type Entry = { name: string; version: string };
 function entriesFor(group: ToolGroup): Entry[] {
   const inCache: ToolRef[] = [];
   for (const ref of groupTools(group)) {
-    const r = findTool(ref.binary, ref.binary === "istioctl" ? ref.version : undefined);
+    const r = findTool(ref.binary, isIstioBinary(ref.binary) ? ref.version : undefined);
     if (r instanceof MissingToolError && !r.missing) throw new BuildError(r.message);
     if (!(r instanceof MissingToolError) && r.source !== "cache") {
       log(`${describeTool(r)}: used as it is, not built`);
