@@ -240,7 +240,7 @@ describe.concurrent("tools on demand: each command checks its own group", { time
     expect(up.stdout).toContain(`kubectl ${K}: ok (cached, checksums match)`);
     const local = run(["scripts/tools.ts", "--for", "local", "--verify"], env);
     expect(local.code).toBe(1);
-    expect(local.lines.at(-1)).toBe(`npm run tools: 3 of 6 tools of group local missing or changed in ${cache}/tools: kubernetes ${K}, etcd ${pins.etcd.version}, kwok ${pins.kwok.version}; run: npm run tools -- --for local`);
+    expect(local.lines.at(-1)).toBe(`npm run tools: 4 of 7 tools of group local missing or changed in ${cache}/tools: kubernetes ${K}, etcd ${pins.etcd.version}, kwok ${pins.kwok.version}, pilot-discovery ${ISTIO}; run: npm run tools -- --for local`);
     const cluster = run(["scripts/cluster.ts", "up"], env);
     expect(cluster.code).toBe(1);
     expect(cluster.lines.at(-1)).toBe(`npm run cluster -- up: etcd ${pins.etcd.version}, kube-apiserver ${K}, kube-controller-manager ${K}, kube-scheduler ${K} and kwok ${pins.kwok.version} are not built (looked in ${cache}/tools); run: npm run tools -- --for local`);
@@ -261,7 +261,7 @@ describe.concurrent("tools on demand: each command checks its own group", { time
   it("--help documents the groups; --for takes only a group", () => {
     const help = run(["scripts/tools.ts", "--help"], baseEnv(tmp("cache")));
     expect(help.code).toBe(0);
-    for (const g of ["up     pulumi, pulumi-resource-kubernetes, kubectl, istioctl", "local  up, etcd, kube-apiserver", "test   local, promtool, jaeger, actionlint"]) expect(help.stdout).toContain(g);
+    for (const g of ["up     pulumi, pulumi-resource-kubernetes, kubectl, istioctl", "local  up, etcd, kube-apiserver", "test   local, promtool, prometheus, alertmanager, amtool, jaeger, actionlint, kube-score"]) expect(help.stdout).toContain(g);
     const bad = run(["scripts/tools.ts", "--for", "prod"], baseEnv(tmp("cache")));
     expect([bad.code, bad.stderr.trim()]).toEqual([2, "npm run tools: --for prod: no such group (groups: up, local, test) (usage: npm run tools -- --help)"]);
   });

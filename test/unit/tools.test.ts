@@ -17,7 +17,8 @@ describe("tools/versions.json", () => {
   it("pins at least two Istio minors for canary upgrades, and every tool the issue names", () => {
     const minors = Object.keys(pins.istioctl.versions);
     expect(minors.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(pinnedTools().map((t) => t.name))).toEqual(new Set(["pulumi", "pulumi-resource-kubernetes", "etcd", "kubernetes", "kwok", "istioctl", "promtool", "jaeger", "actionlint"]));
+    expect(new Set(pinnedTools().map((t) => t.name))).toEqual(new Set(["pulumi", "pulumi-resource-kubernetes", "etcd", "kubernetes", "kwok", "istioctl", "pilot-discovery", "promtool", "prometheus", "alertmanager", "jaeger", "actionlint", "kube-score"]));
+    expect(binariesOf("alertmanager")).toEqual(["alertmanager", "amtool"]);
     expect(pins.kubernetes.binaries).toEqual(expect.arrayContaining(["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]));
   });
 
@@ -57,8 +58,9 @@ describe("tool groups (lib/tools.ts TOOL_GROUPS)", () => {
   });
 
   it("local: up plus the control plane; test: every pinned binary and Istio version", () => {
-    expect(refs("local")).toEqual([...refs("up"), `etcd ${pins.etcd.version}`, `kube-apiserver ${k}`, `kube-controller-manager ${k}`, `kube-scheduler ${k}`, `kwok ${pins.kwok.version}`]);
-    const everything = pinnedTools().flatMap((t) => (t.name === "istioctl" ? [`istioctl ${t.version}`] : binariesOf(t.name).map((b) => `${b} ${t.version}`)));
+    const istiods = refs("up").filter((r) => r.startsWith("istioctl ")).map((r) => r.replace("istioctl", "pilot-discovery"));
+    expect(refs("local")).toEqual([...refs("up"), `etcd ${pins.etcd.version}`, `kube-apiserver ${k}`, `kube-controller-manager ${k}`, `kube-scheduler ${k}`, `kwok ${pins.kwok.version}`, ...istiods]);
+    const everything = pinnedTools().flatMap((t) => binariesOf(t.name).map((b) => `${b} ${t.version}`));
     expect(new Set(refs("test"))).toEqual(new Set(everything));
     expect(TOOL_GROUPS.test.binaries).toContain("actionlint");
     expect(refs("up").some((r) => r.startsWith("actionlint"))).toBe(false);
@@ -68,5 +70,6 @@ describe("tool groups (lib/tools.ts TOOL_GROUPS)", () => {
     expect(groupOf({ binary: "pulumi", version: pins.pulumi.version })).toBe("up");
     expect(groupOf({ binary: "kwok", version: pins.kwok.version })).toBe("local");
     expect(groupOf({ binary: "actionlint", version: pins.actionlint.version })).toBe("test");
+    expect(groupOf({ binary: "amtool", version: pins.alertmanager.version })).toBe("test");
   });
 });
