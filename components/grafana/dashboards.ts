@@ -2,7 +2,7 @@
 // workload, control plane) and the stack's own health (Prometheus, Fluentd, Elasticsearch,
 // Kafka, Cassandra, Jaeger). Queries use the recording rules where they exist and otherwise
 // the metric registry, so a renamed metric is renamed in every panel.
-import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, JOBS, KAFKA, KUBELET, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES as R } from "../mesh/metrics.js";
+import { ELASTICSEARCH, FLUENTD, ISTIO, ISTIOD, JAEGER, JOBS, KAFKA, KUBELET, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES as R, XDS_SEND_ERROR_TYPES } from "../mesh/metrics.js";
 import { type Dashboard, DATASOURCES as DS, type LogsPanel, type PromPanel, type Row, type TracesPanel, type Unit, type Variable } from "./model.js";
 import { accessField, eq, K8S_FIELDS, quantile, rate, re, sel, sumBy } from "./promql.js";
 
@@ -229,7 +229,14 @@ function controlPlane(): Dashboard {
           stat("istiod pods up", "istiod pods answering scrapes in the selected revisions.", "short", `sum(${sel(PROMETHEUS.up, ...rev)})`, { thresholds: [[0, "red"], [1, "green"]] }),
           series("Connected proxies by revision", "Proxies connected to each revision's istiod: a canary move shifts them from one to the other.", "short", { expr: sumBy(["revision"], sel(ISTIOD.xdsClients, ...rev)), legend: "{{revision}}" }),
           series("xDS pushes/s by type", "Configuration pushed to proxies.", "ops", { expr: sumBy(["revision", "type"], rate(sel(ISTIOD.xdsPushes, ...rev))), legend: "{{revision}} {{type}}" }),
-          series("Push errors and rejects/s", "Failed pushes, and configuration the proxies refused.", "ops", { expr: byRev(ISTIOD.xdsPushErrors), legend: "errors {{revision}}" }, { expr: byRev(ISTIOD.xdsRejects), legend: "rejects {{revision}}" }),
+          series(
+            "Push errors and rejects/s",
+            "Failed xDS sends (pilot_xds_pushes of the *_senderr types), istiod's internal xDS errors, and configuration the proxies refused.",
+            "ops",
+            { expr: sumBy(["revision"], rate(sel(ISTIOD.xdsPushes, ...rev, re("type", XDS_SEND_ERROR_TYPES)))), legend: "send errors {{revision}}" },
+            { expr: byRev(ISTIOD.xdsInternalErrors), legend: "internal errors {{revision}}" },
+            { expr: byRev(ISTIOD.xdsRejects), legend: "rejects {{revision}}" },
+          ),
           series("Proxy convergence p99", "Time from a configuration change to the proxies having it.", "s", { expr: quantile(0.99, ISTIOD.proxyConvergence, rev, ["revision"]), legend: "{{revision}}" }),
           series("Sidecar injections/s", "Injection webhook calls and failures.", "ops", { expr: byRev(ISTIOD.injectionRequests), legend: "requests {{revision}}" }, { expr: byRev(ISTIOD.injectionFailures), legend: "failures {{revision}}" }),
         ],
@@ -249,6 +256,9 @@ function controlPlane(): Dashboard {
 
 const stack = (uid: string, title: string, description: string, rows: Row[]): Dashboard => ({ uid: `obs-stack-${uid}`, title: `Stack / ${title}`, folder: "Stack", description, tags: ["observability-stack", uid], variables: [], rows });
 
+// Prometheus scrapes itself as a static target: its series carry job and instance, no pod.
+const SELF_LEGEND = "{{instance}}";
+
 function prometheusHealth(): Dashboard {
   const self = eq("job", JOBS.prometheus);
   return stack("prometheus", "Prometheus", "The stack's Prometheus: targets, ingestion, storage and rule evaluation.", [
@@ -264,9 +274,9 @@ function prometheusHealth(): Dashboard {
     {
       title: "Storage",
       panels: [
-        series("Head series", "Active series in memory.", "short", { expr: sel(PROMETHEUS.headSeries, self), legend: "{{pod}}" }),
-        series("Samples appended/s", "Ingestion rate.", "ops", { expr: rate(sel(PROMETHEUS.samplesAppended, self)), legend: "{{pod}}" }),
-        series("Block storage", "Bytes of persisted blocks (retention works on this).", "bytes", { expr: sel(PROMETHEUS.storageBytes, self), legend: "{{pod}}" }),
+        series("Head series", "Active series in memory.", "short", { expr: sel(PROMETHEUS.headSeries, self), legend: SELF_LEGEND }),
+        series("Samples appended/s", "Ingestion rate.", "ops", { expr: rate(sel(PROMETHEUS.samplesAppended, self)), legend: SELF_LEGEND }),
+        series("Block storage", "Bytes of persisted blocks (retention works on this).", "bytes", { expr: sel(PROMETHEUS.storageBytes, self), legend: SELF_LEGEND }),
         series("Rule evaluation failures/s", "Recording and alerting rules that failed to evaluate.", "ops", { expr: sumBy([], rate(sel(PROMETHEUS.ruleEvaluationFailures, self))), legend: "failures" }),
       ],
     },

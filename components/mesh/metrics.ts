@@ -26,8 +26,10 @@ export const OUTBOUND_CLUSTERS = { blackHole: "BlackHoleCluster", passthrough: "
 
 /** istiod's own metrics (port 15014). */
 export const ISTIOD = {
+  /** pushes by `type`; the failed sends are the types matched by XDS_SEND_ERROR_TYPES (cds_senderr, eds_senderr, lds_senderr, rds_senderr) */
   xdsPushes: "pilot_xds_pushes",
-  xdsPushErrors: "pilot_xds_push_errors",
+  /** internal errors while serving xDS (Istio 1.30/1.31: pkg/xds/monitoring.go) */
+  xdsInternalErrors: "pilot_total_xds_internal_errors",
   xdsRejects: "pilot_total_xds_rejects",
   /** proxies connected to this istiod (gauge, label `version`) */
   xdsClients: "pilot_xds",
@@ -37,6 +39,9 @@ export const ISTIOD = {
   processCpu: "process_cpu_seconds_total",
   goMemory: "go_memstats_heap_inuse_bytes",
 } as const;
+
+/** The `type` values of pilot_xds_pushes that count failed sends (Istio 1.30/1.31: pilot/pkg/xds/monitoring.go). */
+export const XDS_SEND_ERROR_TYPES = ".+_senderr";
 
 /** Prometheus's own metrics. */
 export const PROMETHEUS = {
@@ -59,6 +64,8 @@ export const FLUENTD = {
   retries: "fluentd_output_status_retry_count",
   errors: "fluentd_output_status_num_errors",
   emitRecords: "fluentd_output_status_emit_records",
+  /** free share of an output's buffer, in percent (100 when empty; Fluentd's buffer_available_buffer_space_ratios) */
+  bufferAvailableRatio: "fluentd_output_status_buffer_available_space_ratio",
 } as const;
 
 /** elasticsearch-exporter (one Deployment, `--es.all`, port 9114): cluster health, and per-node stats labelled `name`. */
@@ -92,7 +99,7 @@ export const JAEGER = {
   queueCapacity: "otelcol_exporter_queue_capacity",
 } as const;
 
-/** kubelet and cAdvisor (through the apiserver proxy): what pods without an exporter (Cassandra) still show. */
+/** kubelet and cAdvisor (scraped on the kubelet's port): what pods without an exporter (Cassandra) still show. */
 export const KUBELET = {
   containerMemory: "container_memory_working_set_bytes",
   containerCpu: "container_cpu_usage_seconds_total",
@@ -138,3 +145,7 @@ export const RECORDING_RULES = {
 } as const;
 export type RecordingRuleName = (typeof RECORDING_RULES)[keyof typeof RECORDING_RULES];
 
+/** x509-certificate-exporter (enix): NotAfter of each watched certificate file, Unix seconds (labels filename, filepath, subject_CN, issuer_CN). */
+export const X509 = {
+  notAfter: "x509_cert_not_after",
+} as const;

@@ -1,7 +1,8 @@
 // The Prometheus rule file: mesh recording rules (reused by dashboards) and the alerts of the
 // control plane, the data plane and Prometheus itself; plus a `promtool test rules` file for it.
 import { stringify } from "yaml";
-import { bucket, ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES } from "../mesh/metrics.js";
+import { ISTIO_NAMESPACE } from "../k8s/labels.js";
+import { bucket, FLUENTD, ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES, X509, XDS_SEND_ERROR_TYPES } from "../mesh/metrics.js";
 
 /** Labels every destination_workload:* series carries. */
 export const WORKLOAD_LABELS = ["destination_workload_namespace", "destination_workload"] as const;
@@ -19,7 +20,12 @@ export const ALERTS = {
   tsdbHeadTruncationsFailing: "PrometheusTSDBHeadTruncationsFailing",
   tsdbWalCorruptions: "PrometheusTSDBWALCorruptions",
   targetDown: "TargetDown",
+  watchdog: "Watchdog",
 } as const;
+
+/** Where every alert's runbook_url points: a section of docs/runbooks.md per alert (GitHub's heading anchors). */
+export const RUNBOOKS_URL = "https://github.com/acme/observability-stack/blob/main/docs/runbooks.md";
+export const runbookUrl = (alert: string, base: string = RUNBOOKS_URL) => `${base}#${alert.toLowerCase()}`;
 
 export interface RecordingRule {
   readonly record: string;
@@ -30,9 +36,10 @@ export interface AlertingRule {
   readonly alert: string;
   readonly expr: string;
   readonly for?: string;
-  readonly labels: { readonly severity: "critical" | "warning" };
+  /** `namespace`, where set, is what Alertmanager routes by namespace on (a template of the alert's labels). */
+  readonly labels: { readonly severity: "critical" | "warning" | "none"; readonly namespace?: string };
   /** Templates use only `{{ $labels.<name> }}`, so tests can expand them (see expandAnnotations). */
-  readonly annotations: { readonly summary: string; readonly description: string };
+  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook_url?: string };
 }
 
 export interface RuleGroup {
@@ -51,9 +58,11 @@ export interface RuleOptions {
   readonly minRequestRate?: number;
   /** IstioHighP99Latency fires above this p99 in milliseconds. */
   readonly p99LatencyMs?: number;
+  /** Base of every alert's runbook_url (the runbooks document; `#<alert name in lowercase>` is appended). */
+  readonly runbookBaseUrl?: string;
 }
 
-export const DEFAULT_RULE_OPTIONS: Required<RuleOptions> = { errorRatio: 0.05, minRequestRate: 0.1, p99LatencyMs: 1000 };
+export const DEFAULT_RULE_OPTIONS: Required<RuleOptions> = { errorRatio: 0.05, minRequestRate: 0.1, p99LatencyMs: 1000, runbookBaseUrl: RUNBOOKS_URL };
 
 const R = RECORDING_RULES;
 const BY_WORKLOAD = WORKLOAD_LABELS.join(", ");
@@ -84,11 +93,12 @@ export function recordingRules(): RecordingRule[] {
 
 export function alertingRules(options: RuleOptions = {}): { controlPlane: AlertingRule[]; dataPlane: AlertingRule[]; prometheus: AlertingRule[] } {
   const o = { ...DEFAULT_RULE_OPTIONS, ...options };
+  const byIstiod = (selector: string) => `sum by (revision, pod) (rate(${selector}[5m]))`;
   const counterRising = (alert: string, metric: string, summary: string, description: string, severity: "critical" | "warning" = "warning"): AlertingRule => ({
     alert,
     expr: `sum by (revision, pod) (rate(${metric}{job="${JOBS.istiod}"}[5m])) > 0`,
     for: "10m",
-    labels: { severity },
+    labels: { severity, namespace: ISTIO_NAMESPACE },
     annotations: { summary, description },
   });
   const tsdb = (alert: string, metric: string, what: string, severity: "critical" | "warning"): AlertingRule => ({
@@ -100,13 +110,25 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
   return {
     controlPlane: [
       {
+        // Per revision (the inhibitions hold back that revision's injection and xDS alerts), or no istiod target at all.
         alert: ALERTS.istiodDown,
-        expr: `absent(${PROMETHEUS.up}{job="${JOBS.istiod}"} == 1)`,
+        expr: `sum by (revision) (${PROMETHEUS.up}{job="${JOBS.istiod}"}) == 0 or absent(${PROMETHEUS.up}{job="${JOBS.istiod}"})`,
         for: "5m",
-        labels: { severity: "critical" },
-        annotations: { summary: "No istiod is up", description: "No istiod target has been scraped successfully for 5 minutes: new pods get no sidecar and proxies no configuration updates." },
+        labels: { severity: "critical", namespace: ISTIO_NAMESPACE },
+        annotations: {
+          summary: "No istiod of a revision is up",
+          description: "No istiod of revision '{{ $labels.revision }}' (empty: no istiod target at all) has been scraped successfully for 5 minutes: new pods of its namespaces get no sidecar and its proxies no configuration updates.",
+        },
       },
-      counterRising(ALERTS.xdsPushErrors, ISTIOD.xdsPushErrors, "istiod fails to push xDS", "istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed xDS pushes to proxies for 10 minutes."),
+      {
+        // Istio 1.30/1.31 count failed sends as pilot_xds_pushes{type="<cds|eds|lds|rds>_senderr"}, and errors
+        // while building or serving xDS in pilot_total_xds_internal_errors; there is no pilot_xds_push_errors.
+        alert: ALERTS.xdsPushErrors,
+        expr: `${byIstiod(`${ISTIOD.xdsPushes}{job="${JOBS.istiod}", type=~"${XDS_SEND_ERROR_TYPES}"}`)} > 0 or ${byIstiod(`${ISTIOD.xdsInternalErrors}{job="${JOBS.istiod}"}`)} > 0`,
+        for: "10m",
+        labels: { severity: "warning", namespace: ISTIO_NAMESPACE },
+        annotations: { summary: "istiod fails to push xDS", description: "istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed to send xDS to proxies, or hit internal xDS errors, for 10 minutes." },
+      },
       counterRising(ALERTS.xdsRejects, ISTIOD.xdsRejects, "Proxies reject istiod's configuration", "Proxies have rejected xDS from istiod {{ $labels.pod }} (revision {{ $labels.revision }}) for 10 minutes; see pilot_total_xds_rejects by type and istioctl proxy-status."),
       counterRising(ALERTS.injectionFailures, ISTIOD.injectionFailures, "Sidecar injection fails", "The injection webhook of istiod {{ $labels.pod }} (revision {{ $labels.revision }}) has failed injections for 10 minutes; pods start without a sidecar or not at all."),
     ],
@@ -115,14 +137,14 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
         alert: ALERTS.high5xxRatio,
         expr: `${R.workload5xxRatio} > ${o.errorRatio} and ${R.workloadRequestRate} > ${o.minRequestRate}`,
         for: "5m",
-        labels: { severity: "warning" },
+        labels: { severity: "warning", namespace: "{{ $labels.destination_workload_namespace }}" },
         annotations: { summary: "Workload answers with many 5xx", description: `More than ${o.errorRatio * 100}% of the requests to {{ $labels.destination_workload_namespace }}/{{ $labels.destination_workload }} have failed with 5xx for 5 minutes.` },
       },
       {
         alert: ALERTS.highP99Latency,
         expr: `${R.workloadLatencyP99} > ${o.p99LatencyMs}`,
         for: "10m",
-        labels: { severity: "warning" },
+        labels: { severity: "warning", namespace: "{{ $labels.destination_workload_namespace }}" },
         annotations: { summary: "Workload is slow", description: `The p99 latency of {{ $labels.destination_workload_namespace }}/{{ $labels.destination_workload }} has been above ${o.p99LatencyMs} ms for 10 minutes.` },
       },
       {
@@ -130,7 +152,7 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
         alert: ALERTS.outboundBlocked,
         expr: `${blocked(ISTIO.requests)} > 0 or ${blocked(ISTIO.tcpClosed)} > 0`,
         for: "5m",
-        labels: { severity: "warning" },
+        labels: { severity: "warning", namespace: "{{ $labels.source_workload_namespace }}" },
         annotations: {
           summary: "Outbound calls are blocked by REGISTRY_ONLY",
           description: "{{ $labels.source_workload_namespace }}/{{ $labels.source_workload }} has called destinations outside the mesh registry for 5 minutes; its sidecar blocks them (BlackHoleCluster). Register the destination in obs:istio.externalServices, or fix the caller.",
@@ -138,6 +160,13 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
       },
     ],
     prometheus: [
+      {
+        // Always firing: the dead man's switch receiver expects it; its silence means the pipeline is broken.
+        alert: ALERTS.watchdog,
+        expr: "vector(1)",
+        labels: { severity: "none" },
+        annotations: { summary: "The alert pipeline works", description: "Watchdog always fires. It goes to the dead man's switch receiver (obs:alerting.deadMansSwitch), which alarms when it stops arriving." },
+      },
       {
         alert: ALERTS.configReloadFailed,
         expr: `${PROMETHEUS.reloadSuccessful} == 0`,
@@ -159,7 +188,17 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
   };
 }
 
+/** Every alert of every group gets its runbook_url (the rules of each part are written without it). */
+function withRunbooks(file: RuleFile, base: string): RuleFile {
+  const annotate = (r: RecordingRule | AlertingRule) => ("alert" in r ? { ...r, annotations: { ...r.annotations, runbook_url: runbookUrl(r.alert, base) } } : r);
+  return { groups: file.groups.map((g) => ({ ...g, rules: g.rules.map(annotate) })) };
+}
+
 export function buildRules(options: RuleOptions = {}): RuleFile {
+  return withRunbooks(ruleGroups(options), options.runbookBaseUrl ?? RUNBOOKS_URL);
+}
+
+function ruleGroups(options: RuleOptions): RuleFile {
   const a = alertingRules(options);
   return {
     groups: [
@@ -167,16 +206,74 @@ export function buildRules(options: RuleOptions = {}): RuleFile {
       { name: "istio-control-plane.alerts", rules: a.controlPlane },
       { name: "istio-data-plane.alerts", rules: a.dataPlane },
       { name: "prometheus.alerts", rules: a.prometheus },
+      { name: "logging.alerts", rules: loggingAlerts() },
     ],
   };
+}
+
+/** Alerts of the log pipeline (Fluentd's disk buffers) and of the certificates the stack issues. */
+export const LOGGING_ALERTS = {
+  fluentdBufferFilling: "FluentdBufferFilling",
+  fluentdRetriesGrowing: "FluentdRetriesGrowing",
+  certificateExpiring: "CertificateExpiringSoon",
+} as const;
+
+/** Share of an output's disk buffer in use above which FluentdBufferFilling fires (a full buffer pauses reading). */
+export const FLUENTD_BUFFER_ALERT_PERCENT = 80;
+/** CertificateExpiringSoon fires this many days before a certificate's NotAfter. */
+export const CERT_EXPIRY_ALERT_DAYS = 30;
+
+export function loggingAlerts(): AlertingRule[] {
+  // Fluentd retries forever with a backoff capped at 5 minutes, so a failing output adds a retry
+  // at least every 5 minutes: over 10 minutes the count always grows while the outage lasts.
+  return [
+    {
+      alert: LOGGING_ALERTS.fluentdBufferFilling,
+      expr: `${FLUENTD.bufferAvailableRatio}{type="elasticsearch"} < ${100 - FLUENTD_BUFFER_ALERT_PERCENT}`,
+      for: "5m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: `A Fluentd disk buffer is above ${FLUENTD_BUFFER_ALERT_PERCENT} %`,
+        description: `Output {{ $labels.plugin_id }} of {{ $labels.namespace }}/{{ $labels.pod }} has used more than ${FLUENTD_BUFFER_ALERT_PERCENT} % of its disk buffer for 5 minutes; when it is full, Fluentd stops reading that node's logs until Elasticsearch takes them again.`,
+      },
+    },
+    {
+      alert: LOGGING_ALERTS.fluentdRetriesGrowing,
+      expr: `increase(${FLUENTD.retries}{type="elasticsearch"}[10m]) > 0`,
+      for: "15m",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: "Fluentd keeps retrying its writes to Elasticsearch",
+        description: "Output {{ $labels.plugin_id }} of {{ $labels.namespace }}/{{ $labels.pod }} has retried its writes for 15 minutes; its logs wait in the node's disk buffer.",
+      },
+    },
+    {
+      alert: LOGGING_ALERTS.certificateExpiring,
+      expr: `(${X509.notAfter} - time()) / 86400 < ${CERT_EXPIRY_ALERT_DAYS}`,
+      for: "1h",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: `A certificate expires in less than ${CERT_EXPIRY_ALERT_DAYS} days`,
+        description: "{{ $labels.filename }} (subject {{ $labels.subject_CN }}) watched by {{ $labels.namespace }}/{{ $labels.pod }} expires in less than ${CERT_EXPIRY_ALERT_DAYS} days; an `up` renews the Elasticsearch certificates once they are within obs:logging.certificates.renewBeforeDays of their end.",
+      },
+    },
+  ];
 }
 
 export function renderRulesYaml(options: RuleOptions = {}): string {
   return stringify(buildRules(options), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** An alert's annotations as Prometheus renders them for a label set. */
-export function expandAnnotations(rule: AlertingRule, labels: Record<string, string>): Record<string, string> {
-  const expand = (t: string) => t.replace(/\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}/g, (_, n: string) => labels[n] ?? "");
-  return { summary: expand(rule.annotations.summary), description: expand(rule.annotations.description) };
+const expandWith = (labels: Record<string, string>) => (t: string) => t.replace(/\{\{ \$labels\.([a-zA-Z_][a-zA-Z0-9_]*) \}\}/g, (_, n: string) => labels[n] ?? "");
+
+/** An alert's annotations as Prometheus renders them for a label set (runbook_url as buildRules adds it). */
+export function expandAnnotations(rule: AlertingRule, labels: Record<string, string>, runbookBaseUrl: string = RUNBOOKS_URL): Record<string, string> {
+  const expand = expandWith(labels);
+  return { summary: expand(rule.annotations.summary), description: expand(rule.annotations.description), runbook_url: rule.annotations.runbook_url ?? runbookUrl(rule.alert, runbookBaseUrl) };
+}
+
+/** An alert's own labels (severity, namespace) as Prometheus renders them for a label set. */
+export function expandLabels(rule: AlertingRule, labels: Record<string, string>): Record<string, string> {
+  const expand = expandWith(labels);
+  return Object.fromEntries(Object.entries(rule.labels).map(([k, v]) => [k, expand(v)]));
 }

@@ -98,7 +98,8 @@ export function inputSeries(namespace: string): { series: string; values: string
   const otel = (pod: string, extra: Labels) => ({ ...ns, job: JOBS.pods, pod, ...extra });
   const cassandraPod = { ...ns, job: JOBS.cadvisor, pod: `${NAMES.cassandra}-0`, container: NAMES.cassandra };
   const claim = { ...ns, job: JOBS.nodes, persistentvolumeclaim: `data-${NAMES.cassandra}-0` };
-  const self = { job: JOBS.prometheus, instance: "localhost:9090", pod: "prometheus-0" };
+  // the labels of Prometheus's own static target (selfJob): no pod
+  const self = { job: JOBS.prometheus, instance: "localhost:9090" };
   return [
     // reviews: 1 req/s answered 200 and 1 req/s 503, reported by both sides.
     edge("destination", "200", 60),
@@ -128,7 +129,8 @@ export function inputSeries(namespace: string): { series: string; values: string
     ...[old, canary].flatMap((r) => [
       { series: sel(PROMETHEUS.up, r), values: constant(1) },
       { series: sel(ISTIOD.xdsPushes, { ...r, type: "cds" }), values: perMinute(12) },
-      { series: sel(ISTIOD.xdsPushErrors, { ...r, type: "unrecoverable" }), values: perMinute(0) },
+      { series: sel(ISTIOD.xdsPushes, { ...r, type: "lds_senderr" }), values: perMinute(0) },
+      { series: sel(ISTIOD.xdsInternalErrors, r), values: perMinute(0) },
       { series: sel(ISTIOD.xdsRejects, { ...r, type: "lds" }), values: perMinute(0) },
       ...histogram(ISTIOD.proxyConvergence, r, { "0.1": 50, "1": 59, "+Inf": 60 }),
       { series: sel(ISTIOD.injectionRequests, r), values: perMinute(1) },

@@ -2,7 +2,7 @@
 // Envoy (istio_requests_total, istio_request_duration_milliseconds) and istiod expose, and
 // the values and alerts the rules must produce from them.
 import { stringify } from "yaml";
-import { ISTIO, JOBS, OUTBOUND_CLUSTERS, RECORDING_RULES as R } from "../../components/mesh/metrics.js";
+import { ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, RECORDING_RULES as R } from "../../components/mesh/metrics.js";
 import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, type RuleOptions } from "../../components/prometheus/rules.js";
 import { RULES_FILE } from "../../components/prometheus/scrape.js";
 
@@ -86,6 +86,8 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
   const rule = (name: string): AlertingRule => [...all.controlPlane, ...all.dataPlane, ...all.prometheus].find((r) => r.alert === name)!;
   const alert = (name: string, labels: Labels) => ({ exp_labels: { ...labels, severity: rule(name).labels.severity }, exp_annotations: expandAnnotations(rule(name), labels) });
   const istiod = { job: JOBS.istiod, namespace: "istio-system", pod: "istiod-1-27-5c8d7b-abcde", revision: "1-27", instance: "10.1.0.5:15014" };
+  const istiodInternal = { job: JOBS.istiod, namespace: "istio-system", pod: "istiod-1-29-4b8c2d-klmno", revision: "1-29", instance: "10.1.0.7:15014" };
+  const istiodOk = { job: JOBS.istiod, namespace: "istio-system", pod: "istiod-1-28-7f6d9c-fghij", revision: "1-28", instance: "10.1.0.6:15014" };
   const reviews = { destination_workload: "reviews-v1", destination_workload_namespace: BOOKINFO };
   const ratings = { destination_workload: "ratings-v1", destination_workload_namespace: BOOKINFO };
   const details = { destination_workload: "details-v1", destination_workload_namespace: BOOKINFO };
@@ -114,7 +116,12 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
           ...durations("details-v1", { "10": 0, "100": 0, "1000": 0, "5000": 6000, "+Inf": 6000 }),
           // istiod scraped but down, failing pushes meanwhile.
           { series: sel("up", istiod), values: "0x30" },
-          { series: sel("pilot_xds_push_errors", { ...istiod, type: "retryable" }), values: perMinute(3) },
+          { series: sel(ISTIOD.xdsPushes, { ...istiod, type: "lds_senderr" }), values: perMinute(3) },
+          // a healthy istiod of another revision: pushes that succeed, no internal errors
+          { series: sel(ISTIOD.xdsPushes, { ...istiodOk, type: "cds" }), values: perMinute(30) },
+          { series: sel(ISTIOD.xdsInternalErrors, istiodOk), values: "0x30" },
+          // an istiod whose sends succeed but which hits internal xDS errors
+          { series: sel(ISTIOD.xdsInternalErrors, istiodInternal), values: perMinute(2) },
         ],
         promql_expr_test: [
           { expr: R.workloadRequestRate, eval_time: "10m", exp_samples: [sample(R.workloadRequestRate, ratings, 2), sample(R.workloadRequestRate, reviews, 2)] },
@@ -128,7 +135,7 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
         ],
         alert_rule_test: [
           { eval_time: "15m", alertname: ALERTS.istiodDown, exp_alerts: [alert(ALERTS.istiodDown, {})] },
-          { eval_time: "15m", alertname: ALERTS.xdsPushErrors, exp_alerts: [alert(ALERTS.xdsPushErrors, { revision: istiod.revision, pod: istiod.pod })] },
+          { eval_time: "15m", alertname: ALERTS.xdsPushErrors, exp_alerts: [alert(ALERTS.xdsPushErrors, { revision: istiod.revision, pod: istiod.pod }), alert(ALERTS.xdsPushErrors, { revision: istiodInternal.revision, pod: istiodInternal.pod })] },
           // Pending, not firing, before `for` has passed.
           { eval_time: "3m", alertname: ALERTS.high5xxRatio, exp_alerts: [] },
           { eval_time: "15m", alertname: ALERTS.high5xxRatio, exp_alerts: [alert(ALERTS.high5xxRatio, reviews)] },

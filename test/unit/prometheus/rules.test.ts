@@ -44,7 +44,10 @@ describe("alerts", () => {
   it("cover the control plane, the data plane and Prometheus", () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual(Object.values(ALERTS).sort());
     expect(alert(ALERTS.istiodDown).expr).toBe(`absent(up{job="${JOBS.istiod}"} == 1)`);
-    expect(alert(ALERTS.xdsPushErrors).expr).toContain("pilot_xds_push_errors");
+    // the names Istio 1.30/1.31 export (pilot/pkg/xds/monitoring.go, pkg/xds/monitoring.go); pilot_xds_push_errors is gone
+    expect(alert(ALERTS.xdsPushErrors).expr).toContain('pilot_xds_pushes{job="istiod", type=~".+_senderr"}');
+    expect(alert(ALERTS.xdsPushErrors).expr).toContain("pilot_total_xds_internal_errors");
+    expect(alert(ALERTS.xdsPushErrors).expr).not.toContain("pilot_xds_push_errors");
     expect(alert(ALERTS.xdsRejects).expr).toContain("pilot_total_xds_rejects");
     expect(alert(ALERTS.injectionFailures).expr).toContain("sidecar_injection_failure_total");
     expect(alert(ALERTS.configReloadFailed).expr).toBe("prometheus_config_last_reload_successful == 0");
