@@ -172,14 +172,62 @@ export function referenceRows(prefix: string, f: Field<unknown>): string[][] {
   return rows;
 }
 
-type CpuMemory = { cpu: string; memory: string };
+type CpuMemory = { cpu: string; memory: string; "ephemeral-storage"?: string };
 
-/** A container's requests and limits (cpu, memory), each with its default. */
-export const resources = (doc: string, requests: CpuMemory, limits: CpuMemory) =>
-  obj(
+/** Ephemeral storage (writable layer, logs, emptyDir) when a container's section names none. */
+export const EPHEMERAL_STORAGE = { request: "100Mi", limit: "1Gi" } as const;
+
+const RESOURCE_NAMES = ["cpu", "memory", "ephemeral-storage"] as const;
+
+/**
+ * A container's requests and limits (cpu, memory, ephemeral-storage), each with its default; the
+ * keys are Kubernetes' own, so a section is handed to a container as it is. A request above its
+ * limit (which the API server refuses in the middle of an `up`) is an issue at preview.
+ */
+export const resources = (doc: string, requests: CpuMemory, limits: CpuMemory) => {
+  const f = obj(
     {
-      requests: obj({ cpu: quantity({ doc: "CPU request", default: requests.cpu }), memory: quantity({ doc: "memory request", default: requests.memory }) }, { doc: "requests" }),
-      limits: obj({ cpu: quantity({ doc: "CPU limit", default: limits.cpu }), memory: quantity({ doc: "memory limit", default: limits.memory }) }, { doc: "limits" }),
+      requests: obj(
+        {
+          cpu: quantity({ doc: "CPU request", default: requests.cpu }),
+          memory: quantity({ doc: "memory request", default: requests.memory }),
+          "ephemeral-storage": quantity({ doc: "ephemeral storage request (writable layer, logs, emptyDir)", default: requests["ephemeral-storage"] ?? EPHEMERAL_STORAGE.request }),
+        },
+        { doc: "requests" },
+      ),
+      limits: obj(
+        {
+          cpu: quantity({ doc: "CPU limit", default: limits.cpu }),
+          memory: quantity({ doc: "memory limit", default: limits.memory }),
+          "ephemeral-storage": quantity({ doc: "ephemeral storage limit (the kubelet evicts the pod above it)", default: limits["ephemeral-storage"] ?? EPHEMERAL_STORAGE.limit }),
+        },
+        { doc: "limits" },
+      ),
     },
     { doc },
   );
+  return {
+    ...f,
+    parse(v: unknown, key: string, issues: Issue[]) {
+      const r = f.parse(v, key, issues);
+      if (r && !checkRequestsWithinLimits(r, key, issues)) return undefined;
+      return r;
+    },
+  };
+};
+
+/** Pushes an issue for each resource whose request is above its limit; true when there is none. */
+export function checkRequestsWithinLimits(r: { requests: Partial<Record<string, string>>; limits: Partial<Record<string, string>> }, key: string, issues: Issue[]): boolean {
+  let ok = true;
+  for (const name of RESOURCE_NAMES) {
+    const req = r.requests[name];
+    const lim = r.limits[name];
+    if (req === undefined || lim === undefined) continue;
+    const a = quantityBytes(req, `${key}.requests.${name}`, []);
+    const b = quantityBytes(lim, `${key}.limits.${name}`, []);
+    if (a === undefined || b === undefined || a <= b) continue;
+    issues.push({ key: `${key}.requests.${name}`, value: req, allowed: `at most its limit, limits.${name} = ${lim} (the API server refuses a request above its limit)` });
+    ok = false;
+  }
+  return ok;
+}

@@ -19,7 +19,7 @@ describe("obs:kiali schema", () => {
     expect(config).toMatchObject({ enabled: true, viewOnly: true, replicas: 1, expose: false, host: "", tlsSecretName: "kiali-tls" });
     expect(config!.auth.strategy).toBe("token");
     expect(config!.auth.openid).toEqual({ issuerUri: "", clientId: "", usernameClaim: "sub", scopes: ["openid", "profile", "email"] });
-    expect(config!.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } });
+    expect(config!.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi", "ephemeral-storage": "100Mi" }, limits: { cpu: "1", memory: "1Gi", "ephemeral-storage": "1Gi" } });
   });
 
   it("reports every field problem at once, with key, value and what is allowed", () => {

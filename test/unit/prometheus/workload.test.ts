@@ -9,13 +9,16 @@ const spec = (over: Partial<StatefulSetSpecInput> = {}): any =>
   statefulSetSpec({ config: config(), selector: { app: "p" }, labels: { app: "p" }, serviceName: "prometheus", serviceAccountName: "prometheus", configMapName: "prometheus-config", configHash: "abc", mtls: false, retainOnDelete: true, ...over });
 
 describe("Prometheus StatefulSet", () => {
-  it("runs prom/prometheus v3.5.1 with the config, the data path, retention and the lifecycle API", () => {
+  it("runs prom/prometheus v3.5.1 with the config, the data path and retention, without the unauthenticated lifecycle API", () => {
     const c = spec({ config: config({ retentionTime: "30d", retentionSize: "90GB", storageSize: "100Gi" }) }).template.spec.containers[0];
     expect(c.image).toBe("prom/prometheus:v3.5.1");
-    expect(c.args).toEqual(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=90GB", "--web.enable-lifecycle"]);
+    expect(c.args).toEqual(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=30d", "--storage.tsdb.retention.size=90GB"]);
+    expect(c.args.join(" ")).not.toContain("lifecycle");
+    // the `replica` external label's value
+    expect(c.env).toEqual([{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }]);
     expect(spec({ config: config({ retentionSize: "" }) }).template.spec.containers[0].args).not.toContainEqual(expect.stringContaining("retention.size"));
     expect(c.readinessProbe.httpGet).toEqual({ path: "/-/ready", port: 9090 });
-    expect(c.resources).toEqual({ requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } });
+    expect(c.resources).toEqual({ requests: { cpu: "500m", memory: "2Gi", "ephemeral-storage": "100Mi" }, limits: { cpu: "2", memory: "4Gi", "ephemeral-storage": "1Gi" } });
   });
 
   it("runs as nobody with a read-only root filesystem", () => {
@@ -42,11 +45,13 @@ describe("Prometheus StatefulSet", () => {
   it("with mTLS scraping: Istio's cert-only sidecar annotations and the certs volume at /etc/prom-certs/", () => {
     const t = spec({ mtls: true }).template;
     expect(t.metadata.labels["sidecar.istio.io/inject"]).toBe("true");
+    // opt-in and opt-out by the label only (the annotation is deprecated)
+    expect(t.metadata.annotations).not.toHaveProperty("sidecar.istio.io/inject");
     expect(t.metadata.annotations).toMatchObject({
-      "sidecar.istio.io/inject": "true",
       "traffic.sidecar.istio.io/includeInboundPorts": "",
       "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
-      "proxy.istio.io/config": '{"proxyMetadata":{"OUTPUT_CERTS":"/etc/istio-output-certs"}}',
+      // Prometheus starts without waiting for its sidecar, so IstiodDown fires while istiod is down
+      "proxy.istio.io/config": '{"holdApplicationUntilProxyStarts":false,"proxyMetadata":{"OUTPUT_CERTS":"/etc/istio-output-certs"}}',
       "sidecar.istio.io/userVolumeMount": '[{"name":"istio-certs","mountPath":"/etc/istio-output-certs"}]',
     });
     expect(t.spec.volumes).toContainEqual({ name: "istio-certs", emptyDir: { medium: "Memory" } });
@@ -64,10 +69,37 @@ describe("Prometheus StatefulSet", () => {
   });
 });
 
+describe("replicas and remote-write credentials", () => {
+  it("spreads two replicas over nodes; one replica has no affinity", () => {
+    expect(spec({ config: config({ replicas: 2 }) }).replicas).toBe(2);
+    expect(spec({ config: config({ replicas: 2 }) }).template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "p" } } } }]);
+    expect(spec().template.spec).not.toHaveProperty("affinity");
+  });
+
+  it("mounts the credentials Secret beside the config only when there is one", () => {
+    const t = spec({ secretName: "prometheus-remote-write" }).template.spec;
+    expect(t.volumes).toContainEqual({ name: "secrets", secret: { secretName: "prometheus-remote-write" } });
+    expect(t.containers[0].volumeMounts).toContainEqual({ name: "secrets", mountPath: "/etc/prometheus-secrets", readOnly: true });
+    expect(spec().template.spec.volumes.map((v: { name: string }) => v.name)).not.toContain("secrets");
+  });
+
+  it("ships a remote-write endpoint's CA in the ConfigMap, its key never", () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const { config: c, secrets } = parsePrometheusConfig({ remoteWrite: [{ url: "https://rw.example.com/push", tls: { ca, cert: ca, key: "-----BEGIN PRIVATE KEY-----x" } }] });
+    const files = prometheusFiles({ config: c!, clusterName: "c", environment: "dev", meshMtls: "STRICT", remoteWriteSecrets: Object.keys(secrets!.remoteWrite) });
+    expect(Object.keys(files).sort()).toEqual(["istio-rules.yml", "prometheus.yml", "remote-write-0-ca.pem", "remote-write-0-cert.pem"]);
+    expect(parse(files["prometheus.yml"]!).remote_write[0].tls_config).toEqual({ ca_file: "/etc/prometheus/remote-write-0-ca.pem", cert_file: "/etc/prometheus/remote-write-0-cert.pem", key_file: "/etc/prometheus-secrets/remote-write-0-tls-key" });
+    expect(JSON.stringify(files)).not.toContain("PRIVATE KEY");
+  });
+});
+
 describe("RBAC and config files", () => {
   it("lets Prometheus discover and read what it scrapes, nothing more", () => {
     const rules = clusterRoleRules();
-    expect(rules).toContainEqual({ apiGroups: [""], resources: ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods"], verbs: ["get", "list", "watch"] });
+    expect(rules).toContainEqual({ apiGroups: [""], resources: ["nodes", "services", "endpoints", "pods"], verbs: ["get", "list", "watch"] });
+    // the kubelet's metrics on its own port; never nodes/proxy (it reaches exec in any container)
+    expect(rules).toContainEqual({ apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] });
+    expect(rules.flatMap((r) => (r.resources as string[] | undefined) ?? [])).not.toContain("nodes/proxy");
     expect(rules).toContainEqual({ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] });
     expect(rules).toContainEqual({ nonResourceURLs: ["/metrics"], verbs: ["get"] });
     expect(rules.flatMap((r) => r.verbs as string[]).every((v) => ["get", "list", "watch"].includes(v))).toBe(true);
