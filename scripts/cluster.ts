@@ -9,12 +9,15 @@ const USAGE = `
 usage: npm run cluster -- up|down|status|kubeconfig
 
 The embedded local control plane: etcd, kube-apiserver, kube-controller-manager and
-kube-scheduler on 127.0.0.1, plus kwok simulating the nodes. No container runs.
+kube-scheduler on 127.0.0.1, plus kwok simulating the nodes. No container runs, except
+istiod: one real pilot-discovery process per istiod Deployment in istio-system, run by
+the istiod supervisor (which also carries the API server's webhook calls to them).
 
 commands:
   up          starts it (already up: nothing to do; a stale state is stopped and started fresh)
-  down        stops the processes it started and removes its state
-  status      each component's pid and the API server's health; exit 1 unless all run and /readyz is ok
+  down        stops the processes it started (istiods included) and removes its state
+  status      each component's pid, the API server's health and each istiod's state and ports;
+              exit 1 unless all components run and /readyz is ok
   kubeconfig  prints the path of its admin kubeconfig
 
 options:
@@ -49,6 +52,11 @@ async function main(cmd: (typeof COMMANDS)[number]): Promise<number> {
       const s = status();
       for (const c of s.components) console.log(`${c.name.padEnd(24)} ${c.running ? `running (pid ${c.pid})` : c.pid ? `not running (stale pid ${c.pid})` : "not started"}`);
       if (s.state) console.log(`${"api server".padEnd(24)} https://127.0.0.1:${s.state.ports.apiserver} ${s.healthy ? "healthy (/readyz ok)" : "NOT healthy"}`);
+      for (const i of s.istiods) {
+        const where = i.ports ? `; webhooks 127.0.0.1:${i.ports.https}, xds 127.0.0.1:${i.ports.secureGrpc}, monitoring 127.0.0.1:${i.ports.monitoring}` : "";
+        const how = i.running ? `${i.state} (pid ${i.pid}${i.readySeconds !== undefined ? `, ready in ${i.readySeconds}s` : ""}${i.restarts ? `, ${i.restarts} restart(s)` : ""})` : `${i.state}${i.detail ? `: ${i.detail}` : ""}`;
+        console.log(`${`istiod ${i.revision}`.padEnd(24)} ${i.version ? `${i.version} ` : ""}${how}${where}`);
+      }
       console.log(`${"state".padEnd(24)} ${clusterDir}`);
       return s.up && s.healthy ? 0 : 1;
     }

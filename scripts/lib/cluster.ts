@@ -1,9 +1,15 @@
 // The embedded local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
-// and kwok (simulated nodes, pods and volumes, see scripts/cluster/kwok-stages.yaml) on 127.0.0.1.
+// and kwok (simulated nodes, pods and volumes, see scripts/cluster/kwok-stages.yaml) on 127.0.0.1,
+// and the istiod supervisor (scripts/lib/istiod.ts: one real istiod per revision, and the egress
+// proxy that carries the API server's webhook calls to them).
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
+import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { egressSocketPath, isIstiodPid, readIstiods, type IstiodEntry } from "./istiod.js";
 import { runSync } from "./sh.js";
 import { localClusterDir, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
 
@@ -16,12 +22,42 @@ const logDir = path.join(clusterDir, "logs");
 const statePath = path.join(clusterDir, "state.json");
 
 /** Components in start order; stopped in reverse. */
-export const COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
+export const COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "istiod-supervisor"] as const;
 type Component = (typeof COMPONENTS)[number];
 
-// Written into the `kubernetes` Service's endpoints only (loopback is refused there); nothing
-// connects to it: clients use the kubeconfig's 127.0.0.1 address. TEST-NET-1, never routed.
-const ADVERTISE_ADDRESS = "192.0.2.1";
+/**
+ * The API server's advertise address: written into the `kubernetes` Service's endpoints only
+ * (loopback is refused there); clients use the kubeconfig's 127.0.0.1. It must be an address of
+ * this machine, so that anything that ever dials it stays here (the API server listens on
+ * 127.0.0.1 only, so such a dial is refused locally): the IPv4 address of the interface that
+ * holds the default route, never the gateway itself. OBS_CLUSTER_ADVERTISE_ADDRESS overrides.
+ */
+export function hostAddress(): string {
+  const override = process.env.OBS_CLUSTER_ADVERTISE_ADDRESS;
+  const own = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => a.family === "IPv4" && !a.internal);
+  if (override) {
+    if (!own.some((a) => a.address === override)) throw new Error(`OBS_CLUSTER_ADVERTISE_ADDRESS=${override} is not an address of this machine (its IPv4 addresses: ${own.map((a) => a.address).join(", ") || "none"})`);
+    return override;
+  }
+  const route = defaultRoute();
+  const onRoute = route ? (os.networkInterfaces()[route.iface] ?? []).find((a) => a.family === "IPv4" && !a.internal && a.address !== route.gateway) : undefined;
+  const found = onRoute ?? own.find((a) => a.address !== route?.gateway);
+  if (!found) throw new Error("this machine has no IPv4 address besides loopback for the API server to advertise; set OBS_CLUSTER_ADVERTISE_ADDRESS to one of its own addresses");
+  return found.address;
+}
+
+/** The interface and gateway of the IPv4 default route (/proc/net/route), when readable. */
+function defaultRoute(): { iface: string; gateway: string } | undefined {
+  try {
+    for (const line of readFileSync("/proc/net/route", "utf8").split("\n").slice(1)) {
+      const [iface, dest, gw] = line.trim().split(/\s+/);
+      if (iface && dest === "00000000" && gw) return { iface, gateway: (gw.match(/../g) ?? []).reverse().map((h) => parseInt(h, 16)).join(".") };
+    }
+  } catch {
+    /* not Linux */
+  }
+  return undefined;
+}
 
 export const NODE_COUNT = Number(process.env.OBS_CLUSTER_NODES ?? 3);
 const STATE_FORMAT = 1;
@@ -29,6 +65,8 @@ const STATE_FORMAT = 1;
 interface State {
   format: number;
   kubernetesVersion: string;
+  /** hostAddress() at `up` (absent in states written before it was recorded). */
+  advertiseAddress?: string;
   ports: { etcd: number; etcdPeer: number; apiserver: number; controllerManager: number; scheduler: number; kwok: number };
 }
 
@@ -106,6 +144,26 @@ function makePki(): void {
   openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
 }
 
+/** The API server's `cluster` egress (webhooks, aggregated APIs, nodes) goes to the istiod supervisor's CONNECT proxy. */
+const egressConfigPath = path.join(clusterDir, "egress-selector.yaml");
+function writeEgressConfig(): void {
+  const socket = egressSocketPath(clusterDir);
+  if (Buffer.byteLength(socket) > 107) throw new Error(`the egress proxy's socket path is too long for a Unix socket (${socket}); use a shorter OBS_CLUSTER_DIR`);
+  writeFileSync(
+    egressConfigPath,
+    `apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: ${socket}
+`,
+  );
+}
+
 function writeKubeconfig(port: number): void {
   const b64 = (f: string) => readFileSync(path.join(pkiDir, f)).toString("base64");
   writeFileSync(
@@ -149,15 +207,17 @@ function argsFor(c: Component, s: State): [string, string[]] {
     case "etcd":
       return [toolPath("etcd"), ["--name=obs-local", `--data-dir=${path.join(clusterDir, "etcd")}`, `--listen-client-urls=http://127.0.0.1:${s.ports.etcd}`, `--advertise-client-urls=http://127.0.0.1:${s.ports.etcd}`, `--listen-peer-urls=http://127.0.0.1:${s.ports.etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${s.ports.etcdPeer}`, `--initial-cluster=obs-local=http://127.0.0.1:${s.ports.etcdPeer}`, "--quota-backend-bytes=4294967296", "--log-level=warn"]];
     case "kube-apiserver":
-      // Admission webhooks are off: Istio's injector and validator run in pods that kwok only
-      // pretends to run, so calling them would fail every pod create in injected namespaces.
-      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", `--advertise-address=${ADVERTISE_ADDRESS}`, `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook", "--allow-privileged=true", "--v=0"]];
+      // Admission webhooks are on: their calls leave through the egress proxy to the real istiods.
+      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", `--advertise-address=${s.advertiseAddress ?? hostAddress()}`, `--egress-selector-config-file=${egressConfigPath}`, `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--allow-privileged=true", "--v=0"]];
     case "kube-controller-manager":
       return [toolPath("kube-controller-manager"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.controllerManager}`, "--leader-elect=false", `--service-account-private-key-file=${p("sa.key")}`, `--root-ca-file=${p("ca.crt")}`, `--cluster-signing-cert-file=${p("ca.crt")}`, `--cluster-signing-key-file=${p("ca.key")}`, "--use-service-account-credentials=true", "--v=0"]];
     case "kube-scheduler":
       return [toolPath("kube-scheduler"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.scheduler}`, "--leader-elect=false", "--v=0"]];
     case "kwok":
       return [toolPath("kwok"), [`--kubeconfig=${kc}`, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.244.0.0/16", "--node-ip=10.1.0.1", "--node-lease-duration-seconds=40", `--server-address=127.0.0.1:${s.ports.kwok}`, `--config=${path.join(repoRoot, "scripts", "cluster", "kwok-stages.yaml")}`]];
+    case "istiod-supervisor":
+      // TypeScript run by Node through tsx's loader, one process (its command line names the component)
+      return [process.execPath, ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, path.join(repoRoot, "scripts", "lib", "istiod.ts"), "istiod-supervisor", clusterDir]];
   }
 }
 
@@ -186,7 +246,10 @@ export interface ComponentStatus {
   running: boolean;
 }
 
-export function status(): { up: boolean; healthy: boolean; components: ComponentStatus[]; state?: State } {
+/** One istiod as the supervisor reports it, and whether its pid is a live pilot-discovery. */
+export type IstiodStatus = IstiodEntry & { running: boolean };
+
+export function status(): { up: boolean; healthy: boolean; components: ComponentStatus[]; state?: State; istiods: IstiodStatus[] } {
   const state = readState();
   const components = COMPONENTS.map((name) => {
     const pid = pidOf(name);
@@ -194,7 +257,8 @@ export function status(): { up: boolean; healthy: boolean; components: Component
   });
   const up = components.every((c) => c.running);
   const isHealthy = up && !!state && healthy(state.ports.apiserver, "/readyz");
-  return { up, healthy: isHealthy, components, state };
+  const istiods = Object.values(readIstiods(clusterDir)?.revisions ?? {}).map((e) => ({ ...e, running: !!e.pid && isIstiodPid(e.pid) }));
+  return { up, healthy: isHealthy, components, state, istiods };
 }
 
 export async function up(): Promise<void> {
@@ -216,10 +280,12 @@ export async function up(): Promise<void> {
   const state: State = {
     format: STATE_FORMAT,
     kubernetesVersion: pins.kubernetes.version,
+    advertiseAddress: hostAddress(),
     ports: { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(), controllerManager: await freePort(), scheduler: await freePort(), kwok: await freePort() },
   };
   writeFileSync(statePath, JSON.stringify(state, null, 2));
   writeKubeconfig(state.ports.apiserver);
+  writeEgressConfig();
   const log = (c: Component) => path.join(logDir, `${c}.log`);
   try {
     start("etcd", ...argsFor("etcd", state));
@@ -237,11 +303,48 @@ export async function up(): Promise<void> {
     start("kwok", ...argsFor("kwok", state));
     await waitFor(`${NODE_COUNT} kwok nodes Ready`, 60, () => readyNodes() >= NODE_COUNT, log("kwok"));
     await waitFor("the default ServiceAccount", 60, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"], { allowFail: true }).includes("default"), log("kube-controller-manager"));
+    const supervisor = start("istiod-supervisor", ...argsFor("istiod-supervisor", state));
+    await waitIstiods(supervisor, t0);
     say(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${NODE_COUNT} nodes; kubeconfig ${kubeconfigPath}`);
   } catch (e) {
     say(`up failed; stopping what started`);
     down({ quiet: true, keepLogs: true });
     throw e;
+  }
+}
+
+/**
+ * Waits until the supervisor has listed the cluster's istiod Deployments, then until each of them
+ * is ready (a fresh cluster has none; a cluster started over kept data has its revisions').
+ */
+async function waitIstiods(supervisor: number, t0: number): Promise<void> {
+  const log = path.join(logDir, "istiod-supervisor.log");
+  await waitFor("the istiod supervisor", 60, () => readIstiods(clusterDir)?.supervisorPid === supervisor && readIstiods(clusterDir)!.synced && existsSync(egressSocketPath(clusterDir)), log);
+  const revisions = Object.keys(readIstiods(clusterDir)!.revisions);
+  if (!revisions.length) return say(`istiod supervisor and egress proxy running (no istiod Deployment yet) (${Date.now() - t0} ms)`);
+  await waitFor(`istiod ${revisions.join(", ")}`, 180, () => Object.values(readIstiods(clusterDir)!.revisions).every((e) => e.state === "ready" || e.state === "failed"), log);
+  for (const e of Object.values(readIstiods(clusterDir)!.revisions)) say(e.state === "ready" ? `istiod ${e.revision} ready on 127.0.0.1:${e.ports!.http} (${Date.now() - t0} ms since up began)` : `istiod ${e.revision} cannot start: ${e.detail}`);
+}
+
+function stopIstiods(istiods: IstiodEntry[], quiet?: boolean): void {
+  for (const e of istiods) {
+    const pids = [e.pid, pidFileValue(path.join(pidDir, `istiod-${e.revision}.pid`))].filter((p): p is number => !!p);
+    for (const pid of new Set(pids)) {
+      if (!isIstiodPid(pid)) continue;
+      process.kill(pid, "SIGTERM");
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && isIstiodPid(pid)) spawnSync("sleep", ["0.2"]);
+      if (isIstiodPid(pid)) process.kill(pid, "SIGKILL");
+      if (!quiet) say(`stopped istiod ${e.revision} (pid ${pid})`);
+    }
+  }
+}
+
+function pidFileValue(file: string): number | undefined {
+  try {
+    return Number(readFileSync(file, "utf8").trim()) || undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -275,6 +378,8 @@ ${nodes.join("")}`;
 }
 
 export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
+  // the supervisor stops its istiods on SIGTERM; any left (it was killed) go by their recorded pids
+  const istiods = Object.values(readIstiods(clusterDir)?.revisions ?? {});
   for (const c of [...COMPONENTS].reverse()) {
     const pid = pidOf(c);
     if (pid === undefined) continue;
@@ -290,6 +395,7 @@ export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
       if (!opts.quiet) say(`stopped ${c} (pid ${pid})`);
     } else if (!opts.quiet) say(`${c}: pid ${pid} is not running (stale pid file)`);
   }
+  stopIstiods(istiods, opts.quiet);
   if (opts.keepLogs) {
     for (const d of ["etcd", "pki", "pids"]) rmSync(path.join(clusterDir, d), { recursive: true, force: true });
     rmSync(statePath, { force: true });
