@@ -126,10 +126,18 @@ function recipe(name: string, version: string): Recipe {
     case "kube-score":
       return simple(pins[name]);
     case "promtool":
-    case "prometheus":
-    case "alertmanager": {
+    case "prometheus": {
       const t = pins[name];
-      return { ...simple(t), packages: [...(t.packages ?? [t.package])], ldflags: [`-X github.com/prometheus/common/version.Version=${t.version}`] };
+      return { ...simple(t), ldflags: [`-X github.com/prometheus/common/version.Version=${t.version}`] };
+    }
+    case "alertmanager": {
+      const t = pins.alertmanager;
+      return {
+        ...simple(t),
+        packages: (t.packages ?? [t.package]).map((p) => `./${path.relative(t.module, p)}`),
+        ldflags: [`-X github.com/prometheus/common/version.Version=${t.version}`],
+        fromCopy: writeAlertmanagerUiStub,
+      };
     }
     case "pulumi-resource-kubernetes": {
       const t = pins["pulumi-resource-kubernetes"];
@@ -178,6 +186,16 @@ function writeProviderEmbeds(cmdDir: string, version: string): void {
   writeFileSync(path.join(cmdDir, "schema-embed.json"), JSON.stringify(schema));
   const mapping = JSON.parse(readFileSync(path.join(cmdDir, "terraform-mapping.json"), "utf8"));
   writeFileSync(path.join(cmdDir, "terraform-mapping-embed.json"), JSON.stringify(mapping));
+}
+
+// Alertmanager embeds its web UI from ui/app/dist, built upstream with npm and not in the module
+// zip. The tests use its API and amtool, not the UI: a one-page placeholder stands in for it.
+function writeAlertmanagerUiStub(src: string): void {
+  for (const ui of ["elm", "mantine"]) {
+    const dir = path.join(src, "ui", "app", "dist", ui);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "index.html"), "<!doctype html><title>Alertmanager</title><p>This Alertmanager was built by observability-stack without its web UI; use the API or amtool.</p>\n");
+  }
 }
 
 async function download(mod: string, version: string, workDir: string): Promise<{ Dir: string; GoMod: string }> {
