@@ -20,6 +20,7 @@ import { targetOf } from "./config/target.js";
 import { observeMesh } from "./components/istio/observe.js";
 import type { Target } from "./lib/kube.js";
 import { skipSettleOnlyServiceAwaits } from "./components/k8s/awaits.js";
+import { fixedFieldManager } from "./components/k8s/objects.js";
 
 function provider(cfg: StackConfig, target: Target | undefined): k8s.Provider {
   if (!target) return new k8s.Provider("k8s", { renderYamlToDirectory: cfg.kubernetes.renderDir });
@@ -57,6 +58,8 @@ export default async function main(): Promise<Record<string, unknown>> {
   }
   // a Service's own await is a fixed 10 s settle; its pods' readiness is awaited by their workload
   pulumi.runtime.registerStackTransformation(skipSettleOnlyServiceAwaits);
+  // one server-side-apply field manager: a later run takes over what an interrupted run created
+  if (target) pulumi.runtime.registerStackTransformation(fixedFieldManager);
   const k8sProvider = provider(cfg, target);
   const zipkinHost = collectorZipkinHost(cfg.namespace, cfg.clusterDomain);
 

@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { serviceHost } from "../k8s/hosts.js";
+import { hashedName } from "../k8s/objects.js";
 import { cassandraEnv, SCHEMA_FILE, schemaCql, schemaJobScript, schemaWaitScript } from "./cassandra.js";
 import type { JaegerConfig } from "./config.js";
 import { JAEGER_ROLES, type JaegerRole } from "./jaeger-config.js";
@@ -83,7 +84,7 @@ export class Jaeger extends pulumi.ComponentResource {
     const namespace = pulumi.output(args.namespace);
     // Host names need the namespace as text; apply only shapes data, never resources.
     const build = <T>(f: (ns: string) => T): pulumi.Output<T> => namespace.apply(f);
-    const meta = (app: string, objectName?: string) => ({ ...(objectName ? { name: objectName } : {}), namespace, labels: backendLabels(app, name) });
+    const meta = (app: string, objectName: pulumi.Input<string>) => ({ name: objectName, namespace, labels: backendLabels(app, name) });
     const stateful: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: args.retainOnDelete };
     const disruptionBudget = (app: string) => new k8s.policy.v1.PodDisruptionBudget(`${name}-${app}`, { metadata: meta(app, app), spec: disruptionBudgetSpec(app) }, { parent: this });
 
@@ -93,9 +94,12 @@ export class Jaeger extends pulumi.ComponentResource {
     this.kafka = new k8s.apps.v1.StatefulSet(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.statefulSet }, stateful);
     if (cfg.kafka.brokers > 1) disruptionBudget(NAMES.kafka);
 
+    // Jobs and the ConfigMaps Deployments read are named after their content: a change is a new
+    // object (the Job runs again, the Deployment rolls), and the names stay fixed across runs.
+    const topicSpec = topicJobSpec(backendLabels("kafka-topic", name), build((ns) => topicJobScript({ namespace: ns, clusterDomain, config: cfg.kafka })));
     this.topicJob = new k8s.batch.v1.Job(
       `${name}-kafka-topic`,
-      { metadata: meta("kafka-topic"), spec: topicJobSpec(backendLabels("kafka-topic", name), build((ns) => topicJobScript({ namespace: ns, clusterDomain, config: cfg.kafka }))) },
+      { metadata: meta("kafka-topic", hashedName("kafka-topic", topicSpec)), spec: topicSpec },
       { parent: this, dependsOn: [this.kafka] },
     );
 
@@ -115,10 +119,12 @@ export class Jaeger extends pulumi.ComponentResource {
     this.cassandra = new k8s.apps.v1.StatefulSet(`${name}-cassandra`, { metadata: meta(NAMES.cassandra, NAMES.cassandra), spec: cassandra.statefulSet }, stateful);
     if (cfg.cassandra.nodes > 1) disruptionBudget(NAMES.cassandra);
 
-    const schema = new k8s.core.v1.ConfigMap(`${name}-cassandra-schema`, { metadata: meta("cassandra-schema"), data: { [SCHEMA_FILE]: schemaCql(cfg.cassandra) } }, { parent: this });
+    const schemaData = { [SCHEMA_FILE]: schemaCql(cfg.cassandra) };
+    const schema = new k8s.core.v1.ConfigMap(`${name}-cassandra-schema`, { metadata: meta("cassandra-schema", hashedName("cassandra-schema", schemaData)), data: schemaData }, { parent: this });
+    const schemaSpec = schemaJobSpec(backendLabels("cassandra-schema", name), build((ns) => schemaJobScript({ namespace: ns, clusterDomain, config: cfg.cassandra })), schema.metadata.name);
     this.schemaJob = new k8s.batch.v1.Job(
       `${name}-cassandra-schema`,
-      { metadata: meta("cassandra-schema"), spec: schemaJobSpec(backendLabels("cassandra-schema", name), build((ns) => schemaJobScript({ namespace: ns, clusterDomain, config: cfg.cassandra })), schema.metadata.name) },
+      { metadata: meta("cassandra-schema", hashedName("cassandra-schema", schemaSpec)), spec: schemaSpec },
       { parent: this, dependsOn: [this.cassandra] },
     );
 
@@ -130,10 +136,11 @@ export class Jaeger extends pulumi.ComponentResource {
     const readyAfter: Record<Dependency, pulumi.Resource> = { kafka: this.topicJob, cassandra: this.schemaJob };
     const role = (r: JaegerRole): k8s.apps.v1.Deployment => {
       const app = NAMES[r];
+      const data = { [JAEGER_CONFIG_FILE]: build((ns) => stringify(JAEGER_ROLES[r]({ namespace: ns, clusterDomain, config: cfg }))) };
       const configMap = new k8s.core.v1.ConfigMap(
         `${name}-${app}-config`,
-        // Auto-named: a config change gives a new name, which rolls the Deployment.
-        { metadata: meta(app), data: { [JAEGER_CONFIG_FILE]: build((ns) => stringify(JAEGER_ROLES[r]({ namespace: ns, clusterDomain, config: cfg }))) } },
+        // Named after its content: a config change gives a new name, which rolls the Deployment.
+        { metadata: meta(app, hashedName(`${app}-config`, data)), data },
         { parent: this },
       );
       const needs = ROLE_NEEDS[r];

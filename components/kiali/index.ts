@@ -10,6 +10,7 @@ import { CONFIG_FILE, type GrafanaDashboardLink, KIALI_PORT, OIDC_SECRET_FILE, r
 import { configHash, kialiDeploymentSpec, kialiServiceSpec, kialiVirtualServiceSpec, sessionKey } from "./workload.js";
 import { labels } from "../k8s/labels.js";
 import { serviceHostOf } from "../k8s/hosts.js";
+import { clusterScopedName } from "../k8s/objects.js";
 
 export { AUTH_STRATEGIES, type AuthStrategy, checkKiali, KIALI_SECRET_KEYS, type KialiConfig, type KialiContext, kialiSchema, type KialiSecrets, takeKialiSecrets } from "./config.js";
 export { kialiClusterRoleRules } from "./rbac.js";
@@ -74,12 +75,13 @@ export class Kiali extends pulumi.ComponentResource {
     const parent = { parent: this };
 
     this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(name) }, parent);
-    // Cluster-scoped: auto-named, so two stacks sharing a cluster do not collide.
-    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { labels: labels("kiali", name, "mesh-console") }, rules: kialiClusterRoleRules(cfg.viewOnly) }, parent);
+    // Cluster-scoped: named after the stack's namespace, so two stacks sharing a cluster do not collide.
+    const clusterName = clusterScopedName(namespace, name);
+    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { name: clusterName, labels: labels("kiali", name, "mesh-console") }, rules: kialiClusterRoleRules(cfg.viewOnly) }, parent);
     this.clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-clusterrolebinding`,
       {
-        metadata: { labels: labels("kiali", name, "mesh-console") },
+        metadata: { name: clusterName, labels: labels("kiali", name, "mesh-console") },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace }],
       },

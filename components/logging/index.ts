@@ -28,6 +28,7 @@ import {
   PASSWORD_KEY,
 } from "./workloads.js";
 import { labels, selectorLabels } from "../k8s/labels.js";
+import { clusterScopedName, hashedName } from "../k8s/objects.js";
 import { serviceHost } from "../k8s/hosts.js";
 
 export { checkLogging, checkPassword, LOGGING_SECRET_KEYS, type LoggingConfig, loggingSchema, type LoggingSecrets, takeLoggingSecrets } from "./config.js";
@@ -130,15 +131,13 @@ export class Logging extends pulumi.ComponentResource {
     );
     const certsConfig = new k8s.core.v1.ConfigMap(`${name}-es-certs`, { metadata: meta(`${n.es}-certs`, "es-certs"), data: certsFiles() }, { parent: this });
     const certsEnvironment = build((ns) => certsEnv(n, ns, args.clusterDomain, JOB_DEADLINE_SECONDS));
+    const certsSpec = pulumi
+      .all([certsEnvironment, certsConfig.metadata.name, certsAccount.metadata.name])
+      .apply(([env, configMap, serviceAccount]) => certsJobSpec({ instance: name, names: n, configMap, env, serviceAccount, contentHash: configHash(JSON.stringify(certsFiles()), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS }));
     this.certsJob = new k8s.batch.v1.Job(
       `${name}-es-certs`,
-      {
-        // Auto-named: a changed template is a new Job, created before the old one goes.
-        metadata: { namespace, labels: labels("es-certs", name) },
-        spec: pulumi
-          .all([certsEnvironment, certsConfig.metadata.name, certsAccount.metadata.name])
-          .apply(([env, configMap, serviceAccount]) => certsJobSpec({ instance: name, names: n, configMap, env, serviceAccount, contentHash: configHash(JSON.stringify(certsFiles()), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS })),
-      },
+      // Named after its template: a changed template is a new Job, created before the old one goes.
+      { metadata: { name: hashedName(`${n.es}-certs`, certsSpec), namespace, labels: labels("es-certs", name) }, spec: certsSpec },
       { parent: this, dependsOn: [certsBinding] },
     );
 
@@ -160,29 +159,28 @@ export class Logging extends pulumi.ComponentResource {
     const files = bootstrapFiles({ rolloverSize: cfg.rolloverSize, retentionDays: cfg.retentionDays, nodes: cfg.elasticsearch.nodes, fields });
     const bootstrapConfig = new k8s.core.v1.ConfigMap(`${name}-es-bootstrap`, { metadata: meta(n.bootstrap, "es-bootstrap"), data: files }, { parent: this });
     const bootstrapEnvironment = build((ns) => bootstrapEnv(esUrl(n, ns, args.clusterDomain), CLIENT_CA_FILE, JOB_DEADLINE_SECONDS));
+    const bootstrapSpec = pulumi
+      .all([bootstrapEnvironment, bootstrapConfig.metadata.name])
+      .apply(([env, configMap]) => bootstrapJobSpec({ instance: name, names: n, configMap, env, contentHash: configHash(JSON.stringify(files), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS }));
     this.bootstrapJob = new k8s.batch.v1.Job(
       `${name}-es-bootstrap`,
-      {
-        metadata: { namespace, labels: labels("es-bootstrap", name) },
-        spec: pulumi
-          .all([bootstrapEnvironment, bootstrapConfig.metadata.name])
-          .apply(([env, configMap]) => bootstrapJobSpec({ instance: name, names: n, configMap, env, contentHash: configHash(JSON.stringify(files), JSON.stringify(env)), deadlineSeconds: JOB_DEADLINE_SECONDS })),
-      },
+      { metadata: { name: hashedName(n.bootstrap, bootstrapSpec), namespace, labels: labels("es-bootstrap", name) }, spec: bootstrapSpec },
       { parent: this, dependsOn: [this.elasticsearch, httpService] },
     );
 
     // ---- Fluentd ----
     const fluentAccount = new k8s.core.v1.ServiceAccount(`${name}-fluentd`, { metadata: meta(n.fluentd, "fluentd") }, { parent: this });
-    // Cluster-scoped, so auto-named: two stacks in one cluster do not collide.
+    // Cluster-scoped: named after the stack's namespace, so two stacks in one cluster do not collide.
+    const fluentClusterName = clusterScopedName(namespace, n.fluentd);
     const fluentRole = new k8s.rbac.v1.ClusterRole(
       `${name}-fluentd`,
-      { metadata: { labels: labels("fluentd", name) }, rules: [{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }] },
+      { metadata: { name: fluentClusterName, labels: labels("fluentd", name) }, rules: [{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }] },
       { parent: this },
     );
     const fluentBinding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-fluentd`,
       {
-        metadata: { labels: labels("fluentd", name) },
+        metadata: { name: fluentClusterName, labels: labels("fluentd", name) },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: fluentRole.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: fluentAccount.metadata.name, namespace }],
       },

@@ -7,6 +7,7 @@ import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
 import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
 import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
 import { serviceHostOf } from "../k8s/hosts.js";
+import { clusterScopedName } from "../k8s/objects.js";
 
 export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema } from "./config.js";
 export { ALERTS, WORKLOAD_LABELS } from "./rules.js";
@@ -59,12 +60,13 @@ export class Prometheus extends pulumi.ComponentResource {
     const meta = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
 
     this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-serviceaccount`, { metadata: meta(name) }, { parent: this });
-    // Cluster-scoped: auto-named, so two stacks sharing a cluster do not collide.
-    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { labels }, rules: clusterRoleRules() }, { parent: this });
+    // Cluster-scoped: named after the stack's namespace, so two stacks sharing a cluster do not collide.
+    const clusterName = clusterScopedName(args.namespace, name);
+    this.clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-clusterrole`, { metadata: { name: clusterName, labels }, rules: clusterRoleRules() }, { parent: this });
     this.clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
       `${name}-clusterrolebinding`,
       {
-        metadata: { labels },
+        metadata: { name: clusterName, labels },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: this.clusterRole.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace: args.namespace }],
       },

@@ -83,8 +83,13 @@ describe("Jaeger component", () => {
     expect(topic.spec.template.spec.containers[0].command[2]).toContain("--partitions 9");
     const schema = one("kubernetes:core/v1:ConfigMap", "cassandra-schema").inputs;
     expect(schema.data["schema.cql"]).toContain("CREATE KEYSPACE IF NOT EXISTS jaeger");
+    // fixed names that follow the content (no auto-naming: an interrupted run's objects are taken over)
+    expect(schema.metadata.name).toMatch(/^cassandra-schema-[0-9a-f]{8}$/);
     const schemaJob = one("kubernetes:batch/v1:Job", "cassandra-schema").inputs;
-    expect(schemaJob.spec.template.spec.volumes[0].configMap.name).toBe("t2-cassandra-schema-x1y2z3");
+    expect(schemaJob.metadata.name).toMatch(/^cassandra-schema-[0-9a-f]{8}$/);
+    expect(schemaJob.metadata.name).not.toBe(schema.metadata.name);
+    expect(topic.metadata.name).toMatch(/^kafka-topic-[0-9a-f]{8}$/);
+    expect(schemaJob.spec.template.spec.volumes[0].configMap.name).toBe(schema.metadata.name);
   });
 
   it("wires the Jaeger roles: config maps, ports, services and init containers that wait", async () => {
@@ -103,7 +108,9 @@ describe("Jaeger component", () => {
     expect(collector.metadata.name).toBe("jaeger-collector");
     expect(collector.spec.template.spec.containers[0].image).toBe("jaegertracing/jaeger:2.13.0");
     expect(collector.spec.template.spec.containers[0].args).toEqual(["--config=/etc/jaeger/config.yaml"]);
-    expect(collector.spec.template.spec.volumes[0].configMap.name).toBe("t3-jaeger-collector-config-x1y2z3");
+    const collectorConfig = one("kubernetes:core/v1:ConfigMap", "jaeger-collector-config").inputs.metadata.name;
+    expect(collectorConfig).toMatch(/^jaeger-collector-config-[0-9a-f]{8}$/);
+    expect(collector.spec.template.spec.volumes[0].configMap.name).toBe(collectorConfig);
     expect(collector.spec.template.spec.containers[0].readinessProbe.httpGet).toEqual({ path: "/status", port: "health" });
 
     const svc = one("kubernetes:core/v1:Service", "collector").inputs;

@@ -79,7 +79,9 @@ describe("Kiali component", () => {
 
   it("binds a read-only ClusterRole to the ServiceAccount", () => {
     const binding = one("kiali", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding");
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "kiali-clusterrole-x1y2z3" });
+    // cluster-scoped: a fixed name carrying the stack's namespace
+    expect(binding.metadata.name).toBe("observability-kiali");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "observability-kiali" });
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "kiali", namespace: "observability" }]);
     const verbs = one("kiali", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").rules.flatMap((r: { verbs: string[] }) => r.verbs);
     expect(verbs).not.toContain("patch");

@@ -39,7 +39,7 @@ async function logging(name: string, raw: Record<string, unknown>, extra: { reta
   checkLogging(config, issues);
   expect(issues).toEqual([]);
   const wrap = extra.secret === false ? (s: string) => s : pulumi.secret;
-  const l = new Logging(name, { namespace: "obs", clusterDomain: "cluster.local", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
+  const l = new Logging(name, { namespace: "obs", agentNamespace: "obs-logging", clusterDomain: "cluster.local", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
   await Promise.all([value(l.elasticsearchUrl), value(l.kibanaPublicUrl), value(l.readerCredentialsSecret), value(l.caSecret), ...[l.elasticsearch, l.fluentd, l.kibana, l.certsJob, l.bootstrapJob, l.esExporter].map((r) => value(r.urn))]);
   // registrations behind dependsOn settle after the constructor returns
   await new Promise((r) => setTimeout(r, 200));
@@ -201,7 +201,8 @@ describe("Logging component", () => {
     // read pods and namespaces cluster-wide, nothing else
     const role = byType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")[0]!.inputs;
     expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods", "namespaces"], verbs: ["get", "list", "watch"] }]);
-    expect(role.metadata.name).toBeUndefined();
+    // cluster-scoped: a fixed name carrying the stack's namespace
+    expect(role.metadata.name).toBe("obs-fl-fluentd");
   });
 
   it("bootstraps from a ConfigMap the Job mounts, with passwords from Secrets", async () => {
@@ -210,7 +211,8 @@ describe("Logging component", () => {
     expect(JSON.parse(files["ilm-obs-logs.json"]).policy.phases.delete.min_age).toBe("3d");
     expect(files["bootstrap.sh"]).toMatch(/^#!\/usr\/bin\/env bash/);
     const job = one(K.job, "bs-es-bootstrap").inputs;
-    expect(job.metadata.name).toBeUndefined();
+    // named after its template: fixed across runs, new when the template changes
+    expect(job.metadata.name).toMatch(/^bs-es-bootstrap-[0-9a-f]{8}$/);
     const pod = job.spec.template.spec;
     expect(pod.volumes[0]).toEqual({ name: "scripts", configMap: { name: "bs-es-bootstrap" } });
     const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef.name]));

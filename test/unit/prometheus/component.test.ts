@@ -53,7 +53,9 @@ describe("Prometheus component", () => {
 
   it("binds the ClusterRole to the ServiceAccount", () => {
     const binding = find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").inputs;
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "prometheus-clusterrole-x1y2z3" });
+    // cluster-scoped: a fixed name carrying the stack's namespace
+    expect(binding.metadata.name).toBe("observability-prometheus");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "observability-prometheus" });
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "observability" }]);
     expect(find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").inputs.rules).toContainEqual({ apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] });
   });
