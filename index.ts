@@ -8,7 +8,8 @@ import { IstioControlPlane } from "./components/istio/index.js";
 import { ACCESS_ALIAS, Logging, LOGS_ALIAS } from "./components/logging/index.js";
 import { Prometheus } from "./components/prometheus/index.js";
 import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Jaeger, zipkinHost as collectorZipkinHost } from "./components/jaeger/index.js";
-import { namespaceRevisions, removalProblems } from "./components/istio/guard.js";
+import { legacyLabelProblems, namespaceRevisions, type ObservedMesh, removalProblems } from "./components/istio/guard.js";
+import { IstioMigration, planMigration } from "./components/istio/migration.js";
 import { ISTIO_NAMESPACE, MANAGED_BY_LABELS } from "./components/k8s/labels.js";
 import { Grafana } from "./components/grafana/index.js";
 import { loadDashboards, type StackDashboards } from "./components/grafana/load.js";
@@ -52,8 +53,11 @@ export default async function main(): Promise<Record<string, unknown>> {
     if (issues.length) throw new pulumi.RunError(`invalid Grafana dashboards for stack '${cfg.stack}', nothing was changed:\n${formatIssues(issues)}`);
   }
   const target = targetOf(cfg);
+  // the mesh as the cluster runs it: the guard rails and the workload migration are planned from it
+  let observed: ObservedMesh | undefined;
   if (target) {
-    const problems = removalProblems(cfg.istio, await observeMesh(target));
+    observed = await observeMesh(target);
+    const problems = [...removalProblems(cfg.istio, observed), ...legacyLabelProblems(cfg.istio, observed)];
     if (problems.length) throw new pulumi.RunError(`unsafe canary step for stack '${cfg.stack}', nothing was changed:\n  - ${problems.join("\n  - ")}`);
   }
   // a Service's own await is a fixed 10 s settle; its pods' readiness is awaited by their workload
@@ -64,6 +68,8 @@ export default async function main(): Promise<Record<string, unknown>> {
   const zipkinHost = collectorZipkinHost(cfg.namespace, cfg.clusterDomain);
 
   const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
+  // the second half of a canary step: workloads whose pods run another revision than their namespace's restart
+  if (observed) new IstioMigration("istio-migration", { istio: cfg.istio, plan: planMigration(namespaceRevisions(cfg.istio), observed, cfg.istio.migration.batchSize), after: [istio] }, { providers: { kubernetes: k8sProvider } });
 
   const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { ...MANAGED_BY_LABELS } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
 
@@ -142,7 +148,7 @@ export default async function main(): Promise<Record<string, unknown>> {
     istioNamespace: istio.namespace,
     revisions: istio.revisions,
     tags: istio.tags,
-    // a change here is a canary step: `npm run up` restarts the workloads of every moved namespace
+    // a change here is a canary step: the IstioMigration resources restart the workloads of every moved namespace
     namespaceRevisions: namespaceRevisions(cfg.istio),
   };
 }

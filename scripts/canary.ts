@@ -2,16 +2,19 @@
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
 import { namespaceRevisions } from "../components/istio/guard.js";
+import { defaultRevision } from "../components/istio/config.js";
 import { readStackConfig, targetOf } from "../config/target.js";
 import { up as clusterUp } from "./lib/cluster.js";
-import { kubectlJson } from "../lib/kube.js";
 import { observeMesh } from "../components/istio/observe.js";
 
 const USAGE = `
 usage: npm run canary -- status [--stack S]
 
-status: per namespace the desired and the running Istio revisions, each revision tag's target in
-config and in the cluster, and which revisions are removable (used by no tag, namespace or pod).
+status: per namespace the desired and the running Istio revisions (the revision that injected each
+pod's sidecar, as the injector recorded it; pods without a sidecar are not counted), each revision
+tag's target in config and in the cluster, and which revisions are removable (used by no tag,
+namespace or pod). It reads the cluster through the Kubernetes API with the stack's kubeconfig
+and context.
 For stack local the embedded cluster is started when needed.
 
 options:
@@ -39,7 +42,6 @@ async function main(stack: string): Promise<number> {
   if (stack === "local") await clusterUp();
   const observed = await observeMesh(target);
   const desired = namespaceRevisions(cfg.istio);
-  const tagHooks = kubectlJson(target, ["get", "mutatingwebhookconfigurations", "-l", "istio.io/tag"]).items as { metadata: { labels: Record<string, string> } }[];
 
   console.log(`stack ${stack}: revisions running: ${observed.revisions.join(", ") || "none"}; in config: ${cfg.istio.revisions.map((r) => `${r.name} (${r.version})`).join(", ")}`);
   console.log("\nNAMESPACE            LABEL (config)        DESIRED REVISION   RUNNING PODS BY REVISION");
@@ -54,12 +56,13 @@ async function main(stack: string): Promise<number> {
     console.log(`${ns.padEnd(20)} ${(cfg.istio.namespaces[ns] ?? "-").padEnd(21)} ${(desired[ns] ?? "-").padEnd(18)} ${pods}${moving}`);
   }
   console.log("\nTAG                  CONFIG -> REVISION    CLUSTER -> REVISION");
-  const clusterTags = Object.fromEntries(tagHooks.map((h) => [h.metadata.labels["istio.io/tag"], h.metadata.labels["istio.io/rev"]]));
+  const clusterTags = observed.tags ?? {};
   for (const tag of [...new Set([...Object.keys(cfg.istio.tags), ...Object.keys(clusterTags)])].sort()) console.log(`${tag.padEnd(20)} ${(cfg.istio.tags[tag] ?? "-").padEnd(21)} ${clusterTags[tag] ?? "-"}`);
   console.log("\nREVISION             REMOVABLE");
   for (const rev of [...new Set([...observed.revisions, ...cfg.istio.revisions.map((r) => r.name)])].sort()) {
     const users = [
       ...Object.entries(cfg.istio.tags).filter(([, r]) => r === rev).map(([t]) => `tag ${t}`),
+      ...(defaultRevision(cfg.istio) === rev ? ["the default tag (obs:istio.defaultRevision)"] : []),
       ...Object.entries(desired).filter(([, r]) => r === rev).map(([ns]) => `namespace ${ns}`),
       ...((observed.podsByRevision[rev] ?? []).length ? [`${observed.podsByRevision[rev]!.length} pod(s)`] : []),
     ];

@@ -4,11 +4,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, isMain, UsageError } from "./lib/args.js";
 import { up as clusterUp } from "./lib/cluster.js";
-import { projectProgram, pulumiAsync, pulumiEnv, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
-import { movedNamespaces, namespaceRevisions } from "../components/istio/guard.js";
-import { readStackConfig, targetOf } from "../config/target.js";
+import { projectProgram, pulumiEnv, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
+import { namespaceRevisions } from "../components/istio/guard.js";
+import { readStackConfig } from "../config/target.js";
 import { ConfigError } from "../config/index.js";
-import { removeLegacyInjectionLabel, restartWorkloads } from "./lib/workloads.js";
 import { summarizeOutput } from "./lib/summary.js";
 import { groupTools, preflight, projectDir } from "../lib/tools.js";
 
@@ -19,9 +18,9 @@ const USAGE = `
 usage: npm run up|preview|destroy|refresh -- [--stack S] [--summary FILE] [pulumi flags] [-- any pulumi flags]
 
 Runs pulumi up, preview, destroy or refresh on stack S with the pinned CLI (the program is
-served from this process). For stack local the embedded cluster is started when needed. After
-a successful up, the workloads of namespaces that moved to another Istio revision are restarted
-(the canary step). preview adds --diff unless --diff or --json is given.
+served from this process). For stack local the embedded cluster is started when needed. The
+canary step's workload restarts are resources of the program (plain pulumi up does them too).
+preview adds --diff unless --diff or --json is given.
 
 options:
   -s, --stack S      the stack, config/Pulumi.S.yaml: local, dev, staging, prod (default: local)
@@ -116,8 +115,7 @@ async function main(): Promise<number> {
   // the program's modules (~1 s to load) load while the CLI calls below run in their own processes
   if (runsProgram(cmd)) void projectProgram.preload?.().catch(() => undefined); // a failing import is reported when the program runs
   if (stack === "local") await clusterUp();
-  // what `up` moves is judged against the deployed outputs, read while the stack is selected
-  const [before] = await Promise.all([cmd === "up" ? namespaceRevisionsOutput(stack, env) : Promise.resolve({}), selectStackAsync(stack, env)]);
+  await selectStackAsync(stack, env);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a === "-j" || a.startsWith("--json")) ? ["--diff"] : [];
   if (summary) {
     // the JSON plan, then the reviewer's Markdown from it (secret values never printed); a failed
@@ -129,38 +127,7 @@ async function main(): Promise<number> {
     return r.code;
   }
   const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
-  // after a successful up the output is what the program computes from this config: no second CLI call
-  if (code === 0 && cmd === "up") restartMoved(stack, before, namespaceRevisions(readStackConfig(stack).istio));
   return code;
-}
-
-async function namespaceRevisionsOutput(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
-  const r = await pulumiAsync(["stack", "output", "namespaceRevisions", "--json", "--stack", stack], env);
-  try {
-    return r.status === 0 ? JSON.parse(r.stdout) ?? {} : {};
-  } catch {
-    return {};
-  }
-}
-
-// The canary step's second half: workloads of namespaces that moved to another revision are
-// restarted, rolling, so their sidecars come from the new control plane.
-function restartMoved(stack: string, before: Record<string, string>, after: Record<string, string>): void {
-  const target = targetOf(readStackConfig(stack));
-  if (!target) return;
-  const moved = movedNamespaces(before, after);
-  // namespaces migrating from the legacy label: it is removed, and their pods move to istio.io/rev
-  for (const [ns, rev] of Object.entries(after)) {
-    if (!removeLegacyInjectionLabel(target, ns)) continue;
-    console.log(`[canary] namespace ${ns}: removed the legacy istio-injection label (istio.io/rev now decides)`);
-    if (!moved.some((m) => m.namespace === ns)) moved.push({ namespace: ns, from: "istio-injection", to: rev });
-  }
-  for (const m of moved) {
-    const t0 = Date.now();
-    console.log(`[canary] namespace ${m.namespace}: revision ${m.from} -> ${m.to}, restarting its workloads`);
-    const restarted = restartWorkloads(target, m.namespace);
-    console.log(`[canary] namespace ${m.namespace}: restarted ${restarted.length} workload(s) in ${((Date.now() - t0) / 1000).toFixed(1)}s${restarted.length ? `: ${restarted.join(", ")}` : ""}`);
-  }
 }
 
 if (isMain(import.meta.url))

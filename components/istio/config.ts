@@ -101,6 +101,15 @@ export const istioSchema = obj(
       { doc: "gateways (upgraded in place, see README)" },
     ),
     accessLog: bool({ doc: "Envoy access log to /dev/stdout as JSON (the EFK pipeline relies on it)", default: true }),
+    defaultRevision: str({ doc: "revision the `default` tag points at (what `istioctl tag set default` sets): its istiod validates Istio config without a revision label or labelled with a tag; default: the first revision", default: "" }),
+    migration: obj(
+      {
+        batchSize: num({ doc: "workloads restarted at once when their namespace moves to another revision (the next batch waits for these rollouts)", default: 5, min: 1, max: 1000, integer: true }),
+        pauseSeconds: num({ doc: "pause between two batches of restarts", default: 0, min: 0, max: 3600 }),
+        rolloutTimeoutSeconds: num({ doc: "bound on each restarted workload's rollout; past it `up` stops with an error naming the workload", default: 600, min: 10, max: 7200, integer: true }),
+      },
+      { doc: "workload restarts of a canary step: Deployments, StatefulSets and DaemonSets running pods injected by another revision than their namespace's" },
+    ),
     forceRemoveRevisions: list(dnsLabel({ doc: "revision name" }), { doc: "revisions that may be removed although pods or namespaces still use them (explicit override of the guard rail)", default: [] }),
     outboundTrafficPolicy: oneOf(OUTBOUND_POLICIES, { doc: "sidecars' calls to hosts outside the registry: ALLOW_ANY passes them unseen, REGISTRY_ONLY blocks them (docs/outbound-traffic.md)", default: "ALLOW_ANY" }),
     externalServices: list(externalService, { doc: "external services registered with ServiceEntry, so their traffic shows in metrics, access logs and traces", default: [] }),
@@ -138,6 +147,8 @@ export function checkIstio(i: IstioConfig, pinnedVersions: readonly string[], is
     if (!targets.includes(target)) issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: `a revision or tag (${targets.join(", ") || "none"})` });
     if (ns === ISTIO_NAMESPACE || ns === "kube-system") issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: "an application namespace (istio-system and kube-system are never injected)" });
   }
+  if (i.defaultRevision && !revNames.includes(i.defaultRevision)) issues.push({ key: "obs:istio.defaultRevision", value: i.defaultRevision, allowed: `a revision in obs:istio.revisions (${revNames.join(", ") || "none"}), or empty for the first revision` });
+  if (i.defaultRevision && i.tags.default && i.tags.default !== i.defaultRevision) issues.push({ key: "obs:istio.tags.default", value: i.tags.default, allowed: `the revision of obs:istio.defaultRevision (${i.defaultRevision}), or no tag 'default' (both name the default tag's revision)` });
   if (i.gateways.revision && !revNames.includes(i.gateways.revision)) issues.push({ key: "obs:istio.gateways.revision", value: i.gateways.revision, allowed: `a revision in obs:istio.revisions (${revNames.join(", ")})` });
   if (i.pilot.autoscaleMax < i.pilot.replicas) issues.push({ key: "obs:istio.pilot.autoscaleMax", value: i.pilot.autoscaleMax, allowed: `>= obs:istio.pilot.replicas (${i.pilot.replicas})` });
   checkOutbound(i, issues);
@@ -214,4 +225,9 @@ export function checkSidecarScope(i: IstioConfig, issues: Issue[]): void {
 export function effectiveRevision(istio: IstioConfig, target: string): string | undefined {
   if (istio.revisions.some((r) => r.name === target)) return target;
   return istio.tags[target];
+}
+
+/** The revision the `default` tag points at: `obs:istio.defaultRevision`, else `obs:istio.tags.default`, else the first revision. */
+export function defaultRevision(istio: IstioConfig): string | undefined {
+  return istio.defaultRevision || istio.tags.default || istio.revisions[0]?.name;
 }

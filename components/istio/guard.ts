@@ -1,13 +1,134 @@
-// Guard rails of the canary upgrade (pure): a revision leaves the stack only when nothing uses it.
+// Guard rails of the canary upgrade (pure): what the injector wrote on pods, read into one view of
+// the mesh; a revision leaves the stack only when nothing uses it.
 import { effectiveRevision, type IstioConfig } from "./config.js";
+import { ISTIO_NAMESPACE } from "../k8s/labels.js";
+
+/** The kinds whose pods a canary step restarts. */
+export const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Pod-template annotation the migration sets to restart a workload (its only change to it). */
+export const RESTART_ANNOTATION = "istio.observability-stack/restarted-for";
+/** The legacy namespace label, which takes precedence over `istio.io/rev` in every injector webhook. */
+export const LEGACY_INJECTION_LABEL = "istio-injection";
+
+/** A pod as the canary reads it. `revision` is undefined when the pod has no sidecar. */
+export interface MeshPod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly revision?: string;
+  /** The workload that owns it (a Deployment through its ReplicaSet), if any. */
+  readonly owner?: { readonly kind: WorkloadKind; readonly name: string };
+}
+
+export interface MeshWorkload {
+  readonly kind: WorkloadKind;
+  readonly namespace: string;
+  readonly name: string;
+  /** The value of RESTART_ANNOTATION on its pod template (set by an earlier migration), if any. */
+  readonly restartedFor?: string;
+}
 
 export interface ObservedMesh {
   /** Revisions whose istiod runs in the cluster now. */
   readonly revisions: readonly string[];
-  /** Pods outside istio-system per revision label (`istio.io/rev` set by the injector), as ns/name. */
+  /** Pods outside istio-system with a sidecar, per the revision that injected them, as ns/name. */
   readonly podsByRevision: Readonly<Record<string, readonly string[]>>;
   /** Namespaces per `istio.io/rev` label value, as the cluster has them now. */
   readonly namespacesByLabel: Readonly<Record<string, readonly string[]>>;
+  /** Namespaces carrying the legacy `istio-injection` label, with its value. */
+  readonly legacyNamespaces?: Readonly<Record<string, string>>;
+  /** Pods outside istio-system (with or without a sidecar). */
+  readonly pods?: readonly MeshPod[];
+  /** Deployments, StatefulSets and DaemonSets outside istio-system. */
+  readonly workloads?: readonly MeshWorkload[];
+  /** Revision tags in the cluster (their injector webhooks' labels): tag -> revision. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+// The subset of the Kubernetes objects read (what @kubernetes/client-node returns, as plain JSON).
+interface Meta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: { kind: string; name: string; controller?: boolean }[];
+}
+export interface PodLike {
+  metadata?: Meta;
+  spec?: { containers?: { name: string }[]; initContainers?: { name: string }[] };
+}
+export interface ObjectLike {
+  kind?: string;
+  metadata?: Meta;
+  spec?: { template?: { metadata?: Meta } };
+}
+
+/**
+ * The revision whose injector gave this pod its sidecar: the `istio.io/rev` annotation, else the
+ * `revision` of the `sidecar.istio.io/status` annotation (both written by the injector). A pod
+ * without an istio-proxy container (in containers, or as a native sidecar in initContainers) or
+ * without the status annotation has no sidecar: undefined.
+ */
+export function injectedRevision(pod: PodLike): string | undefined {
+  const annotations = pod.metadata?.annotations ?? {};
+  const status = annotations["sidecar.istio.io/status"];
+  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  if (!status || !containers.some((c) => c.name === "istio-proxy")) return undefined;
+  const annotated = annotations["istio.io/rev"];
+  if (annotated) return annotated;
+  try {
+    const revision = (JSON.parse(status) as { revision?: unknown }).revision;
+    return typeof revision === "string" && revision ? revision : "default";
+  } catch {
+    return "default";
+  }
+}
+
+/** The workload owning a pod: its controller, or the Deployment owning its ReplicaSet (by the pod-template-hash suffix). */
+export function podOwner(pod: PodLike): MeshPod["owner"] {
+  const ref = pod.metadata?.ownerReferences?.find((r) => r.controller) ?? pod.metadata?.ownerReferences?.[0];
+  if (!ref) return undefined;
+  if (ref.kind === "StatefulSet" || ref.kind === "DaemonSet") return { kind: ref.kind, name: ref.name };
+  const hash = pod.metadata?.labels?.["pod-template-hash"];
+  if (ref.kind === "ReplicaSet" && hash && ref.name.endsWith(`-${hash}`)) return { kind: "Deployment", name: ref.name.slice(0, -hash.length - 1) };
+  return undefined;
+}
+
+/** One view of the mesh from the objects read (pure; observe.ts reads them). */
+export function meshFromObjects(input: { istiods: readonly ObjectLike[]; pods: readonly PodLike[]; namespaces: readonly ObjectLike[]; workloads?: readonly ObjectLike[]; tagWebhooks?: readonly ObjectLike[] }): ObservedMesh {
+  const revisions = [...new Set(input.istiods.map((d) => d.metadata?.labels?.["istio.io/rev"] ?? "default"))].sort();
+  const pods: MeshPod[] = [];
+  const podsByRevision: Record<string, string[]> = {};
+  for (const p of input.pods) {
+    const namespace = p.metadata?.namespace ?? "";
+    if (namespace === ISTIO_NAMESPACE) continue;
+    const revision = injectedRevision(p);
+    const pod: MeshPod = { namespace, name: p.metadata?.name ?? "", uid: p.metadata?.uid ?? "", ...(revision ? { revision } : {}), ...(podOwner(p) ? { owner: podOwner(p)! } : {}) };
+    pods.push(pod);
+    if (revision) (podsByRevision[revision] ??= []).push(`${namespace}/${pod.name}`);
+  }
+  const namespacesByLabel: Record<string, string[]> = {};
+  const legacyNamespaces: Record<string, string> = {};
+  for (const n of input.namespaces) {
+    const labels = n.metadata?.labels ?? {};
+    if (labels["istio.io/rev"]) (namespacesByLabel[labels["istio.io/rev"]] ??= []).push(n.metadata!.name!);
+    if (labels[LEGACY_INJECTION_LABEL] !== undefined) legacyNamespaces[n.metadata!.name!] = labels[LEGACY_INJECTION_LABEL]!;
+  }
+  const workloads: MeshWorkload[] = (input.workloads ?? [])
+    .filter((w) => WORKLOAD_KINDS.includes(w.kind as WorkloadKind) && w.metadata?.namespace !== ISTIO_NAMESPACE)
+    .map((w) => {
+      const restartedFor = w.spec?.template?.metadata?.annotations?.[RESTART_ANNOTATION];
+      return { kind: w.kind as WorkloadKind, namespace: w.metadata!.namespace!, name: w.metadata!.name!, ...(restartedFor ? { restartedFor } : {}) };
+    });
+  const tags: Record<string, string> = {};
+  for (const h of input.tagWebhooks ?? []) {
+    const l = h.metadata?.labels ?? {};
+    if (l["istio.io/tag"] && l["istio.io/rev"]) tags[l["istio.io/tag"]] = l["istio.io/rev"];
+  }
+  return { revisions, podsByRevision, namespacesByLabel, legacyNamespaces, pods, workloads, tags };
 }
 
 /** Namespace -> the revision its label resolves to, from config. */
@@ -31,6 +152,19 @@ export function removalProblems(istio: IstioConfig, observed: ObservedMesh): str
     if (users.length) problems.push(`obs:istio.revisions: removing revision '${rev}' is refused: ${users.join("; ")}. To remove it anyway add it to obs:istio.forceRemoveRevisions.`);
   }
   return problems;
+}
+
+/**
+ * Namespaces of config that carry the legacy `istio-injection` label: every injector webhook of a
+ * revision or tag requires it absent, so their pods would get no sidecar (or one from elsewhere).
+ * Removing a label another tool set is left to its owner (server-side apply cannot drop a field
+ * the stack does not own): one message per namespace, with the command.
+ */
+export function legacyLabelProblems(istio: IstioConfig, observed: ObservedMesh): string[] {
+  return Object.entries(observed.legacyNamespaces ?? {})
+    .filter(([ns]) => ns in istio.namespaces)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([ns, value]) => `obs:istio.namespaces.${ns}: namespace '${ns}' carries the legacy label ${LEGACY_INJECTION_LABEL}=${value}, which overrides istio.io/rev=${istio.namespaces[ns]} in every injector webhook of the stack; remove it first (kubectl label namespace ${ns} ${LEGACY_INJECTION_LABEL}-); the next up then restarts its workloads whose pods run a sidecar of another revision than ${effectiveRevision(istio, istio.namespaces[ns]!) ?? istio.namespaces[ns]}.`);
 }
 
 /** Namespaces whose effective revision differs between two mappings: their workloads restart. */

@@ -8,10 +8,11 @@ import { ISTIO_NAMESPACE, MANAGED_BY_LABELS } from "../k8s/labels.js";
 import { buildOverlay, TRACING_PROVIDER } from "./overlay.js";
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
-import { ISTIOD_OWNED_FIELDS, shapeInstall, tagWebhook } from "./shape.js";
+import { defaultValidator, ISTIOD_OWNED_FIELDS, initialFailurePolicy, shapeInstall, tagWebhook, withoutFailurePolicy } from "./shape.js";
+import { defaultRevision } from "./config.js";
 
 export { buildOverlay, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
-export { shapeInstall, tagWebhook, compareVersions } from "./shape.js";
+export { shapeInstall, tagWebhook, compareVersions, defaultValidator, DEFAULT_VALIDATOR } from "./shape.js";
 export { renderManifest } from "./render.js";
 
 export interface IstioControlPlaneArgs {
@@ -47,6 +48,8 @@ export class IstioControlPlane extends pulumi.ComponentResource {
   public readonly tags: Record<string, string>;
   /** The istiod Deployments, one per revision (for dependents that need a ready control plane). */
   public readonly istiods: pulumi.Resource[];
+  /** The revision the default tag points at (it validates config without a revision label). */
+  public readonly defaultRevision: string | undefined;
 
   constructor(name: string, args: IstioControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:istio:ControlPlane", name, {}, opts);
@@ -65,6 +68,16 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     const base = registerObjects(`${name}-base`, shaped.shared, { parent: this, dependsOn: [ns] }, istiodOwned);
 
     this.istiods = [];
+    // each validator starts fail-open, once; later applies leave failurePolicy to istiod
+    const validatorInits: pulumi.Resource[] = [];
+    const initialPolicy = (prefix: string, objs: readonly KubeObject[], created: readonly pulumi.Resource[], parent: pulumi.Resource) =>
+      objs.forEach((o, i) => {
+        if (o.kind !== "ValidatingWebhookConfiguration") return;
+        const { name: vName, webhooks } = initialFailurePolicy(o);
+        validatorInits.push(
+          new k8s.admissionregistration.v1.ValidatingWebhookConfigurationPatch(`${prefix}-${vName}-initial-failure-policy`, { metadata: { name: vName, annotations: { "pulumi.com/patchForce": "true" } }, webhooks }, { parent, dependsOn: [created[i]!], retainOnDelete: true, ignoreChanges: ["webhooks[*].failurePolicy"] }),
+        );
+      });
     const revisionGroups: Record<string, pulumi.Resource[]> = {};
     for (const r of istio.revisions) {
       const group = new pulumi.ComponentResource("obs:istio:Revision", `${name}-${r.name}`, {}, { parent: this });
@@ -72,7 +85,8 @@ export class IstioControlPlane extends pulumi.ComponentResource {
       // istiod watches the CRDs from its start, so its Deployment waits for them; the revision's
       // RBAC, config maps, Service and webhooks are created meanwhile (gateways and tags still wait for istiod)
       const revisionObjectOptions = (o: KubeObject) => ({ ...istiodOwned(o), ...(o.kind === "Deployment" ? { dependsOn: crds } : {}) });
-      const created = registerObjects(`${name}-${r.name}`, objs, { parent: group, dependsOn: [ns, ...base] }, revisionObjectOptions);
+      const created = registerObjects(`${name}-${r.name}`, objs.map(withoutFailurePolicy), { parent: group, dependsOn: [ns, ...base] }, revisionObjectOptions);
+      initialPolicy(`${name}-${r.name}`, objs, created, group);
       revisionGroups[r.name] = created;
       objs.forEach((o, i) => {
         if (o.kind === "Deployment" && o.metadata.name === `istiod-${r.name}`) this.istiods.push(created[i]!);
@@ -84,6 +98,14 @@ export class IstioControlPlane extends pulumi.ComponentResource {
 
     const tagObjects = Object.entries(istio.tags).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
     registerObjects(`${name}-tag`, tagObjects, { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
+
+    // the default tag's validator (`istioctl tag set default`): one object, moving with obs:istio.defaultRevision
+    this.defaultRevision = defaultRevision(istio);
+    if (this.defaultRevision) {
+      const validator = [defaultValidator(this.defaultRevision, shaped.revisions[this.defaultRevision] ?? [], istio.revisions.map((r) => r.name))];
+      const created = registerObjects(`${name}-default-tag`, validator.map(withoutFailurePolicy), { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
+      initialPolicy(`${name}-default-tag`, validator, created, this);
+    }
 
     const appNamespaces: Record<string, k8s.core.v1.Namespace> = {};
     for (const [nsName, target] of Object.entries(istio.namespaces)) {
@@ -102,12 +124,12 @@ export class IstioControlPlane extends pulumi.ComponentResource {
       },
       { apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: ISTIO_NAMESPACE }, spec: { mtls: { mode: istio.mtls } } },
     ];
-    if (istio.revisions.length) registerObjects(`${name}-mesh`, meshResources, { parent: this, dependsOn: [...crds, ...this.istiods] });
+    if (istio.revisions.length) registerObjects(`${name}-mesh`, meshResources, { parent: this, dependsOn: [...crds, ...this.istiods, ...validatorInits] });
 
     // istiod validates these on admission, so they wait for it like the mesh resources, and for their namespace
     const inNamespace = (o: KubeObject) => (o.metadata.namespace && appNamespaces[o.metadata.namespace] ? { dependsOn: [appNamespaces[o.metadata.namespace]!] } : undefined);
     const outbound = [...externalServiceObjects({ istio, instance: name, clusterDomain: args.clusterDomain }), ...sidecarScopes({ istio, instance: name, observabilityNamespace: args.observabilityNamespace, zipkinHost: args.zipkinHost })];
-    if (istio.revisions.length && outbound.length) registerObjects(`${name}-outbound`, outbound, { parent: this, dependsOn: [ns, ...crds, ...this.istiods] }, inNamespace);
+    if (istio.revisions.length && outbound.length) registerObjects(`${name}-outbound`, outbound, { parent: this, dependsOn: [ns, ...crds, ...this.istiods, ...validatorInits] }, inNamespace);
 
     this.namespace = ns.metadata.name;
     this.revisions = istio.revisions.map((r) => r.name);

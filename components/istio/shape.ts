@@ -106,9 +106,55 @@ function retarget<T extends WebhookLike["namespaceSelector"]>(sel: T, revision: 
   return copy as T;
 }
 
-/** Fields istiod writes after install; Pulumi must not fight it over them. */
+/**
+ * Fields istiod writes after install; Pulumi must not fight it over them. The rendered objects carry
+ * no caBundle, so the stack never owns it. A validator's failurePolicy is not in its inputs at all
+ * (withoutFailurePolicy): ignoreChanges would send the old input value (Ignore) with every later
+ * update, which conflicts with istiod's ownership of the field once istiod switched it to Fail (the
+ * provider's SSA ignoreChanges handling does not reach into lists). The initial Ignore is applied
+ * once by a separate Patch resource instead (initialFailurePolicy).
+ */
 export const ISTIOD_OWNED_FIELDS: Record<string, string[]> = {
   MutatingWebhookConfiguration: ["webhooks[*].clientConfig.caBundle"],
-  ValidatingWebhookConfiguration: ["webhooks[*].clientConfig.caBundle", "webhooks[*].failurePolicy"],
+  ValidatingWebhookConfiguration: ["webhooks[*].clientConfig.caBundle"],
 };
+
+/** The name of the validator `istioctl tag set default` creates. */
+export const DEFAULT_VALIDATOR = "istiod-default-validator";
+
+/**
+ * The equivalent of the validator of `istioctl tag set default --revision <rev>` (its shape from the
+ * pinned istioctl's `tag generate default`: the revision's validator renamed, labelled
+ * `istio.io/tag: default`, one webhook `validation.istio.io` calling the revision's istiod). Its object
+ * selector is wider than istioctl's (`istio.io/rev` DoesNotExist): NotIn the revisions, so config
+ * labelled with a tag, which no revision's validator selects, is validated too.
+ */
+export function defaultValidator(revision: string, revisionObjects: readonly KubeObject[], revisions: readonly string[]): KubeObject {
+  const validator = revisionObjects.find((o) => o.kind === "ValidatingWebhookConfiguration" && o.metadata.labels?.["istio.io/rev"] === revision);
+  if (!validator) throw new Error(`revision ${revision} renders no validating webhook; its profile cannot back the default tag (obs:istio.defaultRevision)`);
+  const [first] = (validator.webhooks as WebhookLike[] | undefined) ?? [];
+  if (!first) throw new Error(`revision ${revision}'s validating webhook ${validator.metadata.name} has no webhook`);
+  const { name: _name, objectSelector: _selector, namespaceSelector: _ns, ...rest } = structuredClone(first);
+  return {
+    apiVersion: validator.apiVersion,
+    kind: "ValidatingWebhookConfiguration",
+    metadata: { name: DEFAULT_VALIDATOR, labels: { ...(validator.metadata.labels ?? {}), "istio.io/rev": revision, "istio.io/tag": "default", ...MANAGED_BY_LABELS } },
+    webhooks: [{ ...rest, name: "validation.istio.io", objectSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "NotIn", values: [...revisions].sort() }] } }],
+  };
+}
+
+/** A validator without failurePolicy in its webhooks: the field belongs to istiod (see ISTIOD_OWNED_FIELDS). */
+export function withoutFailurePolicy(o: KubeObject): KubeObject {
+  if (o.kind !== "ValidatingWebhookConfiguration") return o;
+  return { ...o, webhooks: ((o.webhooks as WebhookLike[] | undefined) ?? []).map(({ failurePolicy: _f, ...w }) => w) };
+}
+
+/**
+ * The failurePolicy a validator starts with, as istioctl renders it (Ignore: config is accepted while
+ * istiod cannot answer yet), for the Patch resource that applies it once; istiod switches it to Fail
+ * when its webhook works.
+ */
+export function initialFailurePolicy(o: KubeObject, policy = "Ignore"): { name: string; webhooks: { name: string; failurePolicy: string }[] } {
+  return { name: o.metadata.name, webhooks: ((o.webhooks as WebhookLike[] | undefined) ?? []).map((w) => ({ name: w.name, failurePolicy: (w.failurePolicy as string | undefined) ?? policy })) };
+}
 

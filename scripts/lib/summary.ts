@@ -233,6 +233,8 @@ function canarySteps(preview: PreviewJson, steps: Step[], after: Record<string, 
     if (type === "obs:istio:Revision" && s.op === "create") canary.push(`- adds control-plane revision \`${name.replace(/^istio-/, "")}\``);
     if (type === "obs:istio:Revision" && s.op === "delete") canary.push(`- removes control-plane revision \`${name.replace(/^istio-/, "")}\``);
     if (type.endsWith(":MutatingWebhookConfiguration") && name.includes("istio-revision-tag-") && s.op === "update") canary.push(`- moves revision tag \`${name.split("istio-revision-tag-")[1]}\``);
+    // the migration's restart patches (components/istio/migration.ts), named istio-migration/<ns>/<kind>/<name>
+    if (/^kubernetes:apps\/v1:(Deployment|StatefulSet|DaemonSet)Patch$/.test(type) && name.startsWith("istio-migration/") && (s.op === "create" || s.op === "update")) canary.push(`- restarts \`${name.slice("istio-migration/".length)}\` (rolling): its pods run another revision than their namespace's`);
   }
   const stackStep = (preview.steps ?? []).find((s) => parseUrn(s.urn).type === "pulumi:pulumi:Stack");
   const before = (stackStep?.oldState?.outputs?.namespaceRevisions ?? {}) as Record<string, string>;

@@ -15,7 +15,13 @@ const rendered = (rev: string): KubeObject[] => [
     metadata: { name: `istio-sidecar-injector-${rev}`, labels: { "istio.io/rev": rev } },
     webhooks: [{ name: "rev.namespace.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}` } }, namespaceSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] } }],
   },
-  { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: `istio-validator-${rev}-istio-system`, labels: { "istio.io/rev": rev } }, webhooks: [] },
+  // the shape istioctl renders (1.30/1.31): fail-open until istiod switches it
+  {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingWebhookConfiguration",
+    metadata: { name: `istio-validator-${rev}-istio-system`, labels: { app: "istiod", "istio.io/rev": rev } },
+    webhooks: [{ name: "rev.validation.istio.io", admissionReviewVersions: ["v1"], clientConfig: { service: { name: `istiod-${rev}`, namespace: "istio-system", path: "/validate" } }, failurePolicy: "Ignore", objectSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] }, rules: [{ apiGroups: ["networking.istio.io"], apiVersions: ["*"], operations: ["CREATE", "UPDATE"], resources: ["*"] }], sideEffects: "None" }],
+  },
 ];
 
 const renderCalls: { version: string; overlay: any }[] = [];
@@ -59,6 +65,22 @@ describe("IstioControlPlane", () => {
     expect(telemetry.inputs.spec.tracing[0]).toEqual({ providers: [{ name: "jaeger-zipkin" }], randomSamplingPercentage: 5 });
     const peer = created.find((c) => c.type === "kubernetes:security.istio.io/v1:PeerAuthentication")!;
     expect(peer.inputs.spec.mtls.mode).toBe("STRICT");
+    // validators carry no failurePolicy (istiod's field); a Patch applies the rendered Ignore once, retained
+    const validators = created.filter((c) => c.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration");
+    expect(validators.map((v) => v.inputs.metadata.name).sort()).toEqual(["istio-validator-1-30-istio-system", "istio-validator-1-31-istio-system", "istiod-default-validator"]);
+    for (const v of validators) expect(v.inputs.webhooks.map((w: any) => w.failurePolicy)).toEqual([undefined]);
+    const inits = created.filter((c) => c.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfigurationPatch");
+    expect(inits.map((p) => [p.inputs.metadata.name, p.inputs.webhooks]).sort()).toEqual([
+      ["istio-validator-1-30-istio-system", [{ name: "rev.validation.istio.io", failurePolicy: "Ignore" }]],
+      ["istio-validator-1-31-istio-system", [{ name: "rev.validation.istio.io", failurePolicy: "Ignore" }]],
+      ["istiod-default-validator", [{ name: "validation.istio.io", failurePolicy: "Ignore" }]],
+    ]);
+    // the default tag's validator: the first revision's istiod, for config without a revision label or with a tag
+    const dflt = validators.find((v) => v.inputs.metadata.name === "istiod-default-validator")!;
+    expect(dflt.inputs.metadata.labels).toMatchObject({ app: "istiod", "istio.io/rev": "1-30", "istio.io/tag": "default" });
+    expect(dflt.inputs.webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
+    expect(dflt.inputs.webhooks[0].objectSelector).toEqual({ matchExpressions: [{ key: "istio.io/rev", operator: "NotIn", values: ["1-30", "1-31"] }] });
+    expect(cp.defaultRevision).toBe("1-30");
     // each revision rendered once, with its own version and gateways only on the first
     expect(renderCalls.map((c) => [c.version, c.overlay.spec.revision, c.overlay.spec.components.ingressGateways[0].enabled])).toEqual([
       ["1.30", "1-30", true],

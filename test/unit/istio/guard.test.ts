@@ -1,22 +1,100 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../config/index.js";
-import { movedNamespaces, namespaceRevisions, removalProblems } from "../../../components/istio/guard.js";
+import { injectedRevision, legacyLabelProblems, meshFromObjects, movedNamespaces, namespaceRevisions, podOwner, removalProblems } from "../../../components/istio/guard.js";
+import { podsOf, workloadObjects } from "./injected.js";
 
 const istio = (extra: Record<string, unknown> = {}) =>
   parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-31", version: "1.31" }], tags: { stable: "1-31" }, namespaces: { apps: "stable", batch: "1-31" }, ...extra } }, { istio: ["1.30", "1.31"] }).istio;
 
+const istiod = (rev: string) => ({ metadata: { name: `istiod-${rev}`, namespace: "istio-system", labels: { app: "istiod", "istio.io/rev": rev } } });
+const ns = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels } });
+
+describe("what the injector writes on a pod (real kube-inject output of 1.30 and 1.31)", () => {
+  it("reads the revision from the istio.io/rev annotation the injector sets (there is no such label)", () => {
+    for (const [version, rev] of [["1.30", "1-30"], ["1.31", "1-31"]] as const) {
+      for (const name of ["web", "db", "agent"]) {
+        const [pod] = podsOf(version, name);
+        expect(pod!.metadata!.annotations!["istio.io/rev"]).toBe(rev);
+        expect(pod!.metadata!.labels!["istio.io/rev"]).toBeUndefined();
+        expect(injectedRevision(pod!)).toBe(rev);
+      }
+    }
+  });
+
+  it("falls back to the revision of sidecar.istio.io/status when the annotation is missing", () => {
+    const [pod] = podsOf("1.31", "web");
+    delete pod!.metadata!.annotations!["istio.io/rev"];
+    expect(JSON.parse(pod!.metadata!.annotations!["sidecar.istio.io/status"]!).revision).toBe("1-31");
+    expect(injectedRevision(pod!)).toBe("1-31");
+  });
+
+  it("does not count a pod without a sidecar: opted out, or the status without an istio-proxy container", () => {
+    const [optedOut] = podsOf("1.30", "batch");
+    expect(optedOut!.metadata!.annotations!["sidecar.istio.io/status"]).toBeUndefined();
+    expect(injectedRevision(optedOut!)).toBeUndefined();
+    const [stripped] = podsOf("1.30", "web");
+    stripped!.spec!.containers = stripped!.spec!.containers!.filter((c) => c.name !== "istio-proxy");
+    expect(injectedRevision(stripped!)).toBeUndefined();
+  });
+
+  it("counts a native sidecar (istio-proxy in initContainers)", () => {
+    const [pod] = podsOf("1.31", "web");
+    const proxy = pod!.spec!.containers!.find((c) => c.name === "istio-proxy")!;
+    pod!.spec!.containers = pod!.spec!.containers!.filter((c) => c !== proxy);
+    pod!.spec!.initContainers = [...(pod!.spec!.initContainers ?? []), proxy];
+    expect(injectedRevision(pod!)).toBe("1-31");
+  });
+
+  it("finds the owning workload: a Deployment through its ReplicaSet, a StatefulSet or DaemonSet directly", () => {
+    expect(podOwner(podsOf("1.30", "web")[0]!)).toEqual({ kind: "Deployment", name: "web" });
+    expect(podOwner(podsOf("1.30", "db")[0]!)).toEqual({ kind: "StatefulSet", name: "db" });
+    expect(podOwner(podsOf("1.30", "agent")[0]!)).toEqual({ kind: "DaemonSet", name: "agent" });
+  });
+});
+
+describe("the observed mesh", () => {
+  const observed = () =>
+    meshFromObjects({
+      istiods: [istiod("1-30"), istiod("1-31")],
+      pods: [...podsOf("1.30", "web", 2, "apps"), ...podsOf("1.31", "db", 1, "apps"), ...podsOf("1.30", "batch", 1, "apps"), ...podsOf("1.30", "web", 1, "istio-system")],
+      namespaces: [ns("apps", { "istio.io/rev": "stable" }), ns("legacy", { "istio-injection": "enabled" }), ns("default")],
+      workloads: workloadObjects("1.30", "apps"),
+      tagWebhooks: [{ metadata: { name: "istio-revision-tag-stable", labels: { "istio.io/tag": "stable", "istio.io/rev": "1-31" } } }],
+    });
+
+  it("counts injected pods per revision, outside istio-system, and not the pods without a sidecar", () => {
+    const m = observed();
+    expect(m.revisions).toEqual(["1-30", "1-31"]);
+    expect(m.podsByRevision).toEqual({ "1-30": ["apps/web-130-0", "apps/web-130-1"], "1-31": ["apps/db-131-0"] });
+    expect(m.pods!.filter((p) => p.revision === undefined).map((p) => p.name)).toEqual(["batch-130-0"]);
+    expect(m.namespacesByLabel).toEqual({ stable: ["apps"] });
+    expect(m.legacyNamespaces).toEqual({ legacy: "enabled" });
+    expect(m.tags).toEqual({ stable: "1-31" });
+  });
+
+  it("refuses removing 1-30 while pods it really injected run, naming them", () => {
+    expect(removalProblems(istio(), observed())).toEqual([
+      "obs:istio.revisions: removing revision '1-30' is refused: 2 running pod(s) injected by it (apps/web-130-0, apps/web-130-1); restart them onto another revision first. To remove it anyway add it to obs:istio.forceRemoveRevisions.",
+    ]);
+  });
+
+  it("allows it once only pods of 1-31 and pods without a sidecar remain", () => {
+    const m = meshFromObjects({ istiods: [istiod("1-30"), istiod("1-31")], pods: [...podsOf("1.31", "web", 2, "apps"), ...podsOf("1.30", "batch", 1, "apps")], namespaces: [] });
+    expect(removalProblems(istio(), m)).toEqual([]);
+  });
+
+  it("refuses a namespace of config that carries the legacy istio-injection label, with the command that removes it", () => {
+    const p = legacyLabelProblems(istio({ namespaces: { legacy: "stable" } }), observed());
+    expect(p).toEqual([
+      "obs:istio.namespaces.legacy: namespace 'legacy' carries the legacy label istio-injection=enabled, which overrides istio.io/rev=stable in every injector webhook of the stack; remove it first (kubectl label namespace legacy istio-injection-); the next up then restarts its workloads whose pods run a sidecar of another revision than 1-31.",
+    ]);
+    expect(legacyLabelProblems(istio(), observed())).toEqual([]);
+  });
+});
+
 describe("canary guard rails", () => {
   it("resolves namespaces through tags", () => {
     expect(namespaceRevisions(istio())).toEqual({ apps: "1-31", batch: "1-31" });
-  });
-
-  it("allows removing a revision nothing uses", () => {
-    expect(removalProblems(istio(), { revisions: ["1-30", "1-31"], podsByRevision: { "1-31": ["apps/a"] }, namespacesByLabel: { stable: ["apps"] } })).toEqual([]);
-  });
-
-  it("refuses removing a revision whose injected pods still run, naming them", () => {
-    const p = removalProblems(istio(), { revisions: ["1-30", "1-31"], podsByRevision: { "1-30": ["apps/web-1", "apps/web-2"] }, namespacesByLabel: {} });
-    expect(p).toEqual(["obs:istio.revisions: removing revision '1-30' is refused: 2 running pod(s) injected by it (apps/web-1, apps/web-2); restart them onto another revision first. To remove it anyway add it to obs:istio.forceRemoveRevisions."]);
   });
 
   it("refuses removing a revision that a namespace outside the stack points at", () => {
