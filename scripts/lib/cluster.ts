@@ -3,7 +3,7 @@
 // and the istiod supervisor (scripts/lib/istiod.ts: one real istiod per revision, and the egress
 // proxy that carries the API server's webhook calls to them).
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -326,17 +326,27 @@ async function waitIstiods(supervisor: number, t0: number): Promise<void> {
   for (const e of Object.values(readIstiods(clusterDir)!.revisions)) say(e.state === "ready" ? `istiod ${e.revision} ready on 127.0.0.1:${e.ports!.http} (${Date.now() - t0} ms since up began)` : `istiod ${e.revision} cannot start: ${e.detail}`);
 }
 
-function stopIstiods(istiods: IstiodEntry[], quiet?: boolean): void {
-  for (const e of istiods) {
-    const pids = [e.pid, pidFileValue(path.join(pidDir, `istiod-${e.revision}.pid`))].filter((p): p is number => !!p);
-    for (const pid of new Set(pids)) {
-      if (!isIstiodPid(pid)) continue;
+/** The live istiods of this cluster: the supervisor's record and the pid files. */
+function istiodPids(): { revision: string; pid: number }[] {
+  const found = new Map<number, string>();
+  for (const e of Object.values(readIstiods(clusterDir)?.revisions ?? {})) if (e.pid) found.set(e.pid, e.revision);
+  for (const f of existsSync(pidDir) ? readdirSync(pidDir) : []) {
+    const rev = /^istiod-(.+)\.pid$/.exec(f)?.[1];
+    const pid = rev && pidFileValue(path.join(pidDir, f));
+    if (rev && pid) found.set(pid, rev);
+  }
+  return [...found].filter(([pid]) => isIstiodPid(pid)).map(([pid, revision]) => ({ revision, pid }));
+}
+
+function stopIstiods(istiods: { revision: string; pid: number }[], quiet?: boolean): void {
+  for (const { revision, pid } of istiods) {
+    if (isIstiodPid(pid)) {
       process.kill(pid, "SIGTERM");
       const deadline = Date.now() + 15_000;
       while (Date.now() < deadline && isIstiodPid(pid)) spawnSync("sleep", ["0.2"]);
       if (isIstiodPid(pid)) process.kill(pid, "SIGKILL");
-      if (!quiet) say(`stopped istiod ${e.revision} (pid ${pid})`);
     }
+    if (!quiet) say(`stopped istiod ${revision} (pid ${pid})`);
   }
 }
 
@@ -379,7 +389,7 @@ ${nodes.join("")}`;
 
 export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
   // the supervisor stops its istiods on SIGTERM; any left (it was killed) go by their recorded pids
-  const istiods = Object.values(readIstiods(clusterDir)?.revisions ?? {});
+  const istiods = istiodPids();
   for (const c of [...COMPONENTS].reverse()) {
     const pid = pidOf(c);
     if (pid === undefined) continue;

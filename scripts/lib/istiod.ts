@@ -69,6 +69,8 @@ const istiodsPathIn = (dir: string) => path.join(dir, "istiods.json");
 /** The supervisor's state file in a cluster folder (default: OBS_CLUSTER_DIR's). */
 export const istiodsPath = (dir = defaultClusterDir()): string => istiodsPathIn(dir);
 export const egressSocketPath = (dir: string): string => path.join(dir, "egress.sock");
+/** A revision's folder: its kubeconfig (a token of its ServiceAccount), token, and working dir `work/`. */
+export const istiodHome = (dir: string, rev: string): string => path.join(dir, "istiod", rev);
 function defaultClusterDir(): string {
   return process.env.OBS_CLUSTER_DIR ?? path.join(process.env.OBS_CACHE_DIR ?? path.join(os.homedir(), ".cache", "observability-stack"), "cluster");
 }
@@ -596,7 +598,7 @@ export class Supervisor {
       return this.retry(rev, r, 1000);
     }
     if (this.closed) return;
-    const home = path.join(this.dir, "istiod", rev);
+    const home = istiodHome(this.dir, rev);
     const work = path.join(home, "work");
     let child: ChildProcess;
     try {
@@ -716,7 +718,7 @@ current-context: istiod
       const d = [...this.deployments.values()].find((x) => revisionOf(x) === rev);
       if (!r.child || !d || Date.now() - (r.tokenAt ?? 0) < (TOKEN_SECONDS / 2) * 1000) continue;
       try {
-        await this.requestToken(path.join(this.dir, "istiod", rev), podFacts(d), r);
+        await this.requestToken(istiodHome(this.dir, rev), podFacts(d), r);
       } catch (e) {
         this.say(`istiod ${rev}: token refresh failed: ${(e as Error).message}`);
       }
@@ -754,7 +756,7 @@ current-context: istiod
     }
     if (this.file.revisions[rev] && !this.running.has(rev)) {
       delete this.file.revisions[rev];
-      rmSync(path.join(this.dir, "istiod", rev), { recursive: true, force: true });
+      rmSync(istiodHome(this.dir, rev), { recursive: true, force: true });
       this.save();
     }
   }

@@ -1,9 +1,25 @@
-// The toolchain and the embedded cluster: real engine, real provider, a Deployment made Available by kwok.
+// The toolchain and the embedded cluster: real engine, real provider, a Deployment made Available by
+// kwok; and, on a second cluster of its own, an istiod's life from `up` to `down`.
 import * as k8s from "@pulumi/kubernetes";
+import { spawn, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { getJson, inlineStack, kubeconfigPath, kubectl } from "./helpers.js";
-import { readFileSync } from "node:fs";
-import { status } from "../../scripts/lib/cluster.js";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { hostAddress, status } from "../../scripts/lib/cluster.js";
+import { isIstiodPid, readIstiods, waitForIstiod } from "../../scripts/lib/istiod.js";
+import { localClusterDir, pins, toolPath } from "../../lib/tools.js";
+
+/** `npm run cluster -- <cmd>` on another cluster folder, without blocking the test worker. */
+function clusterCli(dir: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.resolve("node_modules/tsx/dist/cli.mjs"), "scripts/cluster.ts", ...args], { env: { ...process.env, OBS_CLUSTER_DIR: dir } });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
 
 describe("embedded local cluster", () => {
   it("is healthy with kwok nodes Ready", () => {
@@ -13,6 +29,18 @@ describe("embedded local cluster", () => {
     expect(nodes.length).toBeGreaterThanOrEqual(3);
     for (const n of nodes) expect(n.status.conditions.find((c: { type: string }) => c.type === "Ready").status).toBe("True");
     expect(kubectl(["version", "-o", "json"])).toContain('"gitVersion": "v1.34.4"');
+  });
+
+  it("advertises an address of this machine (not its gateway) and keeps the API server on 127.0.0.1", () => {
+    const endpoints = getJson(["get", "endpoints", "kubernetes", "-n", "default"]);
+    const advertised = endpoints.subsets[0].addresses[0].ip;
+    expect(advertised).toBe(hostAddress());
+    expect(advertised).not.toBe("192.0.2.1");
+    const own = spawnSync("ip", ["-4", "-o", "addr", "show"], { encoding: "utf8" }).stdout;
+    expect(own).toContain(` ${advertised}/`);
+    const apiPort = status().state!.ports.apiserver;
+    const listen = spawnSync("ss", ["-tlnH", `sport = :${apiPort}`], { encoding: "utf8" }).stdout.trim().split("\n");
+    expect(listen.map((l) => l.trim().split(/\s+/)[3])).toEqual([`127.0.0.1:${apiPort}`]);
   });
 
   it("binds a PersistentVolumeClaim and completes a Job", async () => {
@@ -57,5 +85,39 @@ spec:
     expect(destroy.summary.result).toBe("succeeded");
     expect(kubectl(["get", "deployment", "smoke", "-n", "default", "--ignore-not-found"]).trim()).toBe("");
     await stack.workspace.removeStack("smoke");
+  });
+
+  it("on a cluster of its own: istioctl's render applied starts an istiod; status lists it; down stops it, also after the supervisor was killed", async () => {
+    const dir = `${localClusterDir()}-life`;
+    const t0 = Date.now();
+    const up = await clusterCli(dir, "up");
+    expect(up.code, up.out).toBe(0);
+    try {
+      const kc = path.join(dir, "kubeconfig");
+      const render = spawnSync(toolPath("istioctl", "1.30"), ["manifest", "generate", "--set", "profile=minimal", "--set", "revision=1-30"], { encoding: "utf8" });
+      expect(render.status, render.stderr).toBe(0);
+      const kctl = (args: string[], input?: string) => spawnSync(toolPath("kubectl"), ["--kubeconfig", kc, ...args], { encoding: "utf8", input });
+      expect(kctl(["create", "namespace", "istio-system"]).status).toBe(0);
+      const applied = kctl(["apply", "-f", "-"], render.stdout);
+      expect(applied.status, applied.stderr).toBe(0);
+      const tApplied = Date.now();
+      const e = await waitForIstiod("1-30", 120, dir);
+      console.log(`[e2e cluster] second cluster up ${((tApplied - t0) / 1000).toFixed(1)}s; istiod 1-30 ready ${((Date.now() - tApplied) / 1000).toFixed(1)}s after the render was applied (process start -> /ready ${e.readySeconds}s)`);
+      expect(e.imageTag).toBe(pins.istioctl.versions["1.30"]!.imageTag);
+      const st = await clusterCli(dir, "status");
+      expect(st.code, st.out).toBe(0);
+      expect(st.out).toMatch(new RegExp(`istiod 1-30 +1\\.30 ready \\(pid ${e.pid}, ready in [\\d.]+s\\); webhooks 127\\.0\\.0\\.1:${e.ports!.https}, xds 127\\.0\\.0\\.1:${e.ports!.secureGrpc}, monitoring 127\\.0\\.0\\.1:${e.ports!.monitoring}`));
+      // a killed supervisor leaves its istiod running: down still stops it, by its recorded pid
+      process.kill(readIstiods(dir)!.supervisorPid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 500));
+      expect(isIstiodPid(e.pid!)).toBe(true);
+      const down = await clusterCli(dir, "down");
+      expect(down.code, down.out).toBe(0);
+      expect(down.out).toContain(`stopped istiod 1-30 (pid ${e.pid})`);
+      expect(isIstiodPid(e.pid!)).toBe(false);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      if (existsSync(dir)) await clusterCli(dir, "down");
+    }
   });
 });
