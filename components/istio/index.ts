@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
 import { type KubeObject, registerObjects } from "../k8s/objects.js";
 import { ISTIO_NAMESPACE, MANAGED_BY_LABELS } from "../k8s/labels.js";
-import { buildOverlay, TRACING_PROVIDER } from "./overlay.js";
+import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "./overlay.js";
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
 import { defaultValidator, ISTIOD_OWNED_FIELDS, initialFailurePolicy, shapeInstall, tagWebhook, withoutFailurePolicy } from "./shape.js";
@@ -35,7 +35,7 @@ export function renderRevisions(args: Pick<IstioControlPlaneArgs, "istio" | "zip
   return istio.revisions.map((revision) => {
     const overlay = buildOverlay({ istio, revision, withGateways: revision.name === gatewayRevision, zipkinHost: args.zipkinHost });
     const result = renderManifest(revision.version, overlay);
-    return { revision: revision.name, version: revision.version, objects: result.objects, cacheHit: result.cacheHit };
+    return { revision: revision.name, version: revision.version, objects: [...result.objects, ...gatewayDisruptionBudgets(result.objects)], cacheHit: result.cacheHit };
   });
 }
 

@@ -546,7 +546,8 @@ export class Supervisor {
     if (!d) return this.remove(rev);
     const r = this.running.get(rev) ?? { backoffMs: 1000 };
     this.running.set(rev, r);
-    const spec = JSON.stringify([d.spec.template.spec.containers, d.spec.template.spec.serviceAccountName, d.spec.template.metadata?.labels]);
+    // what a new pod would differ in (containers, account, labels, annotations: `kubectl rollout restart` too)
+    const spec = JSON.stringify([d.spec.template.spec.containers, d.spec.template.spec.serviceAccountName, d.spec.template.metadata?.labels, d.spec.template.metadata?.annotations]);
     if (r.child && r.spec === spec) return;
     if (r.child) {
       this.say(`istiod ${rev}: its Deployment changed; restarting`);

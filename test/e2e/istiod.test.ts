@@ -20,14 +20,14 @@ const IMAGE_TAG = pins.istioctl.versions[VERSION]!.imageTag;
 const { timings, timed } = stopwatch();
 
 /**
- * istiod metrics the stack queries that only a connected proxy produces: no Envoy runs here (kwok
- * only reports pods as running), so these are checked by name in the pinned Istio source instead.
- * (pilot_xds_pushes does appear: istioctl's xDS request below is a push.)
+ * istiod metrics the stack queries that only connected proxies produce: no Envoy runs here (kwok
+ * only reports pods as running), so these need not appear and are checked by name in the pinned
+ * Istio source instead. pilot_xds_pushes is not among them: istioctl's xDS request below is a push.
  */
 const NEEDS_ENVOY: Record<string, string> = {
   [ISTIOD.xdsInternalErrors]: "counted when building or sending xDS for a connected proxy fails",
   [ISTIOD.xdsRejects]: "counted when a proxy NACKs a config",
-  [ISTIOD.xdsClients]: "gauge of connected proxies, set when one connects",
+  [ISTIOD.xdsClients]: "gauge of connected proxies by version; exported only once one has connected (istioctl's short xDS request may or may not have set it)",
   [ISTIOD.proxyConvergence]: "observed when a push to a proxy completes",
 };
 
@@ -161,7 +161,6 @@ spec:
     expect(existsSync(source), source).toBe(true);
     for (const name of Object.values(ISTIOD)) {
       if (NEEDS_ENVOY[name]) {
-        expect(families.has(name), `${name} appears now: drop it from NEEDS_ENVOY`).toBe(false);
         const defined = spawnSync("grep", ["-rlF", "--include=*.go", "--exclude=*_test.go", `"${name}"`, path.join(source, "pilot"), path.join(source, "pkg")], { encoding: "utf8" }).stdout.trim();
         expect(defined, `${name} (${NEEDS_ENVOY[name]}) is not defined in ${source}`).not.toBe("");
       } else expect(families.has(name), `${name} is not in istiod's /metrics`).toBe(true);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../config/index.js";
-import { buildOverlay, TRACING_PROVIDER } from "../../../components/istio/overlay.js";
+import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "../../../components/istio/overlay.js";
+import type { KubeObject } from "../../../components/k8s/objects.js";
 import { ACCESS_LOG_FIELDS } from "../../../components/mesh/access-log.js";
 
 const cfg = (istio: Record<string, unknown> = {}) =>
@@ -52,7 +53,31 @@ describe("IstioOperator overlay", () => {
     expect(a.spec.components.pilot.k8s.hpaSpec).toBeUndefined();
     expect(a.spec.values.pilot.autoscaleEnabled).toBe(false);
     expect(b.spec.components.pilot.k8s.hpaSpec).toEqual({ minReplicas: 2, maxReplicas: 5 });
-    expect(b.spec.components.pilot.k8s.resources.requests).toEqual({ cpu: "1", memory: "1Gi" });
+    expect(b.spec.components.pilot.k8s.resources.requests).toMatchObject({ cpu: "1", memory: "1Gi" });
+    // the HPA owns replicas: the overlay names none, so istioctl renders none
+    expect(b.spec.components.pilot.k8s).not.toHaveProperty("replicaCount");
+    expect(b.spec.values.pilot).toMatchObject({ autoscaleEnabled: true, autoscaleMin: 2, autoscaleMax: 5 });
+  });
+
+  it("spreads gateways over nodes (preferred, so a 100 % surge still fits) only with more than one replica", () => {
+    const one = cfg({ gateways: { ingress: true, egress: true, replicas: 1 } });
+    const three = cfg({ gateways: { ingress: true, egress: true, replicas: 3 } });
+    const a = buildOverlay({ istio: one, revision: one.revisions[0]!, withGateways: true, zipkinHost: "z" }) as Overlay;
+    const b = buildOverlay({ istio: three, revision: three.revisions[0]!, withGateways: true, zipkinHost: "z" }) as Overlay;
+    expect(a.spec.components.ingressGateways[0].k8s.affinity).toBeUndefined();
+    expect(a.spec.components.egressGateways[0].k8s.affinity).toBeUndefined();
+    const anti = b.spec.components.ingressGateways[0].k8s.affinity.podAntiAffinity;
+    expect(anti.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(anti.preferredDuringSchedulingIgnoredDuringExecution[0]).toEqual({ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { istio: "ingressgateway" } } } });
+    expect(b.spec.components.egressGateways[0].k8s.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector).toEqual({ matchLabels: { istio: "egressgateway" } });
+  });
+
+  it("gives each gateway Deployment with more than one replica a PodDisruptionBudget on its own selector", () => {
+    const deployment = (name: string, replicas: number): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: "istio-system", labels: { app: name } }, spec: { replicas, selector: { matchLabels: { app: name, istio: name.replace("istio-", "") } } } });
+    const pdbs = gatewayDisruptionBudgets([deployment("istio-ingressgateway", 3), deployment("istio-egressgateway", 1), deployment("istiod-1-30", 3)]);
+    expect(pdbs).toEqual([
+      { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "istio-ingressgateway", namespace: "istio-system", labels: { app: "istio-ingressgateway" } }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: "istio-ingressgateway", istio: "ingressgateway" } } } },
+    ]);
   });
 
   it("leaves the access log off when config says so", () => {
