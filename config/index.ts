@@ -20,7 +20,7 @@ export const schema = {
     },
     { doc: "where the stack goes: exactly one of context or renderDir" },
   ),
-  retainOnDelete: bool({ doc: "keep CRDs, namespaces and stateful objects in the cluster when they leave the stack or on destroy (off only where data is disposable)", default: true }),
+  retainOnDelete: bool({ doc: "keep what holds data in the cluster on destroy or when it leaves the stack: CRDs, namespaces and the data volumes in them (off only where data is disposable)", default: true }),
   istio: istioSchema,
   namespace: dnsLabel({ doc: "namespace of the observability components (was obs:tracing.namespace)", default: "observability" }),
   clusterDomain: str({ doc: "the cluster's DNS domain, used in every in-cluster Service host the stack writes", default: "cluster.local", pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, patternDoc: "a DNS domain such as cluster.local" }),

@@ -1,12 +1,12 @@
 // The embedded local control plane; the usage is below (--help).
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
-import { clusterDir, down, kubeconfigPath, status, up } from "./lib/cluster.js";
+import { clusterDir, down, kubeconfigPath, reset, status, up } from "./lib/cluster.js";
 
-const COMMANDS = ["up", "down", "status", "kubeconfig"] as const;
+const COMMANDS = ["up", "down", "reset", "status", "kubeconfig"] as const;
 
 const USAGE = `
-usage: npm run cluster -- up|down|status|kubeconfig
+usage: npm run cluster -- up|down|reset|status|kubeconfig
 
 The embedded local control plane: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler on 127.0.0.1, plus kwok simulating the nodes. No container runs, except
@@ -14,8 +14,11 @@ istiod: one real pilot-discovery process per istiod Deployment in istio-system, 
 the istiod supervisor (which also carries the API server's webhook calls to them).
 
 commands:
-  up          starts it (already up: nothing to do; a stale state is stopped and started fresh)
+  up          starts it; already up: nothing to do; components that died (a killed run, a
+              crash) start again on the kept data, CA and ports; a state folder from an
+              incompatible version is removed and a fresh cluster started (said in one line)
   down        stops the processes it started (istiods included) and removes its state
+  reset       removes its state (all its data) and starts a fresh, empty cluster
   status      each component's pid, the API server's health and each istiod's state and ports;
               exit 1 unless all components run and /readyz is ok
   kubeconfig  prints the path of its admin kubeconfig
@@ -44,6 +47,9 @@ async function main(cmd: (typeof COMMANDS)[number]): Promise<number> {
   switch (cmd) {
     case "up":
       await up();
+      return 0;
+    case "reset":
+      await reset();
       return 0;
     case "down":
       down();

@@ -3,8 +3,8 @@ import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, isMain, UsageError } from "./lib/args.js";
-import { up as clusterUp } from "./lib/cluster.js";
-import { projectProgram, pulumiEnv, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
+import { status as clusterStatus, up as clusterUp } from "./lib/cluster.js";
+import { projectProgram, pulumiEnv, recoverInterruptedRun, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
 import { namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig } from "../config/target.js";
 import { ConfigError } from "../config/index.js";
@@ -116,6 +116,8 @@ async function main(): Promise<number> {
   if (runsProgram(cmd)) void projectProgram.preload?.().catch(() => undefined); // a failing import is reported when the program runs
   if (stack === "local") await clusterUp();
   await selectStackAsync(stack, env);
+  // what a killed run left: its processes, the stack's lock, its pending operations
+  await recoverInterruptedRun(env, stack, cmd);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a === "-j" || a.startsWith("--json")) ? ["--diff"] : [];
   if (summary) {
     // the JSON plan, then the reviewer's Markdown from it (secret values never printed); a failed
@@ -127,6 +129,7 @@ async function main(): Promise<number> {
     return r.code;
   }
   const { code } = await runWithProgram(projectProgram, [cmd, "--stack", stack, ...extra, ...rest], env);
+  if (code !== 0 && stack === "local" && !clusterStatus().healthy) console.error(`npm run ${cmd}: the local cluster is down (its API server does not answer): npm run cluster -- up starts it again with its data, or npm run ${cmd} does`);
   return code;
 }
 

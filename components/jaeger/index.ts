@@ -51,7 +51,10 @@ export interface JaegerArgs {
   readonly clusterDomain: string;
   /** The parsed `obs:jaeger` section. */
   readonly config: JaegerConfig;
-  /** Keep the StatefulSets and their Services in the cluster when they leave the stack. */
+  /**
+   * Whether the stack keeps its data on destroy. The StatefulSets' data volumes outlive them anyway
+   * (retention policy Retain); what keeps them is the namespace, retained by the stack.
+   */
   readonly retainOnDelete: boolean;
 }
 
@@ -85,7 +88,9 @@ export class Jaeger extends pulumi.ComponentResource {
     // Host names need the namespace as text; apply only shapes data, never resources.
     const build = <T>(f: (ns: string) => T): pulumi.Output<T> => namespace.apply(f);
     const meta = (app: string, objectName: pulumi.Input<string>) => ({ name: objectName, namespace, labels: backendLabels(app, name) });
-    const stateful: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: args.retainOnDelete };
+    // Not retained on destroy: a kept StatefulSet would run on without what it reads. The data
+    // volumes stay (the claims' retention policy is Retain) in the namespace the stack keeps.
+    const stateful: pulumi.CustomResourceOptions = { parent: this };
     const disruptionBudget = (app: string) => new k8s.policy.v1.PodDisruptionBudget(`${name}-${app}`, { metadata: meta(app, app), spec: disruptionBudgetSpec(app) }, { parent: this });
 
     // ---- Kafka ----

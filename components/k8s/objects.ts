@@ -62,9 +62,12 @@ export const FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager";
 
 type Metadata = pulumi.Input<Record<string, unknown>> | undefined;
 
-/** `metadata` with `extra` annotations added; only what is an Output is lifted (a name unknown at preview stays a separate unknown). */
-export function withAnnotations(metadata: Metadata, extra: Record<string, string>): pulumi.Input<Record<string, unknown>> {
-  const add = (annotations: Record<string, unknown> | undefined) => ({ ...(annotations ?? {}), ...extra });
+/**
+ * `metadata` with `defaults` among its annotations where it has none of that key (an object's own
+ * value wins); only what is an Output is lifted (a name unknown at preview stays a separate unknown).
+ */
+export function withDefaultAnnotations(metadata: Metadata, defaults: Record<string, string>): pulumi.Input<Record<string, unknown>> {
+  const add = (annotations: Record<string, unknown> | undefined) => ({ ...defaults, ...(annotations ?? {}) });
   if (pulumi.Output.isInstance(metadata) || metadata instanceof Promise) return pulumi.output(metadata).apply((m) => ({ ...m, annotations: add(m?.annotations as Record<string, unknown> | undefined) }));
   const m = (metadata ?? {}) as Record<string, unknown>;
   const annotations = m.annotations as pulumi.Input<Record<string, unknown>> | undefined;
@@ -72,7 +75,8 @@ export function withAnnotations(metadata: Metadata, extra: Record<string, string
 }
 
 /**
- * Stack transformation: every Kubernetes object of the stack is applied with FIELD_MANAGER.
+ * Stack transformation: every Kubernetes object of the stack is applied with FIELD_MANAGER,
+ * unless it names its own (a Patch that must own only what it sets, e.g. the canary migration's).
  * Registered by the program for a live cluster (a rendered manifest has no field manager).
  */
 export const fixedFieldManager: pulumi.ResourceTransformation = (args) => {
@@ -81,7 +85,7 @@ export const fixedFieldManager: pulumi.ResourceTransformation = (args) => {
   // it patches would make each apply drop the fields the other one set
   if (args.type.endsWith("Patch")) return undefined;
   const props = args.props as { metadata?: Metadata };
-  return { props: { ...args.props, metadata: withAnnotations(props.metadata, { [FIELD_MANAGER_ANNOTATION]: FIELD_MANAGER }) }, opts: args.opts };
+  return { props: { ...args.props, metadata: withDefaultAnnotations(props.metadata, { [FIELD_MANAGER_ANNOTATION]: FIELD_MANAGER }) }, opts: args.opts };
 };
 
 /**

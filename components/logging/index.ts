@@ -48,7 +48,10 @@ export interface LoggingArgs {
   readonly elasticPassword: pulumi.Input<string>;
   /** Password Kibana's `kibana_system` user gets from the bootstrap Job (a Pulumi secret). */
   readonly kibanaPassword: pulumi.Input<string>;
-  /** Keep the Elasticsearch StatefulSet (and so its data) when it leaves the stack. */
+  /**
+   * Whether the stack keeps its data on destroy. The data volumes outlive the StatefulSet anyway
+   * (retention policy Retain); what keeps them is the namespace, retained by the stack.
+   */
   readonly retainOnDelete: boolean;
   /** Cluster name Elasticsearch reports (default: the component's name). */
   readonly clusterName?: string;
@@ -149,7 +152,10 @@ export class Logging extends pulumi.ComponentResource {
     this.elasticsearch = new k8s.apps.v1.StatefulSet(
       `${name}-es`,
       { metadata: meta(n.es, "elasticsearch"), spec: esYml.apply((yml) => esStatefulSetSpec({ instance: name, names: n, config: cfg.elasticsearch, configHash: configHash(yml) })) },
-      { parent: this, retainOnDelete: args.retainOnDelete, dependsOn: [this.certsJob, esConfig, headless, ...secrets] },
+      // Not retained on destroy: a kept StatefulSet would run on without the Secrets and ConfigMaps it
+      // reads. Its data volumes stay (the claims' retention policy is Retain), and with a kept
+      // namespace the next up's StatefulSet mounts them again.
+      { parent: this, dependsOn: [this.certsJob, esConfig, headless, ...secrets] },
     );
     if (cfg.elasticsearch.nodes > 1) {
       new k8s.policy.v1.PodDisruptionBudget(`${name}-es`, { metadata: meta(n.es, "elasticsearch"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels("elasticsearch", name) } } }, { parent: this });

@@ -270,8 +270,10 @@ export async function up(): Promise<void> {
   }
   if (existsSync(clusterDir)) {
     const s = readState();
-    const why = !s ? "no readable state" : s.format !== STATE_FORMAT || s.kubernetesVersion !== pins.kubernetes.version ? `state from another version (${s.kubernetesVersion})` : "some components are not running (stale pids from a killed run?)";
-    say(`found ${clusterDir} with ${why}: stopping what is left and starting fresh`);
+    // a dead component comes back on the same data, CA and ports; only a state this code cannot run is wiped
+    if (s && compatible(s)) return restart(s, st.components);
+    const why = !s ? "no readable state" : `a state from another version (format ${s.format}, Kubernetes ${s.kubernetesVersion}; this code: format ${STATE_FORMAT}, Kubernetes ${pins.kubernetes.version})`;
+    say(`${clusterDir} holds ${why}: removing it and starting a fresh, empty cluster`);
     down({ quiet: true });
   }
   const t0 = Date.now();
@@ -311,6 +313,45 @@ export async function up(): Promise<void> {
     down({ quiet: true, keepLogs: true });
     throw e;
   }
+}
+
+/** Whether a kept state folder is one this code runs as it is: same format and Kubernetes, its CA and etcd data there. */
+function compatible(s: State): boolean {
+  return s.format === STATE_FORMAT && s.kubernetesVersion === pins.kubernetes.version && existsSync(path.join(pkiDir, "ca.crt")) && existsSync(path.join(clusterDir, "etcd"));
+}
+
+/**
+ * Brings a cluster whose components died (a killed run, a crash, a reboot) back as it was: each
+ * component that is not running starts again with the same data directory, CA and ports, in
+ * start order, and is waited for as at a fresh start. Nothing is wiped, also when this fails.
+ */
+async function restart(s: State, components: ComponentStatus[]): Promise<void> {
+  const t0 = Date.now();
+  const log = (c: Component) => path.join(logDir, `${c}.log`);
+  const dead = components.filter((c) => !c.running).map((c) => c.name);
+  say(dead.length ? `${dead.join(", ")} not running: starting ${dead.length === 1 ? "it" : "them"} again on the kept data, CA and ports (${clusterDir})` : `every component runs but the API server is not ready: waiting for it`);
+  for (const c of COMPONENTS) {
+    if (!dead.includes(c)) continue;
+    const pid = start(c, ...argsFor(c, s));
+    if (c === "etcd") await waitFor("etcd", 30, () => run()`curl -s --max-time 2 ${`http://127.0.0.1:${s.ports.etcd}/health`}`.stdout.includes('"health":"true"'), log(c));
+    if (c === "kube-controller-manager") await waitFor(c, 60, () => healthy(s.ports.controllerManager, "/healthz"), log(c));
+    if (c === "kube-scheduler") await waitFor(c, 60, () => healthy(s.ports.scheduler, "/healthz"), log(c));
+    if (c === "kwok") await waitFor(`${NODE_COUNT} kwok nodes Ready`, 60, () => readyNodes() >= NODE_COUNT, log(c));
+    if (c === "istiod-supervisor") await waitIstiods(pid, t0);
+    // the API server also once etcd is back (it may have lost it), before the components that need it
+    if (c === "kube-apiserver" || (c === "etcd" && !dead.includes("kube-apiserver"))) await waitFor("kube-apiserver", 90, () => healthy(s.ports.apiserver, "/readyz"), log("kube-apiserver"));
+  }
+  if (!dead.length) await waitFor("kube-apiserver", 90, () => healthy(s.ports.apiserver, "/readyz"), log("kube-apiserver"));
+  say(`up again in ${((Date.now() - t0) / 1000).toFixed(1)}s with its data: API server https://127.0.0.1:${s.ports.apiserver}; kubeconfig ${kubeconfigPath}`);
+}
+
+/** Stops the cluster and removes its state folder (its data), then starts a fresh one: `npm run cluster -- reset`. */
+export async function reset(): Promise<void> {
+  if (existsSync(clusterDir)) {
+    down({ quiet: true });
+    say(`removed ${clusterDir} (reset): starting a fresh, empty cluster`);
+  }
+  await up();
 }
 
 /**

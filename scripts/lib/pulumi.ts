@@ -4,7 +4,8 @@
 // CLI connects to it with `--client` (what the Automation API does for inline programs). So no
 // pulumi-language-nodejs binary is needed: the module proxy here does not serve it.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { $ } from "zx/core";
@@ -35,6 +36,8 @@ export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_HOME: process.env.PULUMI_HOME ?? defaultPulumiHome,
     PULUMI_BACKEND_URL: o.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? defaultBackend,
+    // inherited by the CLI and the providers it starts: a later run can tell what this one left
+    [RUN_MARK]: ownMark(),
   };
   if (o.passphrase) env.PULUMI_CONFIG_PASSPHRASE = o.passphrase;
   else if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
@@ -96,10 +99,11 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   const { LanguageServer } = require("@pulumi/pulumi/automation/server");
   const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
   const server = new grpc.Server({ "grpc.max_receive_message_length": 1024 * 1024 * 400 });
-  const languageServer = new LanguageServer(program);
+  const languageServer = new LanguageServer(reportedOnce(program));
   server.addService(langrpc.LanguageRuntimeService, languageServer);
   const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
   const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"] });
+  const stopOnSignal = stopTreeOnSignal(child);
   // the CLI needs about a second before it asks for the program: load the program's modules meanwhile
   if (runsProgram(args[0]!)) program.preload?.().catch(() => undefined);
   let stdout = "";
@@ -108,9 +112,272 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   child.stderr?.on("data", (d) => ((stderr += d), process.stderr.write(d)));
   const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
   server.forceShutdown();
+  const signal = stopOnSignal();
+  if (signal) process.exit(signal === "SIGINT" ? 130 : 143);
   return { code, stdout, stderr };
 }
 
 /** The project program: index.ts's default export. Importing it has no side effects, so it can be preloaded. */
 const importProgram = () => import(path.join(repoRoot, "index.ts"));
 export const projectProgram: Program = Object.assign(async () => (await importProgram()).default(), { preload: importProgram });
+
+/**
+ * The program with its RunErrors (config and guard errors: the message is the whole story)
+ * reported once. The in-process language server both logs a RunError and returns it to the
+ * engine, which prints each; an error it reads as a gRPC cancellation is returned only. The run
+ * still fails: the language server turns what it collected into the run's error.
+ */
+function reportedOnce(program: Program): Program {
+  const grpc = require("@grpc/grpc-js");
+  const { RunError } = require("@pulumi/pulumi/errors");
+  return Object.assign(
+    async () => {
+      try {
+        return await program();
+      } catch (e) {
+        if (!RunError.isInstance(e)) throw e;
+        throw Object.assign(new Error((e as Error).message), { code: grpc.status.CANCELLED });
+      }
+    },
+    program.preload ? { preload: program.preload } : {},
+  );
+}
+
+// ---- interrupted runs: processes left behind, stale locks, pending operations ----
+
+/** Environment mark of the processes a script starts (the CLI, and through it the providers): `<pid>:<start>` of the script. */
+export const RUN_MARK = "OBS_STACK_RUN";
+
+/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or undefined when it does not run. */
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const ownMark = () => `${process.pid}:${startTicks(process.pid) ?? "0"}`;
+
+/** Whether the script a mark names still runs (the same pid with the same start time). */
+const markAlive = (mark: string) => {
+  const [pid, start] = mark.split(":");
+  return startTicks(Number(pid)) === start;
+};
+
+export interface MarkedProcess {
+  readonly pid: number;
+  readonly mark: string;
+  readonly command: string;
+}
+
+/** Processes of this machine carrying a RUN_MARK (only those one of these scripts started, directly or not). */
+export function markedProcesses(): MarkedProcess[] {
+  const found: MarkedProcess[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!pid || pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      const mark = environ.find((v) => v.startsWith(`${RUN_MARK}=`))?.slice(RUN_MARK.length + 1);
+      if (!mark) continue;
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]!;
+      found.push({ pid, mark, command: path.basename(command) });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+function killAll(procs: readonly MarkedProcess[]): MarkedProcess[] {
+  return procs.filter((p) => {
+    try {
+      process.kill(p.pid, "SIGKILL");
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Stops what a killed run of these scripts left running: processes whose mark names a script
+ * that no longer runs (the provider runs in its own process group, so killing the script's
+ * group leaves it behind). Nothing else is touched: a process without the mark, or whose script
+ * still runs, is not ours to stop. Says what it stopped in one line.
+ */
+export function stopLeftovers(): MarkedProcess[] {
+  const stopped = killAll(markedProcesses().filter((p) => !markAlive(p.mark)));
+  if (stopped.length) console.log(`[recover] stopped ${stopped.length} process(es) a killed run left running: ${stopped.map((p) => `${p.command} (pid ${p.pid})`).join(", ")}`);
+  return stopped;
+}
+
+/**
+ * On SIGINT or SIGTERM while the CLI runs: the CLI gets one SIGINT (it cancels, saves its state
+ * and stops its providers), a second signal or 30 s later it is killed; once it has exited, any
+ * process this script started that is still running (a provider) is killed. The returned
+ * function, called when the CLI has exited, removes the handlers and tells whether a signal came.
+ */
+function stopTreeOnSignal(child: import("node:child_process").ChildProcess): () => NodeJS.Signals | undefined {
+  let received: NodeJS.Signals | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (received) {
+      child.kill("SIGKILL");
+      return;
+    }
+    received = signal;
+    console.error(`\n[stop] ${signal}: stopping pulumi (it saves what it has done and stops its providers; again to kill it)`);
+    // Ctrl-C at a terminal reaches the CLI too (same process group): a second SIGINT would kill it
+    if (!(signal === "SIGINT" && process.stdin.isTTY)) child.kill("SIGINT");
+    timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+    if (timer) clearTimeout(timer);
+    if (!received) return undefined;
+    const own = ownMark();
+    const stopped = killAll(markedProcesses().filter((p) => p.mark === own));
+    console.error(`[stop] pulumi exited${stopped.length ? `; stopped ${stopped.map((p) => `${p.command} (pid ${p.pid})`).join(", ")}` : ""}; the next run clears a lock or pending operations it left`);
+    return received;
+  };
+}
+
+/** A lock file of the DIY backend (pulumi pkg/backend/diy/lock.go: `.pulumi/locks/<org>/<project>/<stack>/<id>.json`). */
+export interface StackLock {
+  readonly file: string;
+  readonly pid: number;
+  readonly username: string;
+  readonly hostname: string;
+  readonly timestamp: string;
+}
+
+const backendDir = (env: NodeJS.ProcessEnv): string | undefined => (env.PULUMI_BACKEND_URL?.startsWith("file://") ? env.PULUMI_BACKEND_URL.slice("file://".length) : undefined);
+
+/** The locks of `stack` of this project in a file backend (none for other backends: they lock in their service). */
+export function stackLocks(env: NodeJS.ProcessEnv, stack: string): StackLock[] {
+  const dir = backendDir(env);
+  if (!dir) return [];
+  const root = path.join(dir, ".pulumi", "locks");
+  const locks: StackLock[] = [];
+  const walk = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.name.endsWith(".json") && path.basename(d) === stack && [PROJECT, "locks"].includes(path.basename(path.dirname(d)))) {
+        try {
+          const l = JSON.parse(readFileSync(f, "utf8"));
+          locks.push({ file: f, pid: Number(l.pid), username: String(l.username ?? "?"), hostname: String(l.hostname ?? "?"), timestamp: String(l.timestamp ?? "?") });
+        } catch {
+          // being written or removed this instant
+        }
+      }
+    }
+  };
+  walk(root);
+  return locks;
+}
+
+const PROJECT = "observability-stack";
+
+/** Whether a lock's pulumi process runs on this machine: its pid is a pulumi process started no later than the lock. */
+export function lockHolderRuns(l: StackLock): boolean {
+  if (l.hostname !== os.hostname()) return true; // another machine: it cannot be checked from here
+  try {
+    const argv0 = readFileSync(`/proc/${l.pid}/cmdline`, "utf8").split("\0")[0]!;
+    if (!path.basename(argv0).startsWith("pulumi")) return false;
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))![1]);
+    const started = (btime + Number(startTicks(l.pid)) / 100) * 1000;
+    const locked = Date.parse(l.timestamp);
+    return Number.isNaN(locked) || started <= locked + 2000;
+  } catch {
+    return false;
+  }
+}
+
+const describeLock = (l: StackLock) => `pulumi pid ${l.pid} of ${l.username}@${l.hostname} since ${l.timestamp}`;
+
+/** A stack locked by a run that may still be going: the message names the holder and how to clear it. */
+export class StackLockedError extends Error {}
+
+/**
+ * Clears the stack's locks whose pulumi process no longer runs on this machine (one line each);
+ * a lock held by a running process, or by another machine, is an error naming its holder.
+ */
+export function clearStaleLocks(env: NodeJS.ProcessEnv, stack: string): void {
+  for (const l of stackLocks(env, stack)) {
+    if (!lockHolderRuns(l)) {
+      rmSync(l.file, { force: true });
+      console.log(`[recover] stack ${stack}: cleared the lock of ${describeLock(l)}, which no longer runs (a killed run)`);
+      continue;
+    }
+    const where = l.hostname === os.hostname() ? "a run still going on this machine" : "a run on another machine (this one cannot tell whether it still runs)";
+    throw new StackLockedError(`stack ${stack} is locked by ${where}: ${describeLock(l)}. Wait for it to end, or stop it and clear the lock: npm run cancel -- --stack ${stack}`);
+  }
+}
+
+interface Checkpoint {
+  deployment?: { pending_operations?: { type: string; resource: { urn: string } }[] };
+}
+
+/** The stack's state as `pulumi stack export` gives it (undefined for a stack with no state yet). */
+async function exportState(env: NodeJS.ProcessEnv, stack: string): Promise<Checkpoint | undefined> {
+  const dir = backendDir(env);
+  if (dir) {
+    // the plain checkpoint file: a look at it costs no CLI start when nothing is pending
+    const file = path.join(dir, ".pulumi", "stacks", PROJECT, `${stack}.json`);
+    if (existsSync(file) && !readFileSync(file, "utf8").includes('"pending_operations"')) return undefined;
+  }
+  const r = await pulumiAsync(["stack", "export", "--stack", stack], env);
+  return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+}
+
+const shortUrn = (urn: string) => urn.split("::").slice(-2).join(" ");
+
+/**
+ * Operations a killed run left pending. Every object of the stack has a fixed name and is
+ * applied with one field manager, so the next `up` applies them again and takes over whatever
+ * they had created: the state forgets them (stack export, import) and the engine's warning does
+ * not repeat on every later run. `preview` leaves the state alone and only says so.
+ */
+export async function clearPendingOperations(env: NodeJS.ProcessEnv, stack: string, command: string): Promise<void> {
+  const state = await exportState(env, stack);
+  const pending = state?.deployment?.pending_operations ?? [];
+  if (!state || !pending.length) return;
+  const list = pending.map((op) => `${op.type} ${shortUrn(op.resource.urn)}`).join(", ");
+  if (command === "preview") {
+    console.log(`[recover] stack ${stack}: ${pending.length} operation(s) of a killed run are pending (${list}); the next npm run up clears them and applies them again`);
+    return;
+  }
+  delete state.deployment!.pending_operations;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "obs-pending-"));
+  try {
+    const file = path.join(dir, "state.json");
+    writeFileSync(file, JSON.stringify(state));
+    const r = await pulumiAsync(["stack", "import", "--file", file, "--stack", stack], env);
+    if (r.status !== 0) throw new Error(`clearing the pending operations of stack ${stack} failed: ${(r.stderr || r.stdout).trim()}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const next = command === "up" ? "this up applies them again and takes over what they created" : "npm run up applies them again and takes over what they created";
+  console.log(`[recover] stack ${stack}: cleared ${pending.length} operation(s) a killed run left pending (${list}); ${next}`);
+}
+
+/** Everything a killed run may have left, before a command runs: its processes, the lock, pending operations. */
+export async function recoverInterruptedRun(env: NodeJS.ProcessEnv, stack: string, command: string): Promise<void> {
+  stopLeftovers();
+  clearStaleLocks(env, stack);
+  await clearPendingOperations(env, stack, command);
+}

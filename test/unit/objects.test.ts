@@ -22,6 +22,12 @@ describe("the fixed field manager", () => {
     expect(FIELD_MANAGER_ANNOTATION).toBe("pulumi.com/patchFieldManager");
   });
 
+  it("leaves an object's own field manager, and Patches (they own only what they set) alone", async () => {
+    const r = transform("kubernetes:apps/v1:Deployment", { metadata: { name: "web", annotations: { [FIELD_MANAGER_ANNOTATION]: "other-manager" } } }, custom);
+    expect(await resolved((r!.props.metadata as { annotations: Record<string, string> }).annotations)).toEqual({ [FIELD_MANAGER_ANNOTATION]: "other-manager" });
+    expect(transform("kubernetes:apps/v1:DeploymentPatch", { metadata: { name: "web" } }, custom)).toBeUndefined();
+  });
+
   it("leaves the provider, components and other packages alone", () => {
     expect(transform("pulumi:providers:kubernetes", {}, custom)).toBeUndefined();
     expect(transform("kubernetes:yaml/v2:ConfigGroup", {}, component)).toBeUndefined();

@@ -137,18 +137,17 @@ describe("Logging component", () => {
     expect(parse(one(K.cm, "nommap-es-config").inputs.data["elasticsearch.yml"])["node.store.allow_mmap"]).toBe(false);
   });
 
-  it("orders certificates -> Elasticsearch -> bootstrap -> Kibana, and retains the StatefulSet only when asked", async () => {
+  it("orders certificates -> Elasticsearch -> bootstrap -> Kibana; destroy never leaves the StatefulSet running, its volumes stay", async () => {
     const { l } = await logging("ord", {});
     const [certs, es, bootstrap] = await Promise.all([l.certsJob, l.elasticsearch, l.bootstrapJob].map((r) => value(r.urn)));
     expect(registrations.get("ord-es")!.dependencies).toContain(certs);
     expect(registrations.get("ord-es-bootstrap")!.dependencies).toContain(es);
     expect(registrations.get("ord-fluentd")!.dependencies).toContain(certs);
     expect(registrations.get("ord-kibana")!.dependencies).toContain(bootstrap);
-    expect(registrations.get("ord-es")!.retainOnDelete).toBe(true);
+    // retainOnDelete or not: the workload goes with its config, the claims' policy keeps the data
+    expect(registrations.get("ord-es")!.retainOnDelete).toBeFalsy();
     expect(registrations.get("ord-fluentd")!.retainOnDelete).toBeFalsy();
-
-    await logging("disposable", {}, { retainOnDelete: false });
-    expect(registrations.get("disposable-es")!.retainOnDelete).toBeFalsy();
+    expect((await value(l.elasticsearch.spec)).persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
   });
 
   it("keeps the passwords secret: Secret inputs are marked secret and no input carries them in plain text", async () => {
