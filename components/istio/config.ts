@@ -96,12 +96,13 @@ export const istioSchema = obj(
         egress: bool({ doc: "deploy the egress gateway", default: false }),
         serviceType: oneOf(["LoadBalancer", "NodePort", "ClusterIP"] as const, { doc: "Service type of the ingress gateway", default: "LoadBalancer" }),
         replicas: num({ doc: "gateway replicas", default: 1, min: 1, max: 50, integer: true }),
+        resources: resources("gateway (istio-proxy) resources; the defaults are istioctl's", { cpu: "100m", memory: "128Mi" }, { cpu: "2", memory: "1Gi" }),
         revision: str({ doc: "revision whose gateways are deployed (in place); default: the first revision", default: "" }),
       },
       { doc: "gateways (upgraded in place, see README)" },
     ),
     accessLog: bool({ doc: "Envoy access log to /dev/stdout as JSON (the EFK pipeline relies on it)", default: true }),
-    defaultRevision: str({ doc: "revision the `default` tag points at (what `istioctl tag set default` sets): its istiod validates Istio config without a revision label or labelled with a tag; default: the first revision", default: "" }),
+    defaultRevision: str({ doc: "revision the `default` tag points at (what `istioctl tag set default` sets): its istiod validates Istio config without a revision label or labelled with a tag; default: obs:istio.tags.default, else the first revision", default: "" }),
     migration: obj(
       {
         batchSize: num({ doc: "workloads restarted at once when their namespace moves to another revision (the next batch waits for these rollouts)", default: 5, min: 1, max: 1000, integer: true }),
