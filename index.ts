@@ -6,11 +6,12 @@ import { loadStackConfig } from "./config/load.js";
 import { ConfigError, type StackConfig } from "./config/index.js";
 import { IstioControlPlane } from "./components/istio/index.js";
 import { ACCESS_ALIAS, Logging, LOGS_ALIAS } from "./components/logging/index.js";
-import { Prometheus } from "./components/prometheus/index.js";
+import { Prometheus, PrometheusMonitors } from "./components/prometheus/index.js";
+import { Alertmanager } from "./components/prometheus/alerting/index.js";
 import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Jaeger, zipkinHost as collectorZipkinHost } from "./components/jaeger/index.js";
-import { legacyLabelProblems, namespaceRevisions, type ObservedMesh, removalProblems } from "./components/istio/guard.js";
+import { namespaceRevisions, type ObservedMesh, removalProblems } from "./components/istio/guard.js";
 import { IstioMigration, planMigration } from "./components/istio/migration.js";
-import { ISTIO_NAMESPACE, MANAGED_BY_LABELS } from "./components/k8s/labels.js";
+import { ISTIO_NAMESPACE, MANAGED_BY_LABELS, podSecurityLabels } from "./components/k8s/labels.js";
 import { Grafana } from "./components/grafana/index.js";
 import { loadDashboards, type StackDashboards } from "./components/grafana/load.js";
 import { Kiali } from "./components/kiali/index.js";
@@ -57,7 +58,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   let observed: ObservedMesh | undefined;
   if (target) {
     observed = await observeMesh(target);
-    const problems = [...removalProblems(cfg.istio, observed), ...legacyLabelProblems(cfg.istio, observed)];
+    const problems = removalProblems(cfg.istio, observed);
     if (problems.length) throw new pulumi.RunError(`unsafe canary step for stack '${cfg.stack}', nothing was changed:\n  - ${problems.join("\n  - ")}`);
   }
   // a Service's own await is a fixed 10 s settle; its pods' readiness is awaited by their workload
@@ -67,32 +68,43 @@ export default async function main(): Promise<Record<string, unknown>> {
   const k8sProvider = provider(cfg, target);
   const zipkinHost = collectorZipkinHost(cfg.namespace, cfg.clusterDomain);
 
-  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete }, { providers: { kubernetes: k8sProvider } });
+  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete, ...(observed ? { liveNamespaces: { legacy: observed.legacyNamespaces ?? {}, adopted: observed.adoptedNamespaces ?? {} } } : {}) }, { providers: { kubernetes: k8sProvider } });
   // the second half of a canary step: workloads whose pods run another revision than their namespace's restart
   if (observed) new IstioMigration("istio-migration", { istio: cfg.istio, plan: planMigration(namespaceRevisions(cfg.istio), observed, cfg.istio.migration.batchSize), after: [istio] }, { providers: { kubernetes: k8sProvider } });
 
-  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { ...MANAGED_BY_LABELS } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
+  const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { ...MANAGED_BY_LABELS, ...podSecurityLabels("restricted") } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
 
   const outputs: Record<string, unknown> = {};
   const providers = { providers: { kubernetes: k8sProvider } };
   let prometheus: Prometheus | undefined;
-  if (cfg.prometheus.enabled) {
+  // Before Prometheus: its `alerting:` section discovers these pods (the config refuses alerting without Prometheus).
+  const alertmanager = cfg.alerting.enabled ? new Alertmanager("alertmanager", { namespace: cfg.namespace, clusterDomain: cfg.clusterDomain, config: cfg.alerting, secrets: pulumi.secret({ ...cfg.secrets.alerting }), dependsOn: [observability] }, providers) : undefined;
+  if (alertmanager) outputs.alertmanagerUrl = alertmanager.url;
+  if (cfg.prometheus.enabled && cfg.prometheus.mode === "server") {
     prometheus = new Prometheus(
       "prometheus",
-      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, scrapeNamespaces: [...Object.keys(cfg.istio.namespaces), cfg.namespace], istioRevision: defaultInjectionTarget(cfg) },
+      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, remoteWriteSecrets: Object.fromEntries(Object.entries(cfg.secrets.prometheus?.remoteWrite ?? {}).map(([f, v]) => [f, pulumi.secret(v)])), istioRevision: defaultInjectionTarget(cfg), ...(alertmanager ? { alertmanagers: alertmanager.target } : {}) },
       providers,
     );
     outputs.prometheusUrl = prometheus.url;
   }
+  // Operator mode: the same jobs and rules as monitors for an existing Prometheus Operator; Grafana and Kiali query its Prometheus.
+  if (cfg.prometheus.enabled && cfg.prometheus.mode === "operator") {
+    new PrometheusMonitors("prometheus", { namespace: cfg.namespace, config: cfg.prometheus, meshMtls: cfg.istio.mtls }, { ...providers, dependsOn: [observability] });
+    if (cfg.prometheus.operator.queryUrl) outputs.prometheusUrl = cfg.prometheus.operator.queryUrl;
+  }
+  const prometheusUrl: pulumi.Input<string> | undefined = prometheus?.url ?? (cfg.prometheus.enabled && cfg.prometheus.operator.queryUrl ? cfg.prometheus.operator.queryUrl : undefined);
   // "tracing": the children's names (`tracing-kafka`, ...) and the objects behind them stay as they are.
-  const tracing = new Jaeger("tracing", { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.jaeger, retainOnDelete: cfg.retainOnDelete }, providers);
+  // quorum members (Elasticsearch, Kafka, Cassandra) on distinct nodes as a hard rule where an outage costs most
+  const requireSpread = cfg.environment === "staging" || cfg.environment === "prod";
+  const tracing = new Jaeger("tracing", { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.jaeger, retainOnDelete: cfg.retainOnDelete, requireSpread }, providers);
   outputs.jaegerQueryUrl = tracing.queryUrl;
   let logging: Logging | undefined;
   if (cfg.logging.enabled) {
     const secrets = cfg.secrets.logging!;
     logging = new Logging(
       "logging",
-      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
+      { namespace: observability.metadata.name, agentNamespace: `${cfg.namespace}-logging`, requireSpread, clusterDomain: cfg.clusterDomain, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
       providers,
     );
     outputs.elasticsearchUrl = logging.elasticsearchUrl;
@@ -100,7 +112,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   }
   // Grafana and Kiali need Prometheus (the config refuses them without it).
   let grafana: Grafana | undefined;
-  if (dashboards && prometheus) {
+  if (dashboards && prometheusUrl) {
     grafana = new Grafana(
       "grafana",
       {
@@ -108,7 +120,7 @@ export default async function main(): Promise<Record<string, unknown>> {
         clusterDomain: cfg.clusterDomain,
         config: cfg.grafana,
         adminPassword: pulumi.secret(cfg.secrets.grafana!.adminPassword),
-        prometheusUrl: prometheus.url,
+        prometheusUrl,
         scrapeInterval: cfg.prometheus.scrapeInterval,
         jaegerUrl: tracing.queryUrl,
         ...(logging ? { elasticsearch: { url: logging.elasticsearchUrl, user: logging.readerUser, passwordSecret: logging.readerCredentialsSecret, passwordKey: logging.readerPasswordKey, caSecret: logging.caSecret, caKey: logging.caKey, accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS } } : {}),
@@ -121,7 +133,7 @@ export default async function main(): Promise<Record<string, unknown>> {
     );
     outputs.grafanaUrl = grafana.url;
   }
-  if (cfg.kiali.enabled && prometheus) {
+  if (cfg.kiali.enabled && prometheusUrl) {
     const secrets = cfg.secrets.kiali ?? {};
     const kiali = new Kiali(
       "kiali",
@@ -129,7 +141,7 @@ export default async function main(): Promise<Record<string, unknown>> {
         namespace: observability.metadata.name,
         clusterDomain: cfg.clusterDomain,
         config: cfg.kiali,
-        prometheusUrl: prometheus.url,
+        prometheusUrl,
         tracingUrl: tracing.queryUrl,
         ...(grafana ? { grafanaUrl: grafana.url, ...(cfg.grafana.expose ? { grafanaExternalUrl: grafana.publicUrl } : {}), grafanaDashboards: grafana.dashboards.map((d) => grafanaDashboardLink(d.title, d.variables)) } : {}),
         istioNamespace: ISTIO_NAMESPACE,

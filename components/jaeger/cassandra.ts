@@ -40,6 +40,8 @@ export function heapNewSize(heap: string): string {
 export function cassandraEnv(input: CassandraInput): EnvVar[] {
   const c = input.config;
   return [
+    // readiness finds this node in `nodetool status` by its address
+    { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     { name: "CASSANDRA_SEEDS", value: seedHosts(input.namespace, c.nodes, input.clusterDomain).join(",") },
     { name: "CASSANDRA_CLUSTER_NAME", value: c.clusterName },
     { name: "CASSANDRA_DC", value: c.datacenter },

@@ -11,7 +11,7 @@ const count = (doc: string, d: number, max: number) => num({ doc, default: d, mi
 const shape = {
   kafka: obj(
     {
-      brokers: count("Kafka brokers (KRaft: each is also a controller; use an odd number)", 1, 9),
+      brokers: count("Kafka brokers (KRaft: each is also a controller, so an odd number: 1, 3, 5...)", 1, 9),
       storageSize: volumeSize({ doc: "log volume per broker", default: "20Gi" }),
       storageClass: storageClass("StorageClass of the broker volumes (empty: the cluster default)"),
       replicationFactor: count("replication factor of the span topic and Kafka's internal topics", 1, 9),
@@ -71,6 +71,10 @@ const KEY = "obs:jaeger";
 /** Checks that span more than one field of `obs:jaeger`; pushes one issue per problem. */
 export function checkJaeger(cfg: JaegerConfig, issues: Issue[]): void {
   const { kafka, cassandra, ingester } = cfg;
+  // every broker is also a KRaft controller: an even count tolerates no more failures than one less
+  if (kafka.brokers % 2 === 0) {
+    issues.push({ key: `${KEY}.kafka.brokers`, value: kafka.brokers, allowed: `an odd number (1, 3, 5, 7 or 9): each broker is also a KRaft controller, and ${kafka.brokers} voters survive no more failures than ${kafka.brokers - 1}` });
+  }
   if (kafka.partitions < ingester.replicas) {
     issues.push({ key: `${KEY}.kafka.partitions`, value: kafka.partitions, allowed: `>= ${KEY}.ingester.replicas (${ingester.replicas}): an ingester without a partition sits idle` });
   }

@@ -56,6 +56,8 @@ export interface JaegerArgs {
    * (retention policy Retain); what keeps them is the namespace, retained by the stack.
    */
   readonly retainOnDelete: boolean;
+  /** Kafka brokers and Cassandra nodes (3 or more) on distinct nodes as a hard rule (staging, prod). */
+  readonly requireSpread?: boolean;
 }
 
 /** The component's type token before it was named after Jaeger; the alias keeps existing stacks' URNs. */
@@ -94,7 +96,7 @@ export class Jaeger extends pulumi.ComponentResource {
     const disruptionBudget = (app: string) => new k8s.policy.v1.PodDisruptionBudget(`${name}-${app}`, { metadata: meta(app, app), spec: disruptionBudgetSpec(app) }, { parent: this });
 
     // ---- Kafka ----
-    const kafka = kafkaSet({ instance: name, config: cfg, env: build((ns) => kafkaEnv({ namespace: ns, clusterDomain, config: cfg.kafka })) });
+    const kafka = kafkaSet({ instance: name, config: cfg, requireSpread: args.requireSpread, env: build((ns) => kafkaEnv({ namespace: ns, clusterDomain, config: cfg.kafka })) });
     new k8s.core.v1.Service(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.service }, stateful);
     this.kafka = new k8s.apps.v1.StatefulSet(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.statefulSet }, stateful);
     if (cfg.kafka.brokers > 1) disruptionBudget(NAMES.kafka);
@@ -119,7 +121,7 @@ export class Jaeger extends pulumi.ComponentResource {
     );
 
     // ---- Cassandra ----
-    const cassandra = cassandraSet({ instance: name, config: cfg, env: build((ns) => cassandraEnv({ namespace: ns, clusterDomain, config: cfg.cassandra })) });
+    const cassandra = cassandraSet({ instance: name, config: cfg, requireSpread: args.requireSpread, env: build((ns) => cassandraEnv({ namespace: ns, clusterDomain, config: cfg.cassandra })) });
     new k8s.core.v1.Service(`${name}-cassandra`, { metadata: meta(NAMES.cassandra, NAMES.cassandra), spec: cassandra.service }, stateful);
     this.cassandra = new k8s.apps.v1.StatefulSet(`${name}-cassandra`, { metadata: meta(NAMES.cassandra, NAMES.cassandra), spec: cassandra.statefulSet }, stateful);
     if (cfg.cassandra.nodes > 1) disruptionBudget(NAMES.cassandra);

@@ -37,13 +37,13 @@ export function kafkaExporterDeploymentSpec(i: KafkaExporterSpecInput): k8s.type
     selector: { matchLabels: i.selector },
     template: {
       metadata: {
-        labels: i.labels,
-        // Outside the mesh like the rest of the backend (Kafka is plaintext and not injected).
-        annotations: { "sidecar.istio.io/inject": "false", ...scrapeAnnotations(PORTS.kafkaExporter) },
+        // Outside the mesh like the rest of the backend (Kafka is not injected): the label istiod selects on.
+        labels: { ...i.labels, "sidecar.istio.io/inject": "false" },
+        annotations: scrapeAnnotations(PORTS.kafkaExporter),
       },
       spec: {
         automountServiceAccountToken: false,
-        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534 },
+        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
         containers: [
           {
             name: "kafka-exporter",
@@ -53,8 +53,8 @@ export function kafkaExporterDeploymentSpec(i: KafkaExporterSpecInput): k8s.type
             // The process exits when it cannot reach a broker at start, so a pod that answers is connected.
             readinessProbe: { ...health, periodSeconds: 10, timeoutSeconds: 5 },
             livenessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5 },
-            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            resources: { requests: { cpu: "10m", memory: "32Mi", "ephemeral-storage": "16Mi" }, limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } },
           },
         ],
       },

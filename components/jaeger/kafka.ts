@@ -28,7 +28,8 @@ export const KAFKA_VOLUME_PATH = "/var/lib/kafka";
 export const KAFKA_LOG_DIR = `${KAFKA_VOLUME_PATH}/data`;
 /** uid/gid of the image's user, for the volume's fsGroup. */
 export const KAFKA_UID = 1000;
-const BIN = "/opt/kafka/bin";
+export const KAFKA_BIN = "/opt/kafka/bin";
+const BIN = KAFKA_BIN;
 
 /** Majority of the replicas: writes survive losing the minority. */
 export function minInSyncReplicas(replicationFactor: number): number {

@@ -5,7 +5,7 @@ import { podHost, serviceHost } from "../k8s/hosts.js";
 export const IMAGES = {
   jaeger: "jaegertracing/jaeger:2.13.0",
   kafka: "apache/kafka:4.1.0",
-  cassandra: "cassandra:5.0",
+  cassandra: "cassandra:5.0.5",
   kafkaExporter: "danielqsj/kafka-exporter:v1.9.0",
 } as const;
 

@@ -10,7 +10,7 @@ import { scrapeAnnotations } from "../mesh/metrics.js";
 import { CASSANDRA_DATA_PATH, CASSANDRA_UID, SCHEMA_DIR } from "./cassandra.js";
 import type { JaegerConfig, ResourcesConfig } from "./config.js";
 import { HEALTH_PATH, type JaegerRole } from "./jaeger-config.js";
-import { type EnvVar, KAFKA_UID, KAFKA_VOLUME_PATH } from "./kafka.js";
+import { type EnvVar, KAFKA_BIN, KAFKA_UID, KAFKA_VOLUME_PATH, kafkaEnvName } from "./kafka.js";
 import { IMAGES, NAMES, PORTS } from "./topology.js";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -40,16 +40,47 @@ export const DEPENDENCY_WAIT_SECONDS = 300;
 export const JOB_DEADLINE_SECONDS = 540;
 export const JAEGER_CONFIG_DIR = "/etc/jaeger";
 export const JAEGER_CONFIG_FILE = "config.yaml";
+/** uid of the jaeger image's user. */
+const JAEGER_UID = 10001;
 
-const toolResources = { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } };
-// The backend does not trace itself through the mesh; a sidecar would also keep the Jobs
-// running and cut the init containers off the network.
-const noSidecar = { "sidecar.istio.io/inject": "false" };
+const toolResources = { requests: { cpu: "50m", memory: "128Mi", "ephemeral-storage": "32Mi" }, limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "256Mi" } };
+// The backend does not trace itself through the mesh (a sidecar would also keep the Jobs
+// running and cut the init containers off the network). The label, not the deprecated
+// annotation: istiod's webhook selects on it.
+export const NO_SIDECAR_LABEL = { "sidecar.istio.io/inject": "false" };
+const seccomp = { seccompProfile: { type: "RuntimeDefault" as const } };
+/** A container passing Pod Security `restricted` as `uid`. */
+export const restrictedAs = (uid: number) => ({ runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, ...seccomp });
+/** Pod-level security context of the backend's pods: the runtime's seccomp profile, the volume's group. */
+const podSecurity = (fsGroup?: number) => ({ ...seccomp, runAsNonRoot: true, ...(fsGroup !== undefined ? { fsGroup } : {}) });
 // cqlsh runs as the image's user and keeps its history out of a home it cannot write.
-const cqlshUser = { env: [{ name: "HOME", value: "/tmp" }], securityContext: { runAsUser: CASSANDRA_UID, runAsGroup: CASSANDRA_UID, runAsNonRoot: true } };
+const cqlshUser = { env: [{ name: "HOME", value: "/tmp" }], securityContext: restrictedAs(CASSANDRA_UID) };
 
-function spreadOver(app: string): k8s.types.input.core.v1.Affinity {
-  return { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: backendSelector(app) } } }] } };
+/** Anti-affinity on the node name: a hard rule for quorum members in staging and prod, preferred otherwise. */
+export function spreadOver(app: string, required = false): k8s.types.input.core.v1.Affinity {
+  const term = { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: backendSelector(app) } };
+  return { podAntiAffinity: required ? { requiredDuringSchedulingIgnoredDuringExecution: [term] } : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } };
+}
+
+/**
+ * Kafka's readiness: this broker answers, and it is in sync for every partition it holds a
+ * replica of (no under-replicated partition lists it among the replicas but not the ISR), so a
+ * rolling update takes the next broker down only once this one has caught up.
+ */
+export function kafkaReadinessScript(underReplicated = `${KAFKA_BIN}/kafka-topics.sh --bootstrap-server localhost:${PORTS.kafka} --describe --under-replicated-partitions`): string {
+  return [
+    `urp=$(${underReplicated} 2>/dev/null) || exit 1`,
+    `id=$${kafkaEnvName("node.id")}`,
+    `echo "$urp" | while read -r line; do`,
+    `  replicas=$(echo "$line" | sed -n 's/.*Replicas: *\\([0-9,]*\\).*/\\1/p'); isr=$(echo "$line" | sed -n 's/.*Isr: *\\([0-9,]*\\).*/\\1/p')`,
+    `  case ",$replicas," in *",$id,"*) case ",$isr," in *",$id,"*) ;; *) exit 1 ;; esac ;; esac`,
+    `done`,
+  ].join("\n");
+}
+
+/** Cassandra's readiness: this node is Up and Normal (UN) in the ring, and CQL answers. */
+export function cassandraReadinessScript(): string {
+  return [`nodetool status 2>/dev/null | grep -qE "^UN +$POD_IP( |$)" || exit 1`, `exec 3<>/dev/tcp/127.0.0.1/${PORTS.cql}`].join("\n");
 }
 
 export interface StoreInput {
@@ -58,11 +89,13 @@ export interface StoreInput {
   readonly config: JaegerConfig;
   /** The store container's env (kafkaEnv, cassandraEnv). */
   readonly env: pulumi.Input<EnvVar[]>;
+  /** Quorum members on distinct nodes as a hard rule (staging, prod; 3 or more members). */
+  readonly requireSpread?: boolean;
 }
 
 /** A store of the backend: the headless StatefulSet `app`, selected and labelled like every backend workload, outside the mesh. */
 function storeSet(app: string, instance: string, set: Omit<HeadlessStatefulSetInput, "name" | "selector" | "podLabels" | "podAnnotations">): HeadlessStatefulSet {
-  return headlessStatefulSet({ name: app, selector: backendSelector(app), podLabels: backendLabels(app, instance), podAnnotations: noSidecar, ...set });
+  return headlessStatefulSet({ name: app, selector: backendSelector(app), podLabels: { ...backendLabels(app, instance), ...NO_SIDECAR_LABEL }, ...set });
 }
 
 /** Kafka: every broker also a controller, behind the headless Service `kafka`. */
@@ -78,9 +111,10 @@ export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
     // All voters start together; one at a time no quorum would ever form.
     podManagementPolicy: "Parallel",
     pod: {
-      securityContext: { fsGroup: KAFKA_UID },
+      securityContext: podSecurity(KAFKA_UID),
+      automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 60,
-      affinity: spreadOver(NAMES.kafka),
+      affinity: spreadOver(NAMES.kafka, (i.requireSpread ?? false) && k.brokers >= 3),
       containers: [
         {
           name: "kafka",
@@ -90,9 +124,10 @@ export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
             { name: "kafka", containerPort: PORTS.kafka },
             { name: "controller", containerPort: PORTS.kafkaController },
           ],
-          readinessProbe: { tcpSocket: { port: PORTS.kafka }, initialDelaySeconds: 10, periodSeconds: 10 },
+          readinessProbe: { exec: { command: ["/bin/sh", "-c", kafkaReadinessScript()] }, initialDelaySeconds: 20, periodSeconds: 20, timeoutSeconds: 15 },
           livenessProbe: { tcpSocket: { port: PORTS.kafkaController }, initialDelaySeconds: 60, periodSeconds: 20, failureThreshold: 6 },
           resources: k.resources,
+          securityContext: restrictedAs(KAFKA_UID),
           volumeMounts: [{ name: DATA_VOLUME, mountPath: KAFKA_VOLUME_PATH }],
         },
       ],
@@ -111,9 +146,10 @@ export function cassandraSet(i: StoreInput): HeadlessStatefulSet {
     ],
     volume: { size: c.storageSize, storageClass: c.storageClass },
     pod: {
-      securityContext: { fsGroup: CASSANDRA_UID },
+      securityContext: podSecurity(CASSANDRA_UID),
+      automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 120,
-      affinity: spreadOver(NAMES.cassandra),
+      affinity: spreadOver(NAMES.cassandra, (i.requireSpread ?? false) && c.nodes >= 3),
       containers: [
         {
           name: "cassandra",
@@ -123,9 +159,12 @@ export function cassandraSet(i: StoreInput): HeadlessStatefulSet {
             { name: "cql", containerPort: PORTS.cql },
             { name: "gossip", containerPort: PORTS.cassandraGossip },
           ],
-          startupProbe: { tcpSocket: { port: PORTS.cql }, periodSeconds: 10, failureThreshold: 60 },
-          readinessProbe: { tcpSocket: { port: PORTS.cql }, periodSeconds: 10 },
-          livenessProbe: { tcpSocket: { port: PORTS.cql }, periodSeconds: 20, failureThreshold: 6 },
+          // Startup and liveness ask JMX (local, up early in the start), not CQL: 9042 opens only
+          // once a joining node has streamed its data, which may take hours. Readiness is UN.
+          startupProbe: { exec: { command: ["nodetool", "version"] }, periodSeconds: 15, timeoutSeconds: 30, failureThreshold: 40 },
+          readinessProbe: { exec: { command: ["/bin/bash", "-c", cassandraReadinessScript()] }, periodSeconds: 20, timeoutSeconds: 30 },
+          livenessProbe: { exec: { command: ["nodetool", "version"] }, periodSeconds: 30, timeoutSeconds: 30, failureThreshold: 6 },
+          securityContext: restrictedAs(CASSANDRA_UID),
           // Flush memtables and leave the ring cleanly before the pod stops.
           lifecycle: { preStop: { exec: { command: ["nodetool", "drain"] } } },
           resources: c.resources,
@@ -147,15 +186,15 @@ function jobSpec(jobLabels: Record<string, string>, container: Container, volume
     backoffLimit: 3,
     activeDeadlineSeconds: JOB_DEADLINE_SECONDS,
     template: {
-      metadata: { labels: jobLabels, annotations: noSidecar },
-      spec: { restartPolicy: "Never", containers: [container], ...(volumes ? { volumes } : {}) },
+      metadata: { labels: { ...jobLabels, ...NO_SIDECAR_LABEL } },
+      spec: { restartPolicy: "Never", automountServiceAccountToken: false, securityContext: podSecurity(), containers: [container], ...(volumes ? { volumes } : {}) },
     },
   };
 }
 
 /** The topic Job (topicJobScript). */
 export function topicJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>): k8s.types.input.batch.v1.JobSpec {
-  return jobSpec(jobLabels, { name: "create-topic", image: IMAGES.kafka, command: ["/bin/sh", "-c", script], resources: toolResources });
+  return jobSpec(jobLabels, { name: "create-topic", image: IMAGES.kafka, command: ["/bin/sh", "-c", script], securityContext: restrictedAs(KAFKA_UID), resources: toolResources });
 }
 
 /** The schema Job (schemaJobScript), with the CQL ConfigMap mounted at SCHEMA_DIR. */
@@ -181,7 +220,7 @@ export const ROLE_PORTS: Readonly<Record<JaegerRole, Readonly<Record<string, num
 /** The init container that waits for a store (topicWaitScript, schemaWaitScript). */
 export function waitContainer(dependency: Dependency, script: pulumi.Input<string>): Container {
   const command = ["/bin/sh", "-c", script];
-  if (dependency === "kafka") return { name: "wait-kafka", image: IMAGES.kafka, command, resources: toolResources };
+  if (dependency === "kafka") return { name: "wait-kafka", image: IMAGES.kafka, command, securityContext: restrictedAs(KAFKA_UID), resources: toolResources };
   return { name: "wait-cassandra", image: IMAGES.cassandra, command, ...cqlshUser, resources: toolResources };
 }
 
@@ -205,8 +244,10 @@ export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.Deploy
     replicas: rc.replicas,
     selector: { matchLabels: backendSelector(app) },
     template: {
-      metadata: { labels: backendLabels(app, r.instance), annotations: { ...noSidecar, ...scrapeAnnotations(PORTS.metrics) } },
+      metadata: { labels: { ...backendLabels(app, r.instance), ...NO_SIDECAR_LABEL }, annotations: scrapeAnnotations(PORTS.metrics) },
       spec: {
+        securityContext: podSecurity(),
+        automountServiceAccountToken: false,
         affinity: spreadOver(app),
         initContainers: r.initContainers,
         containers: [
@@ -218,7 +259,7 @@ export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.Deploy
             readinessProbe: { ...health, periodSeconds: 10 },
             livenessProbe: { ...health, initialDelaySeconds: 15, periodSeconds: 20, failureThreshold: 5 },
             resources: rc.resources,
-            securityContext: { runAsNonRoot: true, runAsUser: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+            securityContext: { ...restrictedAs(JAEGER_UID), readOnlyRootFilesystem: true },
             volumeMounts: [
               { name: "config", mountPath: JAEGER_CONFIG_DIR, readOnly: true },
               { name: "tmp", mountPath: "/tmp" },
@@ -227,7 +268,7 @@ export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.Deploy
         ],
         volumes: [
           { name: "config", configMap: { name: r.configMap } },
-          { name: "tmp", emptyDir: {} },
+          { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
         ],
       },
     },

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { type AccessLogField } from "../mesh/access-log.js";
 import { FLUENTD_ROLE, fluentdRole, GRAFANA_ROLE, grafanaRole, ILM_POLICY, ilmPolicy, indexTemplates, initialIndices, MONITORING_ROLE, monitoringRole } from "./elasticsearch.js";
-import { FLUENTD_USER, GRAFANA_USER, KIBANA_USER, type LoggingNames, MONITORING_USER } from "./names.js";
+import { ELASTIC_USER, FLUENTD_USER, GRAFANA_USER, INTERNAL_USER, KIBANA_USER, type LoggingNames, MONITORING_USER } from "./names.js";
 import { serviceHost } from "../k8s/hosts.js";
 
 export const BOOTSTRAP_DIR = "/bootstrap";
@@ -56,7 +56,7 @@ export function bootstrapFiles(i: BootstrapInput): Record<string, string> {
 
 /** bootstrap.sh's environment apart from the passwords (which come from Secrets). */
 export function bootstrapEnv(esUrl: string, caFile: string, deadlineSeconds: number): Record<string, string> {
-  return { ES_URL: esUrl, CA_FILE: caFile, KIBANA_USER, BOOTSTRAP_DIR, DEADLINE_SECONDS: String(deadlineSeconds) };
+  return { ES_URL: esUrl, CA_FILE: caFile, ADMIN_USER: INTERNAL_USER, ELASTIC_USER, KIBANA_USER, BOOTSTRAP_DIR, DEADLINE_SECONDS: String(deadlineSeconds) };
 }
 
 export function certsFiles(): Record<string, string> {
@@ -70,7 +70,39 @@ export function certDnsNames(n: LoggingNames, namespace: string, clusterDomain: 
   return ["localhost", ...svc(n.esHttp), ...svc(n.esHeadless), `*.${n.esHeadless}.${namespace}.svc`, `*.${serviceHost(n.esHeadless, namespace, clusterDomain)}`];
 }
 
+export interface CertLifetime {
+  /** Days a node certificate is issued for (its CA: twice as long). */
+  readonly days: number;
+  /** A run renews the node certificate when fewer days than this are left. */
+  readonly renewBeforeDays: number;
+}
+
 /** certs.sh's environment. */
-export function certsEnv(n: LoggingNames, namespace: string, clusterDomain: string, deadlineSeconds: number): Record<string, string> {
-  return { CERTS_SECRET: n.esCerts, CA_SECRET: n.esCa, CERT_DNS: certDnsNames(n, namespace, clusterDomain).join(","), DEADLINE_SECONDS: String(deadlineSeconds) };
+export function certsEnv(n: LoggingNames, namespace: string, clusterDomain: string, deadlineSeconds: number, lifetime: CertLifetime, caCopyNamespace?: string): Record<string, string> {
+  return {
+    ...(caCopyNamespace ? { CA_COPY_NAMESPACE: caCopyNamespace } : {}),
+    CERTS_SECRET: n.esCerts,
+    CA_SECRET: n.esCa,
+    CA_KEY_SECRET: n.esCaKey,
+    INTERNAL_SECRET: n.esInternal,
+    INTERNAL_USER,
+    CERT_DNS: certDnsNames(n, namespace, clusterDomain).join(","),
+    CERT_DAYS: String(lifetime.days),
+    RENEW_DAYS: String(lifetime.renewBeforeDays),
+    DEADLINE_SECONDS: String(deadlineSeconds),
+  };
+}
+
+/**
+ * Days between two runs of the certs Job: its template carries the number of the current period
+ * (renewalPeriod), so the first `up` of a new period runs it again, and it renews what is within
+ * renewBeforeDays of its end. An `up` at least once a period renews before the 30-day alert.
+ */
+export function renewalCheckDays(l: CertLifetime, alertDays = 30): number {
+  return Math.max(1, Math.floor((l.renewBeforeDays - alertDays) / 2));
+}
+
+/** The number of the renewal period `now` falls in (days since the epoch, in periods of renewalCheckDays). */
+export function renewalPeriod(l: CertLifetime, now: number = Date.now()): number {
+  return Math.floor(now / 86_400_000 / renewalCheckDays(l));
 }

@@ -15,10 +15,17 @@ const shape = {
       heap: str({ doc: "JVM heap (-Xms/-Xmx), at most half the memory limit and below 31g", default: "1g", pattern: /^[1-9][0-9]*[mg]$/, patternDoc: "a JVM size such as 512m or 2g" }),
       storageSize: volumeSize({ doc: "data volume size per node", default: "10Gi" }),
       storageClass: storageClassName({ doc: "StorageClass of the data volumes (empty: the cluster default)", default: "" }),
-      setMaxMapCount: bool({ doc: "privileged initContainer raising the node's vm.max_map_count to 262144; false sets node.store.allow_mmap: false instead (see README)", default: true }),
+      setMaxMapCount: bool({ doc: "a small privileged DaemonSet in Fluentd's namespace raises every node's vm.max_map_count to 262144 (the Elasticsearch pods stay unprivileged); false sets node.store.allow_mmap: false instead (see README)", default: true }),
       resources: resources("Elasticsearch resources", { cpu: "500m", memory: "2Gi" }, { cpu: "2", memory: "2Gi" }),
     },
     { doc: "Elasticsearch" },
+  ),
+  certificates: obj(
+    {
+      days: num({ doc: "lifetime of the Elasticsearch node certificate in days (its CA lives twice as long)", default: 1095, min: 2, max: 3650, integer: true }),
+      renewBeforeDays: num({ doc: "an `up` renews the node certificate when it has fewer days left than this (more than the 30 days at which CertificateExpiringSoon fires)", default: 60, min: 31, integer: true }),
+    },
+    { doc: "Elasticsearch TLS certificates, issued and renewed by the certs Job (no restart: Elasticsearch reloads them)" },
   ),
   retentionDays: num({ doc: "days an index is kept after it rolls over (ILM delete phase)", default: 7, min: 1, integer: true }),
   rolloverSize: str({ doc: "ILM rollover at this primary shard size (or after one day)", default: "10gb", pattern: /^[1-9][0-9]*(b|kb|mb|gb|tb)$/, patternDoc: "an Elasticsearch byte size such as 500mb or 10gb" }),
@@ -56,6 +63,7 @@ export function checkLogging(c: LoggingConfig, issues: Issue[]): void {
   if (heap >= 31 * 1024 ** 3) issues.push({ key: `${KEY}.elasticsearch.heap`, value: es.heap, allowed: "below 31g (compressed object pointers)" });
   if (request < heap) issues.push({ key: `${KEY}.elasticsearch.resources.requests.memory`, value: es.resources.requests.memory, allowed: `at least the heap (${es.heap})` });
   if (es.nodes === 2) issues.push({ key: `${KEY}.elasticsearch.nodes`, value: 2, allowed: "1, or 3 or more (two master-eligible nodes cannot lose either one)" });
+  if (c.certificates.renewBeforeDays >= c.certificates.days) issues.push({ key: `${KEY}.certificates.renewBeforeDays`, value: c.certificates.renewBeforeDays, allowed: `less than certificates.days (${c.certificates.days}): a window as long as the lifetime would renew on every run` });
   if (buffer < MIN_BUFFER_BYTES) issues.push({ key: `${KEY}.fluentd.bufferLimit`, value: c.fluentd.bufferLimit, allowed: "at least 64MB (two outputs, each a few 8MB chunks)" });
 
   checkExpose(c.kibana, `${KEY}.kibana`, issues);

@@ -190,9 +190,12 @@ ${outputs}
 `;
 }
 
-// Retries back off exponentially to 5 minutes; 30 of them span about two hours of
-// Elasticsearch outage, and a full buffer blocks the tail (the logs stay on the node)
-// instead of dropping records.
+// Retries never give up (retry_forever): the backoff doubles from 1s up to a 5-minute cap and
+// stays there for as long as Elasticsearch is away, so no chunk is ever dropped for having
+// been retried too often. Only a full disk buffer (total_limit_size) pauses reading: the
+// `block` overflow action stops the tail, the logs stay in the runtime's files on the node and
+// are read on from the pos_file once there is room. FluentdBufferFilling and
+// FluentdRetriesGrowing (prometheus/rules.ts) warn before that.
 function esOutput(tag: string, alias: string, totalLimit: string, input: FluentdConfigInput): string {
   return `  <match ${tag}>
     @type elasticsearch
@@ -227,8 +230,7 @@ function esOutput(tag: string, alias: string, totalLimit: string, input: Fluentd
       retry_type exponential_backoff
       retry_wait 1s
       retry_max_interval 300s
-      retry_forever false
-      retry_max_times 30
+      retry_forever true
       overflow_action block
     </buffer>
   </match>`;

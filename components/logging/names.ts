@@ -4,14 +4,20 @@ import { podHost, serviceHost } from "../k8s/hosts.js";
 
 export const ES_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.5";
 export const KIBANA_IMAGE = "docker.elastic.co/kibana/kibana:8.19.5";
-export const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset:v1.18-debian-elasticsearch8-1";
+export const FLUENTD_IMAGE = "fluent/fluentd-kubernetes-daemonset:v1.18.0-debian-elasticsearch8-1.0";
 export const ES_EXPORTER_IMAGE = "prometheuscommunity/elasticsearch-exporter:v1.9.0";
+/** Exports x509_cert_not_after of the certificate files it watches (the CertificateExpiringSoon alert). */
+export const CERT_EXPORTER_IMAGE = "enix/x509-certificate-exporter:3.19.1";
+/** Holds the max_map_count DaemonSet's pods once their init container has set the sysctl. */
+export const PAUSE_IMAGE = "registry.k8s.io/pause:3.10";
 
 export const ES_HTTP_PORT = 9200;
 export const ES_TRANSPORT_PORT = 9300;
 export const KIBANA_PORT = 5601;
 /** elasticsearch-exporter's registered port (its /metrics and /healthz). */
 export const ES_EXPORTER_PORT = 9114;
+/** x509-certificate-exporter's default port (/metrics). */
+export const CERT_EXPORTER_PORT = 9793;
 
 /** Write aliases Fluentd sends to; ILM rolls the indices behind them. */
 export const ACCESS_ALIAS = "envoy-access";
@@ -23,6 +29,10 @@ export const LOG_INDICES: readonly string[] = [ACCESS_ALIAS, `${ACCESS_ALIAS}-*`
 /** Elasticsearch users the bootstrap Job manages besides `elastic`. */
 export const FLUENTD_USER = "fluentd";
 export const KIBANA_USER = "kibana_system";
+/** The superuser whose password the bootstrap Job sets from obs:logging.elasticPassword. */
+export const ELASTIC_USER = "elastic";
+/** File-realm superuser of the bootstrap Job and the probes (certs.sh creates it once, with a random password). */
+export const INTERNAL_USER = "obs-internal";
 /** elasticsearch-exporter's user: cluster and index monitoring, no data. */
 export const MONITORING_USER = "monitoring";
 /** Grafana's user: reads the log indices, nothing else. */
@@ -37,6 +47,13 @@ export interface LoggingNames {
   readonly esCerts: string;
   /** The CA certificate alone, for clients (Fluentd, Kibana, the bootstrap Job). */
   readonly esCa: string;
+  /** The CA certificate and key: read by the certs Job only, to renew the node certificate. */
+  readonly esCaKey: string;
+  /** INTERNAL_USER's password and the file-realm files Elasticsearch mounts. */
+  readonly esInternal: string;
+  readonly certExporter: string;
+  /** The privileged DaemonSet raising vm.max_map_count (in Fluentd's namespace). */
+  readonly maxMapCount: string;
   readonly elasticCredentials: string;
   readonly kibanaCredentials: string;
   readonly fluentdCredentials: string;
@@ -56,6 +73,10 @@ export function loggingNames(name: string): LoggingNames {
     esConfig: `${name}-es-config`,
     esCerts: `${name}-es-certs`,
     esCa: `${name}-es-ca`,
+    esCaKey: `${name}-es-ca-key`,
+    esInternal: `${name}-es-internal`,
+    certExporter: `${name}-es-cert-exporter`,
+    maxMapCount: `${name}-es-max-map-count`,
     elasticCredentials: `${name}-es-elastic`,
     kibanaCredentials: `${name}-kibana-credentials`,
     fluentdCredentials: `${name}-fluentd-credentials`,

@@ -254,7 +254,7 @@ export function loggingAlerts(): AlertingRule[] {
       labels: { severity: "warning" },
       annotations: {
         summary: `A certificate expires in less than ${CERT_EXPIRY_ALERT_DAYS} days`,
-        description: "{{ $labels.filename }} (subject {{ $labels.subject_CN }}) watched by {{ $labels.namespace }}/{{ $labels.pod }} expires in less than ${CERT_EXPIRY_ALERT_DAYS} days; an `up` renews the Elasticsearch certificates once they are within obs:logging.certificates.renewBeforeDays of their end.",
+        description: `{{ $labels.filepath }} watched by {{ $labels.namespace }}/{{ $labels.pod }} expires in less than ${CERT_EXPIRY_ALERT_DAYS} days; an \`up\` renews the Elasticsearch certificates once they are within obs:logging.certificates.renewBeforeDays of their end.`,
       },
     },
   ];

@@ -2,12 +2,14 @@
 # Puts Elasticsearch's desired state from the files in $BOOTSTRAP_DIR: ILM policies
 # (ilm-<name>.json), index templates (template-<name>.json), roles (role-<name>.json), the
 # first index behind each write alias (aliases.txt: "<alias> <index>", body index-<alias>.json),
-# the stack's users (users.txt: "<user> <role> <password variable> <full name>") and the Kibana
-# user's (kibana_system) password. Unchanged policies and templates are no-ops in
-# Elasticsearch; indices and passwords are only written when missing or different, so a
-# re-run changes nothing.
-# Environment: ES_URL CA_FILE ELASTIC_PASSWORD KIBANA_PASSWORD KIBANA_USER, the password
-#              variable of every line of users.txt, [BOOTSTRAP_DIR] [DEADLINE_SECONDS]
+# the stack's users (users.txt: "<user> <role> <password variable> <full name>") and the
+# passwords of the built-in `elastic` and Kibana (kibana_system) users. It acts as ADMIN_USER, a
+# file-realm superuser (certs.sh), so a rotated elastic password is set without its old value.
+# Unchanged policies and templates are no-ops in Elasticsearch; indices and passwords are only
+# written when missing or different, so a re-run changes nothing.
+# Environment: ES_URL CA_FILE ADMIN_USER ADMIN_PASSWORD ELASTIC_USER ELASTIC_PASSWORD
+#              KIBANA_USER KIBANA_PASSWORD, the password variable of every line of users.txt,
+#              [BOOTSTRAP_DIR] [DEADLINE_SECONDS]
 set -euo pipefail
 dir=${BOOTSTRAP_DIR:-/bootstrap}
 deadline=$(( $(date +%s) + ${DEADLINE_SECONDS:-600} ))
@@ -26,12 +28,12 @@ es() {
   [[ $CODE =~ ^[0-9]{3}$ ]] || CODE=000
 }
 
-# call METHOD PATH DATA OK_CODE...: as elastic; waits out an unavailable cluster until the deadline.
+# call METHOD PATH DATA OK_CODE...: as ADMIN_USER; waits out an unavailable cluster until the deadline.
 call() {
   local method=$1 path=$2 data=$3 ok
   shift 3
   while :; do
-    es "elastic:$ELASTIC_PASSWORD" "$method" "$path" "$data"
+    es "$ADMIN_USER:$ADMIN_PASSWORD" "$method" "$path" "$data"
     for ok in "$@"; do
       if [[ $CODE == "$ok" ]]; then echo "$method $path: $CODE"; return 0; fi
     done
@@ -74,10 +76,15 @@ while read -r user role password_var full_name; do
     call PUT "/_security/user/$user" "@$tmp/user-$user.json" 200
   fi
 done < "$dir/users.txt"
-if authenticates "$KIBANA_USER" "$KIBANA_PASSWORD"; then
-  echo "user $KIBANA_USER is up to date"
-else
-  printf '{"password":"%s"}' "$(json_escape "$KIBANA_PASSWORD")" > "$tmp/kibana-password.json"
-  call POST "/_security/user/$KIBANA_USER/_password" "@$tmp/kibana-password.json" 200
-fi
+# set_builtin USER PASSWORD: a built-in user's password, changed only when it differs.
+set_builtin() {
+  if authenticates "$1" "$2"; then
+    echo "user $1 is up to date"
+  else
+    printf '{"password":"%s"}' "$(json_escape "$2")" > "$tmp/password-$1.json"
+    call POST "/_security/user/$1/_password" "@$tmp/password-$1.json" 200
+  fi
+}
+set_builtin "$ELASTIC_USER" "$ELASTIC_PASSWORD"
+set_builtin "$KIBANA_USER" "$KIBANA_PASSWORD"
 echo "bootstrap complete"

@@ -166,7 +166,9 @@ describe("kafka-exporter", () => {
     const s = spec();
     expect(s.replicas).toBe(1);
     expect(s.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "kafka-exporter" });
-    expect(s.template.metadata.annotations).toEqual({ "sidecar.istio.io/inject": "false", "prometheus.io/scrape": "true", "prometheus.io/port": "9308" });
+    // out of the mesh by the label istiod's webhook selects on, not the deprecated annotation
+    expect(s.template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "9308" });
+    expect(s.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
     const pod = s.template.spec;
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534 });
@@ -176,8 +178,8 @@ describe("kafka-exporter", () => {
     expect(c.ports).toEqual([{ name: "metrics", containerPort: 9308 }]);
     expect(c.readinessProbe.httpGet).toEqual({ path: KAFKA_EXPORTER_HEALTH_PATH, port: "metrics" });
     expect(KAFKA_EXPORTER_HEALTH_PATH).toBe("/healthz");
-    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
-    expect(c.resources).toEqual({ requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+    expect(c.resources).toEqual({ requests: { cpu: "10m", memory: "32Mi", "ephemeral-storage": "16Mi" }, limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" } });
   });
 });
 

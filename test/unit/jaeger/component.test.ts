@@ -66,7 +66,7 @@ describe("Jaeger component", () => {
     expect(kafkaSvc.spec.clusterIP).toBe("None");
     expect(kafkaSvc.metadata.name).toBe("kafka");
     const cass = one("kubernetes:apps/v1:StatefulSet", "cassandra").inputs;
-    expect(cass.spec.template.spec.containers[0].image).toBe("cassandra:5.0");
+    expect(cass.spec.template.spec.containers[0].image).toBe("cassandra:5.0.5");
     expect(cass.spec.template.spec.containers[0].env).toContainEqual({ name: "CASSANDRA_SEEDS", value: "cassandra-0.cassandra.observability.svc.cluster.local" });
   });
 
@@ -77,7 +77,7 @@ describe("Jaeger component", () => {
       expect(job.spec.backoffLimit).toBeGreaterThan(0);
       expect(job.spec.activeDeadlineSeconds).toBeLessThan(600);
       expect(job.spec.template.spec.restartPolicy).toBe("Never");
-      expect(job.spec.template.metadata.annotations["sidecar.istio.io/inject"]).toBe("false");
+      expect(job.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
     }
     const topic = one("kubernetes:batch/v1:Job", "kafka-topic").inputs;
     expect(topic.spec.template.spec.containers[0].command[2]).toContain("--partitions 9");
@@ -130,7 +130,8 @@ describe("Jaeger component", () => {
     expect(c.image).toBe("danielqsj/kafka-exporter:v1.9.0");
     expect(c.args.filter((a: string) => a.startsWith("--kafka.server="))).toEqual([0, 1, 2].map((i) => `--kafka.server=kafka-${i}.kafka.observability.svc.cluster.local:9092`));
     const annotations = dep.spec.template.metadata.annotations;
-    expect(annotations).toMatchObject({ "sidecar.istio.io/inject": "false", "prometheus.io/scrape": "true", "prometheus.io/port": "9308" });
+    expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": "9308" });
+    expect(dep.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
     // the same annotation scheme as the Jaeger roles, which Prometheus's kubernetes-pods job honours
     const collector = one("kubernetes:apps/v1:Deployment", "jaeger-collector").inputs.spec.template.metadata.annotations;
     expect(Object.keys(annotations).sort()).toEqual(Object.keys(collector).sort());
@@ -169,13 +170,15 @@ describe("Jaeger component", () => {
       // selectors are immutable: exactly what the backend was first deployed with
       expect(w.spec.selector.matchLabels).toEqual(selector(w.metadata.name));
       expect(w.metadata.labels).toEqual(recipe(w.metadata.name));
-      expect(w.spec.template.metadata.labels).toEqual(recipe(w.metadata.name));
+      // pods also carry the injection opt-out label (istiod selects on it)
+      expect(w.spec.template.metadata.labels).toEqual({ ...recipe(w.metadata.name), "sidecar.istio.io/inject": "false" });
+      expect(w.spec.template.metadata.annotations ?? {}).not.toHaveProperty("sidecar.istio.io/inject");
     }
     for (const svc of byType("kubernetes:core/v1:Service").map((c) => c.inputs)) expect(svc.spec.selector).toEqual(selector(svc.metadata.name));
     for (const pdb of byType("kubernetes:policy/v1:PodDisruptionBudget").map((c) => c.inputs)) expect(pdb.spec.selector.matchLabels).toEqual(selector(pdb.metadata.name));
     const jobs = byType("kubernetes:batch/v1:Job").map((c) => c.inputs);
     expect(jobs.map((j) => j.metadata.labels).sort((a, b) => a["app.kubernetes.io/name"].localeCompare(b["app.kubernetes.io/name"]))).toEqual([recipe("cassandra-schema"), recipe("kafka-topic")]);
-    for (const j of jobs) expect(j.spec.template.metadata.labels).toEqual(j.metadata.labels);
+    for (const j of jobs) expect(j.spec.template.metadata.labels).toEqual({ ...j.metadata.labels, "sidecar.istio.io/inject": "false" });
     const objects = mine.filter((c) => c.type.startsWith("kubernetes:"));
     expect(objects).toHaveLength(18);
     for (const o of objects) {

@@ -44,6 +44,19 @@ describe("obs:jaeger schema", () => {
     expect(problems).toEqual(["obs:jaeger.cassandra.heap = \"4G\": less than obs:jaeger.cassandra.resources.limits.memory (4Gi): the JVM needs room beside its heap"]);
   });
 
+  it("refuses an even number of brokers (each is a KRaft voter), naming key, value and what is allowed", () => {
+    for (const brokers of [2, 4]) {
+      expect(parse({ kafka: { brokers, replicationFactor: 1 } }).problems).toEqual([
+        `obs:jaeger.kafka.brokers = ${brokers}: an odd number (1, 3, 5, 7 or 9): each broker is also a KRaft controller, and ${brokers} voters survive no more failures than ${brokers - 1}`,
+      ]);
+    }
+    expect(parse({ kafka: { brokers: 5, replicationFactor: 3 } }).problems).toEqual([]);
+  });
+
+  it("refuses a request above its limit in the backend's resources", () => {
+    expect(parse({ cassandra: { resources: { requests: { cpu: "3" }, limits: { cpu: "2" } } } }).problems).toEqual([expect.stringMatching(/^obs:jaeger\.cassandra\.resources\.requests\.cpu = "3": at most .*limits\.cpu.*\b2\b/)]);
+  });
+
   it("accepts a production shape", () => {
     expect(parse({ kafka: { brokers: 3, replicationFactor: 3, partitions: 12 }, cassandra: { nodes: 3, replicationFactor: 3 }, ingester: { replicas: 3 } }).problems).toEqual([]);
   });

@@ -12,6 +12,7 @@ interface Registration {
   parent: string;
   dependencies: string[];
   retainOnDelete?: boolean;
+  deleteBeforeReplace?: boolean;
 }
 const created: Created[] = [];
 const registrations = new Map<string, Registration>();
@@ -22,7 +23,7 @@ beforeAll(async () => {
   const monitor = pulumi.runtime.getMonitor() as any;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, cb: unknown) => {
-    registrations.set(req.getName(), { parent: req.getParent(), dependencies: req.getDependenciesList(), retainOnDelete: req.getRetainondelete() });
+    registrations.set(req.getName(), { parent: req.getParent(), dependencies: req.getDependenciesList(), retainOnDelete: req.getRetainondelete(), deleteBeforeReplace: req.getDeletebeforereplace() });
     return register(req, cb);
   };
 });
@@ -32,14 +33,14 @@ const ELASTIC = "elastic-secret-pw-1";
 const KIBANA = "kibana-secret-pw-2";
 
 // Each test builds its own component under its own name.
-async function logging(name: string, raw: Record<string, unknown>, extra: { retainOnDelete?: boolean; fields?: readonly AccessLogField[]; secret?: boolean } = {}) {
+async function logging(name: string, raw: Record<string, unknown>, extra: { retainOnDelete?: boolean; fields?: readonly AccessLogField[]; secret?: boolean; elastic?: string; kibana?: string } = {}) {
   const { Logging, loggingSchema, checkLogging } = await import("../../../components/logging/index.js");
   const issues: Issue[] = [];
   const config = loggingSchema.parse(raw, "obs:logging", issues) as LoggingConfig;
   checkLogging(config, issues);
   expect(issues).toEqual([]);
   const wrap = extra.secret === false ? (s: string) => s : pulumi.secret;
-  const l = new Logging(name, { namespace: "obs", agentNamespace: "obs-logging", clusterDomain: "cluster.local", config, elasticPassword: wrap(ELASTIC), kibanaPassword: wrap(KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
+  const l = new Logging(name, { namespace: "obs", agentNamespace: "obs-logging", clusterDomain: "cluster.local", config, elasticPassword: wrap(extra.elastic ?? ELASTIC), kibanaPassword: wrap(extra.kibana ?? KIBANA), retainOnDelete: extra.retainOnDelete ?? true, accessLogFields: extra.fields });
   await Promise.all([value(l.elasticsearchUrl), value(l.kibanaPublicUrl), value(l.readerCredentialsSecret), value(l.caSecret), ...[l.elasticsearch, l.fluentd, l.kibana, l.certsJob, l.bootstrapJob, l.esExporter].map((r) => value(r.urn))]);
   // registrations behind dependsOn settle after the constructor returns
   await new Promise((r) => setTimeout(r, 200));
@@ -111,7 +112,7 @@ describe("Logging component", () => {
     expect(await value(l.kibanaPublicUrl)).toBe("");
   });
 
-  it("runs one Elasticsearch node with its heap, volume, sysctl init and config hash", async () => {
+  it("runs one Elasticsearch node with its heap, volume and config hash; unprivileged, the sysctl set by a DaemonSet in Fluentd's namespace", async () => {
     const { one } = await logging("l1", { elasticsearch: { heap: "512m", storageSize: "5Gi", storageClass: "local-path", resources: { requests: { memory: "1Gi" }, limits: { memory: "1Gi" } } } });
     const sts = one(K.sts, "l1-es").inputs;
     expect(sts.metadata).toMatchObject({ name: "l1-es", namespace: "obs" });
@@ -120,10 +121,20 @@ describe("Logging component", () => {
     expect(pod.affinity).toBeUndefined();
     const es = pod.containers[0];
     expect(es.image).toBe("docker.elastic.co/elasticsearch/elasticsearch:8.19.5");
-    expect(es.env).toEqual(expect.arrayContaining([{ name: "ES_JAVA_OPTS", value: "-Xms512m -Xmx512m" }, { name: "ELASTIC_PASSWORD", valueFrom: { secretKeyRef: { name: "l1-es-elastic", key: "password" } } }]));
-    expect(pod.initContainers).toHaveLength(1);
-    expect(pod.initContainers[0].securityContext.privileged).toBe(true);
-    expect(pod.initContainers[0].command.join(" ")).toContain("262144");
+    expect(es.env).toEqual(expect.arrayContaining([{ name: "ES_JAVA_OPTS", value: "-Xms512m -Xmx512m" }, { name: "INTERNAL_PASSWORD", valueFrom: { secretKeyRef: { name: "l1-es-internal", key: "password" } } }]));
+    // the pods never read the configured elastic password (the bootstrap Job sets it), so a rotation does not restart them
+    expect(JSON.stringify(pod)).not.toContain("l1-es-elastic");
+    expect(pod.initContainers ?? []).toEqual([]);
+    // Pod Security restricted
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(es.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+    const sysctl = one(K.ds, "l1-es-max-map-count").inputs;
+    expect(sysctl.metadata.namespace).toBe("obs-logging");
+    expect(sysctl.spec.template.spec.initContainers[0].securityContext.privileged).toBe(true);
+    expect(sysctl.spec.template.spec.initContainers[0].command.join(" ")).toContain("262144");
+    expect(registrations.get("l1-es")!.dependencies.some((u) => u.endsWith("::l1-es-max-map-count"))).toBe(true);
+    // the file-realm user's files from its Secret; certificates as a directory (a renewal reaches the running node)
+    expect(es.volumeMounts).toEqual(expect.arrayContaining([{ name: "internal-user", mountPath: "/usr/share/elasticsearch/config/users", subPath: "users", readOnly: true }, { name: "certs", mountPath: "/usr/share/elasticsearch/config/certs", readOnly: true }]));
     expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "local-path", resources: { requests: { storage: "5Gi" } } });
     const yml = one(K.cm, "l1-es-config").inputs.data["elasticsearch.yml"];
     expect(parse(yml)["discovery.type"]).toBe("single-node");
@@ -131,9 +142,10 @@ describe("Logging component", () => {
     expect(sts.spec.template.metadata.annotations["observability-stack/config-hash"]).toBe(configHash(yml));
   });
 
-  it("skips the privileged init container when mmap is turned off", async () => {
-    const { one } = await logging("nommap", { elasticsearch: { setMaxMapCount: false } });
-    expect(one(K.sts, "nommap-es").inputs.spec.template.spec.initContainers).toEqual([]);
+  it("skips the privileged DaemonSet when mmap is turned off", async () => {
+    const { one, byType } = await logging("nommap", { elasticsearch: { setMaxMapCount: false } });
+    expect(byType(K.ds).map((d) => d.name)).toEqual(["nommap-fluentd"]);
+    expect(one(K.sts, "nommap-es").inputs.spec.template.spec.initContainers ?? []).toEqual([]);
     expect(parse(one(K.cm, "nommap-es-config").inputs.data["elasticsearch.yml"])["node.store.allow_mmap"]).toBe(false);
   });
 
@@ -154,7 +166,8 @@ describe("Logging component", () => {
     const { deriveFluentdPassword, deriveUserPassword } = await import("../../../components/logging/workloads.js");
     for (const [name, secret] of [["sec", true], ["plain", false]] as const) {
       const { mine, one, byType } = await logging(name, {}, { secret });
-      const credentials = [`${name}-es-elastic`, `${name}-kibana-credentials`, `${name}-fluentd-credentials`, `${name}-es-monitoring-credentials`, `${name}-es-grafana-credentials`];
+      // Fluentd's password also in its own namespace (a pod reads Secrets of its namespace only)
+      const credentials = [`${name}-es-elastic`, `${name}-kibana-credentials`, `${name}-fluentd-credentials`, `${name}-fluentd-credentials-agent`, `${name}-es-monitoring-credentials`, `${name}-es-grafana-credentials`];
       expect(byType(K.secret).map((s) => s.name).sort()).toEqual([...credentials].sort());
       for (const s of credentials) {
         const stringData = one(K.secret, s).inputs.stringData;
@@ -175,6 +188,42 @@ describe("Logging component", () => {
     expect(deriveUserPassword("a", "grafana")).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it("rotation: a new elastic password changes the templates of the bootstrap Job and of every pod reading a derived password, and nothing else", async () => {
+    const template = async (name: string, elastic: string, kibana = KIBANA) => {
+      const { one, l } = await logging(name, { elasticsearch: { nodes: 3 } }, { elastic, kibana });
+      // the component's own name is in its config (so in the config hash); only the secrets may differ here
+      const strip = (o: any) => {
+        const t = JSON.parse(JSON.stringify(o).replaceAll(name, "X"));
+        if (t?.metadata?.annotations) delete t.metadata.annotations["observability-stack/config-hash"];
+        return t;
+      };
+      return {
+        es: strip(one(K.sts, `${name}-es`).inputs.spec.template),
+        fluentd: strip(one(K.ds, `${name}-fluentd`).inputs.spec.template),
+        exporter: strip(one(K.deploy, `${name}-es-exporter`).inputs.spec.template),
+        kibana: strip(one(K.deploy, `${name}-kibana`).inputs.spec.template),
+        bootstrap: strip(one(K.job, `${name}-es-bootstrap`).inputs.metadata.name),
+        readerHash: await value(l.readerPasswordHash),
+      };
+    };
+    const before = await template("rota", ELASTIC);
+    const after = await template("rotb", "a-rotated-elastic-pw");
+    const hash = (t: any) => t.metadata.annotations["observability-stack/secrets-hash"];
+    for (const pod of ["fluentd", "exporter"] as const) expect(hash(after[pod]), pod).not.toBe(hash(before[pod]));
+    expect(after.bootstrap).not.toBe(before.bootstrap);
+    expect(after.readerHash).not.toBe(before.readerHash);
+    // Elasticsearch does not read the password: no restart of the data nodes; Kibana's own is unchanged
+    expect(after.es).toEqual(before.es);
+    expect(after.kibana).toEqual(before.kibana);
+    // and a Kibana rotation rolls Kibana only
+    const kib = await template("rotc", ELASTIC, "another-kibana-pw");
+    expect(hash(kib.kibana)).not.toBe(hash(before.kibana));
+    expect(kib.fluentd).toEqual(before.fluentd);
+    expect(kib.bootstrap).not.toBe(before.bootstrap);
+    // the hash is no secret: previews show it, and it is not the password
+    for (const t of [after.fluentd, after.exporter]) expect(JSON.stringify(t)).not.toContain("a-rotated-elastic-pw");
+  });
+
   it("runs Fluentd on every node with the node's logs, a buffer on the node and its config hash", async () => {
     const { one, byType } = await logging("fl", { fluentd: { bufferLimit: "4GB" } });
     const ds = one(K.ds, "fl-fluentd").inputs;
@@ -182,7 +231,13 @@ describe("Logging component", () => {
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.serviceAccountName).toBe("fl-fluentd");
     const c = pod.containers[0];
-    expect(c.image).toBe("fluent/fluentd-kubernetes-daemonset:v1.18-debian-elasticsearch8-1");
+    expect(c.image).toBe("fluent/fluentd-kubernetes-daemonset:v1.18.0-debian-elasticsearch8-1.0");
+    // its own namespace, labelled privileged (root, hostPath); moving there deletes the old DaemonSet first
+    expect(ds.metadata.namespace).toBe("obs-logging");
+    const ns = one("kubernetes:core/v1:Namespace", "fl-agents").inputs;
+    expect(ns.metadata.name).toBe("obs-logging");
+    expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    expect(registrations.get("fl-fluentd")!.deleteBeforeReplace).toBe(true);
     expect(c.env).toEqual(expect.arrayContaining([{ name: "FLUENT_ELASTICSEARCH_USER", value: "fluentd" }, { name: "FLUENT_ELASTICSEARCH_PASSWORD", valueFrom: { secretKeyRef: { name: "fl-fluentd-credentials", key: "password" } } }]));
     const hostPaths = Object.fromEntries(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.hostPath.path, v.hostPath.type]));
     expect(hostPaths).toEqual({ "/var/log": "Directory", "/var/log/fluentd-pos": "DirectoryOrCreate", "/var/log/fluentd-buffers": "DirectoryOrCreate" });
@@ -193,7 +248,7 @@ describe("Logging component", () => {
     expect(ds.spec.template.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false" });
     const conf = one(K.cm, "fl-fluentd").inputs.data["fluent.conf"];
     expect(conf).toContain("host fl-es-http.obs.svc");
-    expect(conf).toContain('exclude_path ["/var/log/containers/*_obs_fluentd-*.log"]');
+    expect(conf).toContain('exclude_path ["/var/log/containers/*_obs-logging_fluentd-*.log"]');
     expect(conf.match(/total_limit_size 2048m/g)).toHaveLength(2);
     const { configHash } = await import("../../../components/logging/workloads.js");
     expect(ds.spec.template.metadata.annotations["observability-stack/config-hash"]).toBe(configHash(conf));
@@ -217,6 +272,8 @@ describe("Logging component", () => {
     const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom.secretKeyRef.name]));
     expect(env).toMatchObject({
       ES_URL: "https://bs-es-http.obs.svc.cluster.local:9200",
+      ADMIN_USER: "obs-internal",
+      ADMIN_PASSWORD: "bs-es-internal",
       ELASTIC_PASSWORD: "bs-es-elastic",
       KIBANA_PASSWORD: "bs-kibana-credentials",
       FLUENTD_PASSWORD: "bs-fluentd-credentials",
@@ -227,9 +284,11 @@ describe("Logging component", () => {
     expect(files["users.txt"].split("\n").filter(Boolean).map((l: string) => l.split(" ")[0])).toEqual(["fluentd", "monitoring", "grafana"]);
     expect(Object.keys(files).filter((f) => f.startsWith("role-")).sort()).toEqual(["role-fluentd_writer.json", "role-logs_reader.json", "role-metrics_exporter.json"]);
     expect(job.spec.template.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false" });
-    // the certs Job may create Secrets and replace only its own two
-    const role = byType("kubernetes:rbac.authorization.k8s.io/v1:Role")[0]!.inputs;
-    expect(role.rules[1]).toEqual({ apiGroups: [""], resources: ["secrets"], resourceNames: ["bs-es-certs", "bs-es-ca"], verbs: ["get", "update"] });
+    // the certs Job may create Secrets and replace only its own, here and (the CA) in Fluentd's namespace
+    const [role, copyRole] = byType("kubernetes:rbac.authorization.k8s.io/v1:Role").map((r) => r.inputs);
+    expect(role!.rules[1]).toEqual({ apiGroups: [""], resources: ["secrets"], resourceNames: ["bs-es-certs", "bs-es-ca", "bs-es-ca-key", "bs-es-internal"], verbs: ["get", "update"] });
+    expect(copyRole!.metadata.namespace).toBe("obs-logging");
+    expect(copyRole!.rules[1]).toEqual({ apiGroups: [""], resources: ["secrets"], resourceNames: ["bs-es-ca"], verbs: ["get", "update"] });
     const certsEnv = Object.fromEntries(one(K.job, "bs-es-certs").inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
     expect(certsEnv.CERT_DNS.split(",")).toEqual(expect.arrayContaining(["bs-es-http.obs.svc", "*.bs-es-headless.obs.svc"]));
   });
@@ -240,7 +299,8 @@ describe("Logging component", () => {
     expect(dep.metadata).toMatchObject({ name: "mon-es-exporter", namespace: "obs" });
     expect(dep.spec.replicas).toBe(1);
     const tpl = dep.spec.template;
-    expect(tpl.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "9114" });
+    expect(tpl.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": "9114" });
+    expect(tpl.metadata.annotations["observability-stack/secrets-hash"]).toMatch(/^[0-9a-f]{16}$/);
     expect(tpl.metadata.labels).toMatchObject({ "sidecar.istio.io/inject": "false", "app.kubernetes.io/name": "es-exporter" });
     expect(dep.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "es-exporter", "app.kubernetes.io/instance": "mon" });
     const pod = tpl.spec;
@@ -256,7 +316,7 @@ describe("Logging component", () => {
     expect(c.ports).toEqual([{ name: "metrics", containerPort: 9114 }]);
     expect(c.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
-    expect(c.resources.limits).toEqual({ cpu: "200m", memory: "128Mi" });
+    expect(c.resources.limits).toEqual({ cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" });
     expect(c.volumeMounts).toEqual([{ name: "es-ca", mountPath: "/etc/elasticsearch-ca", readOnly: true }]);
     expect(pod.volumes).toEqual([{ name: "es-ca", secret: { secretName: "mon-es-ca" } }]);
     // its user exists once the bootstrap ran; the Elasticsearch pods are untouched by it

@@ -186,15 +186,19 @@ describe("Fluentd config", () => {
     }
   });
 
-  it("buffers on the node's disk within the configured bound, with bounded exponential retries", () => {
+  it("buffers on the node's disk within the configured bound and retries without limit (capped backoff): only a full buffer pauses reading", () => {
     const buffers = find(conf({ bufferLimit: "3GB" }), "buffer");
     expect(buffers).toHaveLength(2);
     expect(new Set(buffers.map((b) => b.params.path)).size).toBe(2);
     let total = 0;
     for (const b of buffers) {
       expect(b.params.path!.startsWith(`${BUFFER_DIR}/`)).toBe(true);
-      expect(b.params).toMatchObject({ "@type": "file", retry_forever: "false", retry_type: "exponential_backoff", overflow_action: "block" });
-      expect(Number(b.params.retry_max_times)).toBeGreaterThan(0);
+      expect(b.params).toMatchObject({ "@type": "file", retry_forever: "true", retry_type: "exponential_backoff", retry_max_interval: "300s", overflow_action: "block" });
+      // a retry limit (or a timeout) would drop every buffered chunk once reached
+      expect(b.params).not.toHaveProperty("retry_max_times");
+      expect(b.params).not.toHaveProperty("retry_timeout");
+      // nothing is thrown away when the buffer is full: neither the oldest chunk nor the new records
+      expect(b.params.overflow_action).not.toMatch(/drop/);
       total += validated(fluentdBytes, b.params.total_limit_size!);
     }
     expect(total).toBeLessThanOrEqual(validated(fluentdBytes, "3GB"));

@@ -2,7 +2,8 @@
 // promtool itself evaluates them in test/e2e/prometheus.test.ts.
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ALERTS, type AlertingRule, alertingRules, buildRules, expandAnnotations, type RecordingRule, renderRulesYaml } from "../../../components/prometheus/rules.js";
+import { readFileSync } from "node:fs";
+import { type AlertingRule, alertingRules, ALERTS, buildRules, expandAnnotations, expandLabels, LOGGING_ALERTS, type RecordingRule, renderRulesYaml, RUNBOOKS_URL } from "../../../components/prometheus/rules.js";
 import { buildRuleTests } from "../../builders/rule-tests.js";
 import { RULES_FILE } from "../../../components/prometheus/scrape.js";
 import { JOBS, RECORDING_RULES } from "../../../components/mesh/metrics.js";
@@ -42,8 +43,8 @@ describe("recording rules", () => {
 
 describe("alerts", () => {
   it("cover the control plane, the data plane and Prometheus", () => {
-    expect(alerts.map((a) => a.alert).sort()).toEqual(Object.values(ALERTS).sort());
-    expect(alert(ALERTS.istiodDown).expr).toBe(`absent(up{job="${JOBS.istiod}"} == 1)`);
+    expect(alerts.map((a) => a.alert).sort()).toEqual([...Object.values(ALERTS), ...Object.values(LOGGING_ALERTS)].sort());
+    expect(alert(ALERTS.istiodDown).expr).toBe(`sum by (revision) (up{job="${JOBS.istiod}"}) == 0 or absent(up{job="${JOBS.istiod}"})`);
     // the names Istio 1.30/1.31 export (pilot/pkg/xds/monitoring.go, pkg/xds/monitoring.go); pilot_xds_push_errors is gone
     expect(alert(ALERTS.xdsPushErrors).expr).toContain('pilot_xds_pushes{job="istiod", type=~".+_senderr"}');
     expect(alert(ALERTS.xdsPushErrors).expr).toContain("pilot_total_xds_internal_errors");
@@ -66,7 +67,7 @@ describe("alerts", () => {
 
   it("have a severity, a summary and a description whose templates only use labels", () => {
     for (const a of alerts) {
-      expect(["critical", "warning"]).toContain(a.labels.severity);
+      expect(a.alert === ALERTS.watchdog ? ["none"] : ["critical", "warning"]).toContain(a.labels.severity);
       expect(a.annotations.summary).not.toBe("");
       for (const t of Object.values(a.annotations)) expect(t.replace(/\{\{ \$labels\.[a-z_]+ \}\}/g, ""), a.alert).not.toContain("{{");
     }
@@ -76,7 +77,7 @@ describe("alerts", () => {
   it("render as a Prometheus rule file", () => {
     const file = parse(renderRulesYaml());
     expect(Object.keys(file)).toEqual(["groups"]);
-    expect(file.groups.map((g: { name: string }) => g.name)).toEqual(["istio-mesh.rules", "istio-control-plane.alerts", "istio-data-plane.alerts", "prometheus.alerts"]);
+    expect(file.groups.map((g: { name: string }) => g.name)).toEqual(["istio-mesh.rules", "istio-control-plane.alerts", "istio-data-plane.alerts", "prometheus.alerts", "logging.alerts"]);
   });
 });
 
@@ -111,5 +112,29 @@ describe("outbound alert", () => {
       'sum by (source_workload_namespace, source_workload) (rate(istio_requests_total{reporter="source", destination_service_name="BlackHoleCluster"}[5m])) > 0 or sum by (source_workload_namespace, source_workload) (rate(istio_tcp_connections_closed_total{reporter="source", destination_service_name="BlackHoleCluster"}[5m])) > 0',
     );
     expect(rule.annotations.description).toContain("obs:istio.externalServices");
+  });
+});
+
+describe("runbooks and Watchdog", () => {
+  const runbooks = readFileSync(new URL("../../../docs/runbooks.md", import.meta.url), "utf8");
+
+  it("every alert of every group carries a runbook_url to its own section of docs/runbooks.md, which exists", () => {
+    expect(alerts.length).toBeGreaterThan(10);
+    for (const a of alerts) {
+      expect(a.annotations.runbook_url, a.alert).toBe(`${RUNBOOKS_URL}#${a.alert.toLowerCase()}`);
+      expect(runbooks, a.alert).toMatch(new RegExp(`^## ${a.alert}\\n\\n\\*\\*Means:\\*\\*.+\\n[^]*?\\*\\*Do:\\*\\*`, "m"));
+    }
+    expect(parse(renderRulesYaml({ runbookBaseUrl: "https://wiki.example.com/runbooks" })).groups[1].rules[0].annotations.runbook_url).toBe("https://wiki.example.com/runbooks#istioddown");
+  });
+
+  it("Watchdog always fires, with severity none", () => {
+    expect(alert(ALERTS.watchdog)).toMatchObject({ expr: "vector(1)", labels: { severity: "none" } });
+    expect(alert(ALERTS.watchdog).for).toBeUndefined();
+  });
+
+  it("alerts about a place carry a namespace label to route on", () => {
+    expect(expandLabels(alert(ALERTS.high5xxRatio), { destination_workload_namespace: "shop" })).toEqual({ severity: "warning", namespace: "shop" });
+    expect(expandLabels(alert(ALERTS.outboundBlocked), { source_workload_namespace: "shop" })).toEqual({ severity: "warning", namespace: "shop" });
+    expect(alert(ALERTS.istiodDown).labels).toEqual({ severity: "critical", namespace: "istio-system" });
   });
 });
