@@ -123,7 +123,7 @@ export default async function main(): Promise<Record<string, unknown>> {
         prometheusUrl,
         scrapeInterval: cfg.prometheus.scrapeInterval,
         jaegerUrl: tracing.queryUrl,
-        ...(logging ? { elasticsearch: { url: logging.elasticsearchUrl, user: logging.readerUser, passwordSecret: logging.readerCredentialsSecret, passwordKey: logging.readerPasswordKey, caSecret: logging.caSecret, caKey: logging.caKey, accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS } } : {}),
+        ...(logging ? { elasticsearch: { url: logging.elasticsearchUrl, user: logging.readerUser, passwordSecret: logging.readerCredentialsSecret, passwordHash: logging.readerPasswordHash, passwordKey: logging.readerPasswordKey, caSecret: logging.caSecret, caKey: logging.caKey, accessIndex: ACCESS_ALIAS, logsIndex: LOGS_ALIAS } } : {}),
         dashboards: dashboards.dashboards,
         extraDashboards: dashboards.extra,
         retainOnDelete: cfg.retainOnDelete,

@@ -1,6 +1,7 @@
 // The stack's configuration: one schema, parsed once, every problem reported together.
 import { checkIstio, istioSchema } from "../components/istio/config.js";
-import { checkPrometheus, prometheusSchema } from "../components/prometheus/config.js";
+import { checkPrometheus, type PrometheusSecrets, prometheusSchema, takePrometheusSecrets } from "../components/prometheus/config.js";
+import { type AlertingSecrets, alertingSchema, checkAlerting, takeAlertingSecrets } from "../components/prometheus/alerting/config.js";
 import { checkJaeger, jaegerSchema } from "../components/jaeger/config.js";
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
@@ -33,6 +34,7 @@ export const schema = {
   ),
   logging: loggingSchema,
   prometheus: prometheusSchema,
+  alerting: alertingSchema,
   jaeger: jaegerSchema,
   grafana: grafanaSchema,
   kiali: kialiSchema,
@@ -43,10 +45,14 @@ export interface StackSecrets {
   readonly logging?: LoggingSecrets;
   readonly grafana?: GrafanaSecrets;
   readonly kiali?: KialiSecrets;
+  /** Remote-write credentials (obs:prometheus.remoteWrite[N].basicAuth.password, .bearerToken, .tls.key), by credential file. */
+  readonly prometheus?: PrometheusSecrets;
+  /** Receiver name -> its URL, key or password (obs:alerting.receivers.<name>.<url|apiUrl|routingKey|authPassword>). */
+  readonly alerting?: AlertingSecrets;
 }
 
 /** The secret keys of each section (`obs:<section>.<key>`), e.g. for placeholders in an offline render. */
-export const SECRET_KEYS: Readonly<Record<keyof StackSecrets, readonly string[]>> = { logging: LOGGING_SECRET_KEYS, grafana: GRAFANA_SECRET_KEYS, kiali: KIALI_SECRET_KEYS };
+export const SECRET_KEYS: Readonly<Record<keyof StackSecrets, readonly string[]>> = { logging: LOGGING_SECRET_KEYS, grafana: GRAFANA_SECRET_KEYS, kiali: KIALI_SECRET_KEYS, alerting: [], prometheus: [] };
 
 /** The parsed config: deprecated keys already folded into their new place, with one message each. */
 export type StackConfig = Omit<Infer<typeof schema>, "tracing"> & { readonly stack: string; readonly secrets: StackSecrets; readonly deprecations: readonly string[] };
@@ -75,13 +81,18 @@ export function parseConfig(stack: string, raw: Record<string, unknown>, pinned:
   const logging = takeLoggingSecrets(raw.logging, issues);
   const grafana = takeGrafanaSecrets(raw.grafana, issues);
   const kiali = takeKialiSecrets(raw.kiali, issues);
-  const parsed = parseObject(schema, { ...raw, logging: logging.rest, grafana: grafana.rest, kiali: kiali.rest }, NAMESPACE, issues);
+  // per remote-write endpoint, so not in SECRET_KEYS
+  const prometheus = takePrometheusSecrets(raw.prometheus, issues);
+  // per receiver, so not in SECRET_KEYS: receiverSecretPaths names them
+  const alerting = takeAlertingSecrets(raw.alerting, issues);
+  const parsed = parseObject(schema, { ...raw, logging: logging.rest, grafana: grafana.rest, kiali: kiali.rest, alerting: alerting.rest, prometheus: prometheus.rest }, NAMESPACE, issues);
   for (const i of issues) if (i.key.startsWith(`${NAMESPACE}.`)) Object.assign(i, { key: i.key.replace(`${NAMESPACE}.`, `${NAMESPACE}:`) });
   const deprecations: string[] = [];
   const current = parsed && foldDeprecated(parsed, raw, deprecations, issues);
   if (current) crossChecks(current, pinned, issues);
+  if (current) checkAlerting(current.alerting, alerting.secrets, { prometheusEnabled: current.prometheus.enabled }, issues);
   if (issues.length || !current) throw new ConfigError(stack, issues);
-  return { ...current, stack, deprecations, secrets: { ...(logging.secrets ? { logging: logging.secrets } : {}), ...(grafana.secrets ? { grafana: grafana.secrets } : {}), ...(kiali.secrets ? { kiali: kiali.secrets } : {}) } };
+  return { ...current, stack, deprecations, secrets: { ...(logging.secrets ? { logging: logging.secrets } : {}), ...(grafana.secrets ? { grafana: grafana.secrets } : {}), ...(kiali.secrets ? { kiali: kiali.secrets } : {}), alerting: alerting.secrets, ...(prometheus.secrets ? { prometheus: prometheus.secrets } : {}) } };
 }
 
 /** Old keys still accepted for one release: each moves to its new key with a message naming it; both set is an error. */
@@ -116,7 +127,7 @@ function crossChecks(c: Omit<Infer<typeof schema>, "tracing">, pinned: PinnedVer
 
   checkIstio(c.istio, pinned.istio, issues);
   checkLogging(c.logging, issues);
-  checkPrometheus(c.prometheus, issues);
+  checkPrometheus(c.prometheus, issues, "obs:prometheus", { grafanaEnabled: c.grafana.enabled, kialiEnabled: c.kiali.enabled, meshMtls: c.istio.mtls });
   checkJaeger(c.jaeger, issues);
   checkGrafana(c.grafana, { prometheusEnabled: c.prometheus.enabled }, issues);
   checkKiali(c.kiali, { environment: c.environment, prometheusEnabled: c.prometheus.enabled }, issues);

@@ -1,5 +1,6 @@
-// The Prometheus server: RBAC for discovery, its config and rules in a ConfigMap, a
-// StatefulSet with a data volume, and a Service. The shapes come from pure functions.
+// The Prometheus server: RBAC for discovery, its config and rules in a ConfigMap, the
+// remote-write credentials in a Secret, a StatefulSet with a data volume per replica, and the
+// headless Service it names. The shapes come from pure functions. Operator mode: operator.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PrometheusConfig } from "./config.js";
@@ -7,9 +8,11 @@ import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
 import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
 import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
 import { serviceHostOf } from "../k8s/hosts.js";
+import type { AlertmanagerTarget } from "./alerting/discovery.js";
 import { clusterScopedName } from "../k8s/objects.js";
 
-export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema } from "./config.js";
+export { checkPrometheus, parsePrometheusConfig, type PrometheusConfig, prometheusSchema, type PrometheusSecrets, takePrometheusSecrets } from "./config.js";
+export { PrometheusMonitors, type PrometheusMonitorsArgs } from "./operator.js";
 export { ALERTS, WORKLOAD_LABELS } from "./rules.js";
 export { buildPrometheusConfig, type MeshMtls, renderPrometheusYaml } from "./scrape.js";
 
@@ -28,14 +31,16 @@ export interface PrometheusArgs {
   readonly retainOnDelete: boolean;
   /** Mesh-wide mTLS mode; STRICT with config.mtlsScraping gives Prometheus the workload certificate. */
   readonly meshMtls: MeshMtls;
-  /** Namespaces whose pods and services are scraped (istio-system is always added); all when absent. */
-  readonly scrapeNamespaces?: readonly string[];
+  /** Remote-write credentials, file name (remoteWriteFile) to value: a Secret, never the ConfigMap. */
+  readonly remoteWriteSecrets?: Readonly<Record<string, pulumi.Input<string>>>;
   /** Revision or tag that injects the cert sidecar under mTLS scraping; default: the namespace's label or the default tag. */
   readonly istioRevision?: string;
+  /** The Alertmanager pods to send alerts to (Alertmanager's `target`); none: alerts stay in Prometheus. */
+  readonly alertmanagers?: AlertmanagerTarget;
 }
 
 export class Prometheus extends pulumi.ComponentResource {
-  /** Name of the ClusterIP Service (port 9090). */
+  /** Name of the headless Service (port 9090) that the StatefulSet names and clients query. */
   readonly serviceName: pulumi.Output<string>;
   /** In-cluster URL of the server, e.g. for a Grafana datasource. */
   readonly url: pulumi.Output<string>;
@@ -45,6 +50,8 @@ export class Prometheus extends pulumi.ComponentResource {
   readonly clusterRole: k8s.rbac.v1.ClusterRole;
   readonly clusterRoleBinding: k8s.rbac.v1.ClusterRoleBinding;
   readonly configMap: k8s.core.v1.ConfigMap;
+  /** The remote-write credentials, when an endpoint has one. */
+  readonly secret?: k8s.core.v1.Secret;
   readonly service: k8s.core.v1.Service;
   /** Dependents that need a serving Prometheus (e.g. Grafana) can dependsOn this. */
   readonly statefulSet: k8s.apps.v1.StatefulSet;
@@ -52,7 +59,8 @@ export class Prometheus extends pulumi.ComponentResource {
   constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:prometheus:Prometheus", name, {}, opts);
     const mtls = usesMtlsScraping(args.config, args.meshMtls);
-    const files = prometheusFiles({ config: args.config, clusterName: args.clusterName, environment: args.environment, meshMtls: args.meshMtls, namespaces: args.scrapeNamespaces });
+    const secretFiles = Object.keys(args.remoteWriteSecrets ?? {}).sort();
+    const files = prometheusFiles({ config: args.config, clusterName: args.clusterName, environment: args.environment, meshMtls: args.meshMtls, remoteWriteSecrets: secretFiles, alertmanagers: args.alertmanagers });
     this.configHash = configHash(files);
 
     const selector = selectorLabels("prometheus", name);
@@ -75,10 +83,18 @@ export class Prometheus extends pulumi.ComponentResource {
 
     this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${name}-config`), data: files }, { parent: this });
 
+    if (secretFiles.length) {
+      const data = Object.fromEntries(secretFiles.map((f) => [f, pulumi.secret(args.remoteWriteSecrets![f]!)]));
+      this.secret = new k8s.core.v1.Secret(`${name}-remote-write`, { metadata: meta(`${name}-remote-write`), type: "Opaque", stringData: data }, { parent: this });
+    }
+
+    // Headless: the StatefulSet's governing Service (stable per-pod names), and what clients
+    // query (DNS answers with the ready replicas). Was a ClusterIP Service of the same name: the
+    // change replaces the Service only, never the StatefulSet (serviceName is immutable).
     this.service = new k8s.core.v1.Service(
       `${name}-service`,
-      { metadata: meta(name), spec: { type: "ClusterIP", selector, ports: [{ name: "http-web", port: PROMETHEUS_PORT, targetPort: "http-web" }] } },
-      { parent: this },
+      { metadata: meta(name), spec: { clusterIP: "None", selector, ports: [{ name: "http-web", port: PROMETHEUS_PORT, targetPort: "http-web" }] } },
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.statefulSet = new k8s.apps.v1.StatefulSet(
@@ -96,13 +112,14 @@ export class Prometheus extends pulumi.ComponentResource {
           mtls,
           istioRevision: args.istioRevision,
           retainOnDelete: args.retainOnDelete,
+          ...(this.secret ? { secretName: `${name}-remote-write` } : {}),
         }),
       },
       // volumeClaimTemplates are immutable: a change replaces the StatefulSet, and with a fixed
       // name the old one must go first. The PVCs (data-<name>-0) are reused unless
       // retainOnDelete is off. Not retainOnDelete itself: a kept StatefulSet would keep
       // scraping after destroy; the data's fate is the PVC retention policy.
-      { parent: this, dependsOn: [this.configMap, this.serviceAccount, this.service], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.configMap, this.serviceAccount, this.service, ...(this.secret ? [this.secret] : [])], deleteBeforeReplace: true },
     );
 
     this.serviceName = this.service.metadata.name;

@@ -4,7 +4,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../k8s/hash.js";
 import type { PrometheusConfig } from "./config.js";
 import { renderRulesYaml } from "./rules.js";
-import { CONFIG_DIR, CONFIG_FILE, ISTIO_CERTS_DIR, type PrometheusConfigInput, renderPrometheusYaml, RULES_FILE } from "./scrape.js";
+import { CONFIG_DIR, CONFIG_FILE, ISTIO_CERTS_DIR, POD_NAME_ENV, type PrometheusConfigInput, remoteWritePems, renderPrometheusYaml, RULES_FILE, SECRETS_DIR } from "./scrape.js";
 
 export const PROMETHEUS_IMAGE = "prom/prometheus:v3.5.1";
 export const PROMETHEUS_PORT = 9090;
@@ -12,9 +12,9 @@ export const DATA_DIR = "/prometheus";
 const NOBODY = 65534;
 export const CONFIG_HASH_ANNOTATION = "checksum/config";
 
-/** ConfigMap data: prometheus.yml and the rule file, side by side (rule_files is relative). */
+/** ConfigMap data: prometheus.yml and the rule file, side by side (rule_files is relative), and the remote-write endpoints' public certificates. */
 export function prometheusFiles(input: PrometheusConfigInput): Record<string, string> {
-  return { [CONFIG_FILE]: renderPrometheusYaml(input), [RULES_FILE]: renderRulesYaml() };
+  return { [CONFIG_FILE]: renderPrometheusYaml(input), [RULES_FILE]: renderRulesYaml(), ...remoteWritePems(input.config) };
 }
 
 export function configHash(files: Record<string, string>): string {
@@ -27,7 +27,10 @@ export function configHash(files: Record<string, string>): string {
 export function clusterRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
   const read = ["get", "list", "watch"];
   return [
-    { apiGroups: [""], resources: ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods"], verbs: read },
+    // nodes/metrics: the kubelet's /metrics and /metrics/cadvisor on its own port; never
+    // nodes/proxy, which also reaches the kubelet's exec and attach.
+    { apiGroups: [""], resources: ["nodes", "services", "endpoints", "pods"], verbs: read },
+    { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
     { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: read },
     { nonResourceURLs: ["/metrics"], verbs: ["get"] },
   ];
@@ -39,10 +42,12 @@ export function clusterRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
  * files to a shared volume, which the Prometheus container mounts at /etc/prom-certs/.
  */
 export const ISTIO_CERT_ANNOTATIONS: Readonly<Record<string, string>> = {
-  "sidecar.istio.io/inject": "true",
   "traffic.sidecar.istio.io/includeInboundPorts": "",
   "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
-  "proxy.istio.io/config": JSON.stringify({ proxyMetadata: { OUTPUT_CERTS: "/etc/istio-output-certs" } }),
+  // Prometheus must not depend on the control plane it watches: with istiod down its sidecar
+  // never gets ready, and Prometheus still starts (so IstiodDown can fire), whatever the mesh's
+  // holdApplicationUntilProxyStarts says.
+  "proxy.istio.io/config": JSON.stringify({ holdApplicationUntilProxyStarts: false, proxyMetadata: { OUTPUT_CERTS: "/etc/istio-output-certs" } }),
   "sidecar.istio.io/userVolumeMount": JSON.stringify([{ name: "istio-certs", mountPath: "/etc/istio-output-certs" }]),
 };
 
@@ -52,8 +57,8 @@ export function prometheusArgs(config: PrometheusConfig): string[] {
     `--storage.tsdb.path=${DATA_DIR}`,
     `--storage.tsdb.retention.time=${config.retentionTime}`,
     ...(config.retentionSize ? [`--storage.tsdb.retention.size=${config.retentionSize}`] : []),
-    // POST /-/reload, for operators; a config change still rolls the pod (config hash annotation).
-    "--web.enable-lifecycle",
+    // No --web.enable-lifecycle: /-/reload and /-/quit would be open, unauthenticated, to every
+    // pod that reaches port 9090. A config change rolls the pod (config hash annotation).
   ];
 }
 
@@ -71,6 +76,8 @@ export interface StatefulSetSpecInput {
   readonly istioRevision?: string;
   /** Keep the data volumes when the StatefulSet is deleted. */
   readonly retainOnDelete: boolean;
+  /** Secret with the remote-write credentials, mounted at SECRETS_DIR (Prometheus re-reads the files, so a rotation needs no restart). */
+  readonly secretName?: string;
 }
 
 export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v1.StatefulSetSpec {
@@ -90,6 +97,8 @@ export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v
       },
       spec: {
         serviceAccountName: i.serviceAccountName,
+        // Replicas on different nodes where the scheduler can (one node's loss keeps one scraping).
+        ...(config.replicas > 1 ? { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: i.selector } } }] } } } : {}),
         securityContext: { runAsNonRoot: true, runAsUser: NOBODY, runAsGroup: NOBODY, fsGroup: NOBODY, seccompProfile: { type: "RuntimeDefault" } },
         // Time to finish the head block write on shutdown instead of replaying the WAL on start.
         terminationGracePeriodSeconds: 300,
@@ -98,6 +107,8 @@ export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v
             name: "prometheus",
             image: PROMETHEUS_IMAGE,
             args: prometheusArgs(config),
+            // the `replica` external label (REPLICA_LABEL) is this pod's name
+            env: [{ name: POD_NAME_ENV, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
             ports: [{ name: "http-web", containerPort: PROMETHEUS_PORT }],
             readinessProbe: probe("/-/ready", 3),
             // Generous: WAL replay after a restart can take minutes before /-/ready.
@@ -108,10 +119,15 @@ export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v
               { name: "config", mountPath: CONFIG_DIR, readOnly: true },
               { name: "data", mountPath: DATA_DIR },
               ...(i.mtls ? [{ name: "istio-certs", mountPath: `${ISTIO_CERTS_DIR}/`, readOnly: true }] : []),
+              ...(i.secretName ? [{ name: "secrets", mountPath: SECRETS_DIR, readOnly: true }] : []),
             ],
           },
         ],
-        volumes: [{ name: "config", configMap: { name: i.configMapName } }, ...(i.mtls ? [{ name: "istio-certs", emptyDir: { medium: "Memory" } }] : [])],
+        volumes: [
+          { name: "config", configMap: { name: i.configMapName } },
+          ...(i.mtls ? [{ name: "istio-certs", emptyDir: { medium: "Memory" } }] : []),
+          ...(i.secretName ? [{ name: "secrets", secret: { secretName: i.secretName } }] : []),
+        ],
       },
     },
     volumeClaimTemplates: [

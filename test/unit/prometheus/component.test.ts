@@ -24,15 +24,16 @@ describe("Prometheus component", () => {
     const k8s = await import("@pulumi/kubernetes");
     const { Prometheus } = await import("../../../components/prometheus/index.js");
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
-    const config = parsePrometheusConfig({ retentionTime: "7d", storageSize: "20Gi", retentionSize: "16GB" }).config!;
-    const prom = new Prometheus("prometheus", { namespace: "observability", clusterDomain: "cluster.local", config, clusterName: "dev-eu", environment: "dev", retainOnDelete: false, meshMtls: "STRICT", scrapeNamespaces: ["shop"] }, { providers: [provider] });
+    const { config, secrets } = parsePrometheusConfig({ retentionTime: "7d", storageSize: "20Gi", retentionSize: "16GB", replicas: 2, remoteWrite: [{ url: "https://mimir.example.com/api/v1/push", bearerToken: "rw-token-value" }] });
+    const remoteWriteSecrets = Object.fromEntries(Object.entries(secrets!.remoteWrite).map(([k, v]) => [k, pulumi.secret(v)]));
+    const prom = new Prometheus("prometheus", { namespace: "observability", clusterDomain: "cluster.local", config: config!, clusterName: "dev-eu", environment: "dev", retainOnDelete: false, meshMtls: "STRICT", remoteWriteSecrets }, { providers: [provider] });
 
     expect(await output(prom.url)).toBe("http://prometheus.observability.svc.cluster.local:9090");
     expect(await output(prom.serviceName)).toBe("prometheus");
     expect(prom.configHash).toMatch(/^[0-9a-f]{64}$/);
 
     // Parent: the component's type sits in each child's URN.
-    for (const r of [prom.serviceAccount, prom.clusterRole, prom.clusterRoleBinding, prom.configMap, prom.service, prom.statefulSet]) {
+    for (const r of [prom.serviceAccount, prom.clusterRole, prom.clusterRoleBinding, prom.configMap, prom.secret!, prom.service, prom.statefulSet]) {
       expect(await output(r.urn)).toContain("::obs:prometheus:Prometheus$kubernetes:");
     }
     const providerUrn = await output(provider.urn);
@@ -45,6 +46,7 @@ describe("Prometheus component", () => {
         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole prometheus-clusterrole",
         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding prometheus-clusterrolebinding",
         "kubernetes:core/v1:ConfigMap prometheus-config",
+        "kubernetes:core/v1:Secret prometheus-remote-write",
         "kubernetes:core/v1:Service prometheus-service",
         "kubernetes:apps/v1:StatefulSet prometheus-statefulset",
       ].sort(),
@@ -63,9 +65,11 @@ describe("Prometheus component", () => {
   it("puts the rendered config and rules in the ConfigMap", () => {
     const data = find("kubernetes:core/v1:ConfigMap").inputs.data;
     const prom = parse(data["prometheus.yml"]);
-    expect(prom.global.external_labels).toEqual({ cluster: "dev-eu", environment: "dev" });
+    expect(prom.global.external_labels).toEqual({ cluster: "dev-eu", environment: "dev", replica: "${POD_NAME}" });
     expect(prom.scrape_configs.map((s: { job_name: string }) => s.job_name)).toContain("kubernetes-pods-istio-secure");
-    expect(prom.scrape_configs.find((s: { job_name: string }) => s.job_name === "kubernetes-pods").kubernetes_sd_configs[0].namespaces.names).toEqual(["istio-system", "shop"]);
+    expect(prom.scrape_configs.find((s: { job_name: string }) => s.job_name === "kubernetes-pods").kubernetes_sd_configs).toEqual([{ role: "pod" }]);
+    expect(prom.remote_write).toEqual([{ url: "https://mimir.example.com/api/v1/push", authorization: { type: "Bearer", credentials_file: "/etc/prometheus-secrets/remote-write-0-bearer-token" } }]);
+    expect(JSON.stringify(data)).not.toContain("rw-token-value");
     expect(parse(data["istio-rules.yml"]).groups.length).toBeGreaterThan(0);
   });
 
@@ -75,16 +79,27 @@ describe("Prometheus component", () => {
     expect(sts.spec.serviceName).toBe("prometheus");
     expect(sts.spec.template.spec.serviceAccountName).toBe("prometheus");
     expect(sts.spec.template.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
-    expect(sts.spec.template.metadata.annotations["sidecar.istio.io/inject"]).toBe("true");
+    expect(sts.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("true");
+    expect(sts.spec.template.metadata.annotations).not.toHaveProperty("sidecar.istio.io/inject");
+    expect(sts.spec.replicas).toBe(2);
+    expect(sts.spec.template.spec.volumes).toContainEqual({ name: "secrets", secret: { secretName: "prometheus-remote-write" } });
     expect(sts.spec.template.spec.containers[0].args).toContain("--storage.tsdb.retention.time=7d");
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("20Gi");
     expect(sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted).toBe("Delete");
   });
 
-  it("exposes 9090 through a ClusterIP Service selecting the pods", () => {
+  it("keeps the remote-write credentials in a Secret, as Pulumi secrets", async () => {
+    const secret = find("kubernetes:core/v1:Secret").inputs;
+    expect(secret.metadata).toMatchObject({ name: "prometheus-remote-write", namespace: "observability" });
+    // the whole map arrives as one secret value: no credential in plain text in the state
+    expect(secret.stringData).toEqual({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: { "remote-write-0-bearer-token": "rw-token-value" } });
+  });
+
+  it("exposes 9090 through the headless Service the StatefulSet names, selecting the pods", () => {
     const svc = find("kubernetes:core/v1:Service").inputs;
     const sts = find("kubernetes:apps/v1:StatefulSet").inputs;
-    expect(svc.spec.type).toBe("ClusterIP");
+    expect(svc.spec.clusterIP).toBe("None");
+    expect(sts.spec.serviceName).toBe(svc.metadata.name);
     expect(svc.spec.ports).toEqual([{ name: "http-web", port: 9090, targetPort: "http-web" }]);
     expect(sts.spec.template.metadata.labels).toMatchObject(svc.spec.selector);
     expect(sts.spec.selector.matchLabels).toEqual(svc.spec.selector);

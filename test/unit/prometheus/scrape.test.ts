@@ -180,14 +180,19 @@ describe("cluster jobs", () => {
     expect(j.tls_config).toEqual({ ca_file: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" });
   });
 
-  it("kubelet and cAdvisor through the API server's node proxy, instance = node", () => {
+  it("kubelet and cAdvisor on the kubelet's own port (10250, nodes/metrics), not through the API server's node proxy", () => {
     for (const [name, path] of [
       [JOBS.nodes, "/metrics"],
       [JOBS.cadvisor, "/metrics/cadvisor"],
     ] as const) {
-      const t = scrapeTargets(job(name), [nodeTarget("node-a", "192.168.0.21"), nodeTarget("node-b", "192.168.0.22")]);
-      expect(t.map((x) => x.url)).toEqual([`https://kubernetes.default.svc:443/api/v1/nodes/node-a/proxy${path}`, `https://kubernetes.default.svc:443/api/v1/nodes/node-b/proxy${path}`]);
+      const j = job(name);
+      const t = scrapeTargets(j, [nodeTarget("node-a", "192.168.0.21"), nodeTarget("node-b", "192.168.0.22")]);
+      expect(t.map((x) => x.url)).toEqual([`https://192.168.0.21:10250${path}`, `https://192.168.0.22:10250${path}`]);
       expect(t[0]!.labels).toEqual({ job: name, instance: "node-a", node: "node-a" });
+      expect(j.authorization).toEqual({ credentials_file: "/var/run/secrets/kubernetes.io/serviceaccount/token" });
+      expect(j.tls_config).toEqual({ ca_file: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" });
+      expect(JSON.stringify(j)).not.toContain("proxy");
+      expect(job(name, { config: defaults({ kubeletInsecureSkipVerify: true }) }).tls_config).toEqual({ ca_file: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", insecure_skip_verify: true });
     }
   });
 });
@@ -195,7 +200,7 @@ describe("cluster jobs", () => {
 describe("buildPrometheusConfig", () => {
   it("sets the global intervals, external labels and the rule file", () => {
     const c = buildPrometheusConfig(input({ config: defaults({ scrapeInterval: "15s", scrapeTimeout: "5s" }) }));
-    expect(c.global).toEqual({ scrape_interval: "15s", scrape_timeout: "5s", evaluation_interval: "15s", external_labels: { cluster: "eu-1", environment: "prod" } });
+    expect(c.global).toEqual({ scrape_interval: "15s", scrape_timeout: "5s", evaluation_interval: "15s", external_labels: { cluster: "eu-1", environment: "prod", replica: "${POD_NAME}" } });
     expect(c.rule_files).toEqual(["istio-rules.yml"]);
   });
 
@@ -205,12 +210,59 @@ describe("buildPrometheusConfig", () => {
     expect(c.scrape_configs.at(-1)).toEqual({ job_name: "blackbox", scheme: "https", metrics_path: "/probe", static_configs: [{ targets: ["blackbox.monitoring:9115"] }] });
   });
 
-  it("limits pod and service discovery to the given namespaces plus istio-system", () => {
-    const c = buildPrometheusConfig(input({ namespaces: ["shop", "bookinfo"] }));
-    const byJob = Object.fromEntries(c.scrape_configs.map((s) => [s.job_name, s.kubernetes_sd_configs?.[0]?.namespaces?.names]));
-    for (const j of [JOBS.envoy, JOBS.pods, JOBS.podsMtls, JOBS.serviceEndpoints]) expect(byJob[j]).toEqual(["bookinfo", "istio-system", "shop"]);
-    expect(byJob[JOBS.nodes]).toBeUndefined();
-    expect(buildPrometheusConfig(input()).scrape_configs.find((s) => s.job_name === JOBS.pods)!.kubernetes_sd_configs).toEqual([{ role: "pod" }]);
+  it("discovers pods and services in every namespace, so a namespace labelled later (a revision tag) is monitored", () => {
+    const c = buildPrometheusConfig(input());
+    for (const j of [JOBS.envoy, JOBS.pods, JOBS.podsMtls, JOBS.serviceEndpoints]) expect(c.scrape_configs.find((s) => s.job_name === j)!.kubernetes_sd_configs, j).toEqual([{ role: j === JOBS.serviceEndpoints ? "endpointslice" : "pod" }]);
+    // a namespace no config names, labelled with a tag: its injected pod's Envoy and its merged metrics are scraped
+    const tagged: Pod = { ...mergedPod, namespace: "team-a" };
+    expect(urls(job(JOBS.pods), tagged)).toEqual(["http://10.1.2.4:15020/stats/prometheus"]);
+    expect(urls(job(JOBS.envoy), { ...unmergedPod, namespace: "team-a" })).toEqual(["http://10.1.2.5:15090/stats/prometheus"]);
+  });
+
+  it("leaves the excluded namespaces out of every cluster-wide job, and no others", () => {
+    const config = defaults({ excludeNamespaces: ["kube-system", "team"] });
+    const annotated = (namespace: string) => plainPod({ "prometheus.io/scrape": "true", "prometheus.io/port": "9102" }, { namespace });
+    for (const name of [JOBS.pods, JOBS.envoy, JOBS.podsMtls]) {
+      const j = job(name, { config });
+      for (const p of [annotated("kube-system"), { ...unmergedPod, namespace: "kube-system" }, { ...mergedPod, namespace: "kube-system" }]) expect(urls(j, p), name).toEqual([]);
+    }
+    expect(urls(job(JOBS.pods, { config }), annotated("team-b"))).toEqual(["http://10.1.2.3:9102/metrics"]);
+    const svc = (namespace: string) => endpointSliceTargets({ namespace, name: "dns", annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": "9153" }, ports: [{ name: "metrics", port: 9153 }], endpoints: [{ ip: "10.1.0.2" }] });
+    expect(scrapeTargets(job(JOBS.serviceEndpoints, { config }), svc("kube-system"))).toEqual([]);
+    expect(scrapeTargets(job(JOBS.serviceEndpoints, { config }), svc("default"))).toHaveLength(1);
+  });
+
+  it("scrapes no target twice: every pod port and service endpoint lands in one job at most", () => {
+    const c = buildPrometheusConfig(input());
+    const pods = [mergedPod, unmergedPod, plainPod({ "prometheus.io/scrape": "true", "prometheus.io/port": "9102" }), plainPod({}), { ...mergedPod, namespace: "team-a", name: "tagged-1", ip: "10.1.7.1" }];
+    const addresses = c.scrape_configs.filter((s) => s.kubernetes_sd_configs?.[0]?.role === "pod").flatMap((s) => scrapeTargets(s, pods.flatMap(podTargets)).map((t) => t.url.replace(/^https?:\/\//, "")));
+    expect(addresses.length).toBeGreaterThan(3);
+    expect(new Set(addresses).size).toBe(addresses.length);
+  });
+
+  it("names the replica in an external label from the pod's name, and sends to the remote-write endpoints with credentials as files", () => {
+    const { config, secrets, issues } = parsePrometheusConfig({
+      remoteWrite: [
+        { url: "https://mimir.example.com/api/v1/push", name: "mimir", basicAuth: { username: "tenant-1", password: "pw-0123" }, queue: { maxShards: 10, batchSendDeadline: "5s" }, writeRelabelConfigs: [{ action: "keep", sourceLabels: ["__name__"], regex: "destination_workload:.*|up" }] },
+        { url: "http://thanos-receive.monitoring:19291/api/v1/receive", bearerToken: "token-4567", tls: { insecureSkipVerify: true } },
+      ],
+    });
+    expect(issues).toEqual([]);
+    expect(secrets).toEqual({ remoteWrite: { "remote-write-0-password": "pw-0123", "remote-write-1-bearer-token": "token-4567" } });
+    const c = buildPrometheusConfig(input({ config: config!, remoteWriteSecrets: Object.keys(secrets!.remoteWrite) }));
+    expect(renderPrometheusYaml(input({ config: config!, remoteWriteSecrets: Object.keys(secrets!.remoteWrite) }))).not.toMatch(/pw-0123|token-4567/);
+    expect(c.global.external_labels).toEqual({ cluster: "eu-1", environment: "prod", replica: "${POD_NAME}" });
+    expect(c.remote_write).toEqual([
+      {
+        url: "https://mimir.example.com/api/v1/push",
+        name: "mimir",
+        basic_auth: { username: "tenant-1", password_file: "/etc/prometheus-secrets/remote-write-0-password" },
+        queue_config: { max_shards: 10, batch_send_deadline: "5s" },
+        write_relabel_configs: [{ action: "keep", source_labels: ["__name__"], regex: "destination_workload:.*|up" }],
+      },
+      { url: "http://thanos-receive.monitoring:19291/api/v1/receive", authorization: { type: "Bearer", credentials_file: "/etc/prometheus-secrets/remote-write-1-bearer-token" }, tls_config: { insecure_skip_verify: true } },
+    ]);
+    expect(buildPrometheusConfig(input()).remote_write).toBeUndefined();
   });
 
   it("renders YAML that reads back to the same object, without anchors", () => {
