@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
 import { type KubeObject, registerObjects } from "../k8s/objects.js";
-import { ISTIO_NAMESPACE, MANAGED_BY_LABELS } from "../k8s/labels.js";
+import { ISTIO_NAMESPACE, MANAGED_BY_LABELS, podSecurityLabels } from "../k8s/labels.js";
 import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "./overlay.js";
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
@@ -56,7 +56,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     const { istio } = args;
     const retain = args.retainOnDelete;
 
-    const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { ...MANAGED_BY_LABELS } } }, { parent: this, retainOnDelete: retain });
+    const ns = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ISTIO_NAMESPACE, labels: { ...MANAGED_BY_LABELS, ...podSecurityLabels("restricted") } } }, { parent: this, retainOnDelete: retain });
 
     const rendered = renderRevisions(args);
     const shaped = shapeInstall(rendered);

@@ -25,6 +25,15 @@ function gatewaySpread(replicas: number, selector: Record<string, string>): Reco
   return { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [term("kubernetes.io/hostname", 100), term("topology.kubernetes.io/zone", 50)] } } };
 }
 
+/** Pod Security `restricted` asks for a seccomp profile, which istioctl leaves out of istiod and the gateways. */
+const RUNTIME_DEFAULT_SECCOMP = { type: "RuntimeDefault" } as const;
+/** The gateways' pod security context: istioctl's own (the proxy's user 1337), with the seccomp profile. */
+const GATEWAY_SECURITY_CONTEXT = { runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, seccompProfile: RUNTIME_DEFAULT_SECCOMP };
+
+function gatewayPod(gw: IstioConfig["gateways"], selector: Record<string, string>): Record<string, unknown> {
+  return { replicaCount: gw.replicas, resources: gw.resources, securityContext: GATEWAY_SECURITY_CONTEXT, ...gatewaySpread(gw.replicas, selector) };
+}
+
 /**
  * A PodDisruptionBudget for each rendered gateway Deployment with more than one replica (istioctl
  * renders one for istiod only): a node drain then takes at most one gateway pod at a time.
@@ -86,15 +95,15 @@ export function buildOverlay(input: OverlayInput): Record<string, unknown> {
           {
             name: INGRESS_GATEWAY.name,
             enabled: withGateways && gw.ingress,
-            k8s: { replicaCount: gw.replicas, ...gatewaySpread(gw.replicas, INGRESS_GATEWAY.selector), service: { type: gw.serviceType } },
+            k8s: { ...gatewayPod(gw, INGRESS_GATEWAY.selector), service: { type: gw.serviceType } },
           },
         ],
-        egressGateways: [{ name: EGRESS_GATEWAY.name, enabled: withGateways && gw.egress, k8s: { replicaCount: gw.replicas, ...gatewaySpread(gw.replicas, EGRESS_GATEWAY.selector) } }],
+        egressGateways: [{ name: EGRESS_GATEWAY.name, enabled: withGateways && gw.egress, k8s: gatewayPod(gw, EGRESS_GATEWAY.selector) }],
       },
       values: {
         // the one bypass of the sidecar (docs/outbound-traffic.md): those ranges are neither seen nor controlled
         global: { istioNamespace: ISTIO_NAMESPACE, ...(istio.bypassOutboundIPRanges.length ? { proxy: { excludeIPRanges: istio.bypassOutboundIPRanges.join(",") } } : {}) },
-        pilot: { autoscaleEnabled: autoscale, autoscaleMin: pilot.replicas, autoscaleMax: pilot.autoscaleMax },
+        pilot: { autoscaleEnabled: autoscale, autoscaleMin: pilot.replicas, autoscaleMax: pilot.autoscaleMax, seccompProfile: RUNTIME_DEFAULT_SECCOMP },
         ...(withGateways ? { gateways: { [INGRESS_GATEWAY.name]: { autoscaleEnabled: false }, [EGRESS_GATEWAY.name]: { autoscaleEnabled: false } } } : {}),
       },
     },

@@ -18,3 +18,14 @@ export function labels(app: string, instance: string, component?: string): Recor
 
 /** The label of objects the stack creates outside a component's recipe: its namespaces, the tag webhooks. */
 export const MANAGED_BY_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/managed-by": PART_OF };
+
+/** Pod Security Standards levels (https://kubernetes.io/docs/concepts/security/pod-security-standards/). */
+export type PodSecurityLevel = "restricted" | "baseline" | "privileged";
+
+/**
+ * A namespace's Pod Security admission labels: enforced, and the same level for audit and warn,
+ * so a workload object that would break it is reported when applied, not only its pods refused.
+ */
+export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
+  return Object.fromEntries(["enforce", "audit", "warn"].map((mode) => [`pod-security.kubernetes.io/${mode}`, level]));
+}

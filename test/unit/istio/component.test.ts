@@ -52,7 +52,7 @@ describe("IstioControlPlane", () => {
 
     const names = created.map((c) => `${c.type} ${c.name}`);
     expect(names).toContain("kubernetes:core/v1:Namespace istio-namespace");
-    expect(created.find((c) => c.name === "istio-namespace")!.inputs.metadata).toEqual({ name: "istio-system", labels: { "app.kubernetes.io/managed-by": "observability-stack" } });
+    expect(created.find((c) => c.name === "istio-namespace")!.inputs.metadata).toEqual({ name: "istio-system", labels: { "app.kubernetes.io/managed-by": "observability-stack", "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted" } });
     // the CRD shared by both revisions is registered once
     expect(names.filter((n) => n.includes("customresourcedefinition"))).toEqual(["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition istio-crd-customresourcedefinition-telemetries.telemetry.istio.io"]);
     expect(names).toContain("obs:istio:Revision istio-1-30");
@@ -116,5 +116,25 @@ describe("IstioControlPlane", () => {
     expect(mine.find((c) => c.name.endsWith("sidecar-shop-default"))!.inputs.spec.egress[0].hosts).toEqual(["./*", "istio-system/*", "obs/jaeger-collector.obs.svc.corp.local", "apps/*"]);
     const mode = renderCalls.at(-1)!.overlay.spec.meshConfig.outboundTrafficPolicy.mode;
     expect(mode).toBe("REGISTRY_ONLY");
+  });
+
+  it("adopts a namespace with the legacy istio-injection label: a retained Patch under the Namespace's field manager takes the label, the Namespace then drops it and keeps the old value as a marker", async () => {
+    const { IstioControlPlane } = await import("../../../components/istio/index.js");
+    const { ADOPTED_ANNOTATION } = await import("../../../components/istio/guard.js");
+    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }], namespaces: { legacy: "1-30", adopted: "1-30", plain: "1-30" } } }, { istio: ["1.30"] }).istio;
+    const before = created.length;
+    new IstioControlPlane("mesh3", { istio, zipkinHost: "z", observabilityNamespace: "obs", clusterDomain: "cluster.local", retainOnDelete: false, liveNamespaces: { legacy: { legacy: "enabled" }, adopted: { adopted: "enabled" } } });
+    await new Promise((r) => setTimeout(r, 200));
+    const mine = created.slice(before);
+    const take = mine.filter((c) => c.type === "kubernetes:core/v1:NamespacePatch");
+    expect(take.map((t) => [t.name, t.inputs.metadata])).toEqual([
+      ["mesh3-ns-legacy-legacy-label", { name: "legacy", labels: { "istio.io/rev": "1-30", "istio-injection": "removed-by-observability-stack" }, annotations: { "pulumi.com/patchFieldManager": "observability-stack", "pulumi.com/patchForce": "true" } }],
+    ]);
+    const nsOf = (n: string) => mine.find((c) => c.name === `mesh3-ns-${n}`)!.inputs.metadata;
+    expect(nsOf("legacy")).toEqual({ name: "legacy", labels: { "istio.io/rev": "1-30" }, annotations: { [ADOPTED_ANNOTATION]: "enabled" } });
+    expect(nsOf("adopted")).toEqual({ name: "adopted", labels: { "istio.io/rev": "1-30" }, annotations: { [ADOPTED_ANNOTATION]: "enabled" } });
+    expect(nsOf("plain")).toEqual({ name: "plain", labels: { "istio.io/rev": "1-30" } });
+    // the Namespace registers only after the Patch (it depends on it)
+    expect(mine.findIndex((c) => c.name === "mesh3-ns-legacy")).toBeGreaterThan(mine.findIndex((c) => c.name === "mesh3-ns-legacy-legacy-label"));
   });
 });

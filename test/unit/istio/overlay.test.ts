@@ -72,6 +72,16 @@ describe("IstioOperator overlay", () => {
     expect(b.spec.components.egressGateways[0].k8s.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector).toEqual({ matchLabels: { istio: "egressgateway" } });
   });
 
+  it("sets the seccomp profile Pod Security restricted asks for on istiod and the gateways, and the gateways' resources", () => {
+    const istio = cfg({ gateways: { ingress: true, egress: true, resources: { limits: { "ephemeral-storage": "2Gi" } } } });
+    const o = buildOverlay({ istio, revision: istio.revisions[0]!, withGateways: true, zipkinHost: "z" }) as Overlay;
+    expect(o.spec.values.pilot.seccompProfile).toEqual({ type: "RuntimeDefault" });
+    for (const gw of [o.spec.components.ingressGateways[0], o.spec.components.egressGateways[0]]) {
+      expect(gw.k8s.securityContext).toEqual({ runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      expect(gw.k8s.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "100Mi" }, limits: { cpu: "2", memory: "1Gi", "ephemeral-storage": "2Gi" } });
+    }
+  });
+
   it("gives each gateway Deployment with more than one replica a PodDisruptionBudget on its own selector", () => {
     const deployment = (name: string, replicas: number): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: "istio-system", labels: { app: name } }, spec: { replicas, selector: { matchLabels: { app: name, istio: name.replace("istio-", "") } } } });
     const pdbs = gatewayDisruptionBudgets([deployment("istio-ingressgateway", 3), deployment("istio-egressgateway", 1), deployment("istiod-1-30", 3)]);
