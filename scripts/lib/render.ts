@@ -6,6 +6,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { LOCAL_PASSPHRASE, projectProgram, pulumiEnv, runWithProgram, selectStackAsync } from "./pulumi.js";
 import { SECRET_KEYS } from "../../config/index.js";
+import { withReceiverPlaceholders } from "../../components/prometheus/alerting/config.js";
 import { withoutSecrets } from "../../config/target.js";
 import { projectDir } from "../../lib/tools.js";
 
@@ -23,6 +24,8 @@ export function renderConfig(stack: string, outDir: string): Record<string, unkn
     for (const k of keys) if (typeof section[k] !== "string") section[k] = `rendered-offline-placeholder-${k}`;
     config[`obs:${name}`] = section;
   }
+  // the receivers' secrets are per receiver (not in SECRET_KEYS)
+  if (config["obs:alerting"]) config["obs:alerting"] = withReceiverPlaceholders(config["obs:alerting"]);
   const k8sCfg = (config["obs:kubernetes"] ?? {}) as Record<string, unknown>;
   config["obs:kubernetes"] = { ...k8sCfg, context: "", kubeconfig: "", renderDir: outDir };
   return { config };

@@ -3,7 +3,7 @@
 // the values and alerts the rules must produce from them.
 import { stringify } from "yaml";
 import { ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, RECORDING_RULES as R } from "../../components/mesh/metrics.js";
-import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, type RuleOptions } from "../../components/prometheus/rules.js";
+import { ALERTS, type AlertingRule, alertingRules, expandAnnotations, expandLabels, type RuleOptions } from "../../components/prometheus/rules.js";
 import { RULES_FILE } from "../../components/prometheus/scrape.js";
 
 type Labels = Record<string, string>;
@@ -84,7 +84,7 @@ function durations(workload: string, cumulative: Record<string, number>): InputS
 export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOptions = {}): RuleTestFile {
   const all = alertingRules(options);
   const rule = (name: string): AlertingRule => [...all.controlPlane, ...all.dataPlane, ...all.prometheus].find((r) => r.alert === name)!;
-  const alert = (name: string, labels: Labels) => ({ exp_labels: { ...labels, severity: rule(name).labels.severity }, exp_annotations: expandAnnotations(rule(name), labels) });
+  const alert = (name: string, labels: Labels) => ({ exp_labels: { ...labels, ...expandLabels(rule(name), labels) }, exp_annotations: expandAnnotations(rule(name), labels) });
   const istiod = { job: JOBS.istiod, namespace: "istio-system", pod: "istiod-1-27-5c8d7b-abcde", revision: "1-27", instance: "10.1.0.5:15014" };
   const istiodInternal = { job: JOBS.istiod, namespace: "istio-system", pod: "istiod-1-29-4b8c2d-klmno", revision: "1-29", instance: "10.1.0.7:15014" };
   const istiodOk = { job: JOBS.istiod, namespace: "istio-system", pod: "istiod-1-28-7f6d9c-fghij", revision: "1-28", instance: "10.1.0.6:15014" };
@@ -134,7 +134,7 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
           { expr: R.mesh5xxRatio, eval_time: "10m", exp_samples: [{ labels: R.mesh5xxRatio, value: 0.25 }] },
         ],
         alert_rule_test: [
-          { eval_time: "15m", alertname: ALERTS.istiodDown, exp_alerts: [alert(ALERTS.istiodDown, {})] },
+          { eval_time: "15m", alertname: ALERTS.istiodDown, exp_alerts: [alert(ALERTS.istiodDown, { revision: istiod.revision })] },
           { eval_time: "15m", alertname: ALERTS.xdsPushErrors, exp_alerts: [alert(ALERTS.xdsPushErrors, { revision: istiod.revision, pod: istiod.pod }), alert(ALERTS.xdsPushErrors, { revision: istiodInternal.revision, pod: istiodInternal.pod })] },
           // Pending, not firing, before `for` has passed.
           { eval_time: "3m", alertname: ALERTS.high5xxRatio, exp_alerts: [] },

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { parseConfig, schema } from "../../config/index.js";
 import { effectiveRevision } from "../../components/istio/config.js";
 import { referenceRows } from "../../lib/schema.js";
+import { receiverSecretPaths } from "../../components/prometheus/alerting/config.js";
 
 const pinned = { istio: ["1.30", "1.31"] };
 const base = () => ({
@@ -129,6 +130,11 @@ describe("config schema", () => {
     raw.logging = { ...raw.logging, elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" };
     raw.grafana = { ...raw.grafana, adminPassword: "decrypted-3" };
     if (stack !== "local") raw.kiali = { ...raw.kiali, signingKey: "decrypted-4-0123456789" };
+    // each receiver's URL, key or password: obs:alerting.receivers.<name>.<key>
+    for (const p of receiverSecretPaths(raw.alerting)) {
+      const [, name, key] = p.split(".");
+      raw.alerting.receivers[name!][key!] = `decrypted-${name}`;
+    }
     const c = parseConfig(stack, raw, pinned);
     expect(c.environment).toBe(stack);
     expect(c.secrets.logging).toEqual({ elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" });
@@ -143,6 +149,10 @@ describe("config schema", () => {
       "obs:logging.kibanaPassword = undefined: required: a secret (pulumi config set --secret --path obs:logging.kibanaPassword <password>)",
       "obs:grafana.adminPassword = undefined: required: a secret (pulumi config set --secret --path obs:grafana.adminPassword <password>)",
       'obs:kiali.signingKey = undefined: required with auth.strategy token: a secret of at least 16 characters (pulumi config set --secret --path obs:kiali.signingKey "$(openssl rand -hex 16)")',
+      "obs:alerting.receivers.oncall.routingKey = undefined: required for a pagerduty receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.oncall.routingKey <value>)",
+      "obs:alerting.receivers.platform.apiUrl = undefined: required for a slack receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.platform.apiUrl <value>)",
+      "obs:alerting.receivers.payments-team.authPassword = undefined: required for an email receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.payments-team.authPassword <value>)",
+      "obs:alerting.receivers.deadmans.url = undefined: required for a webhook receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.deadmans.url <value>)",
     ]);
   });
 
