@@ -2,7 +2,7 @@
 // volume kept like the stack's other data, the admin password a Pulumi secret.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash } from "../k8s/hash.js";
+import { contentHash, secretHash } from "../k8s/hash.js";
 import { publishThroughGateway } from "../mesh/gateway.js";
 import type { GrafanaConfig } from "./config.js";
 import { dashboardJson } from "./json.js";
@@ -22,6 +22,8 @@ export interface GrafanaElasticsearch {
   readonly user: string;
   /** Secret (same namespace) and key of the reader's password. */
   readonly passwordSecret: pulumi.Input<string>;
+  /** secretHash of the reader's password: a rotation rolls Grafana. */
+  readonly passwordHash?: pulumi.Input<string>;
   readonly passwordKey: string;
   /** Secret and key of the CA that signed Elasticsearch's certificate. */
   readonly caSecret: pulumi.Input<string>;
@@ -98,16 +100,19 @@ export class Grafana extends pulumi.ComponentResource {
     );
 
     const publicUrl = cfg.expose ? `https://${cfg.host}/` : undefined;
+    // what the pod reads from Secrets, hashed (never the values): a rotation rolls Grafana
+    const secretsHash = pulumi.unsecret(pulumi.all([pulumi.secret(args.adminPassword), es?.passwordHash ?? ""]).apply(([admin, reader]) => secretHash(admin, reader)));
     const configHash = datasourcesYaml.apply((ds) => contentHash(ds, providerYaml, ...Object.values(byFolder).flatMap((files) => Object.entries(files!).flat())));
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {
         metadata: meta(name),
-        spec: pulumi.all([configHash, es?.passwordSecret ?? "", es?.caSecret ?? ""]).apply(([hash, passwordSecret, caSecret]) =>
+        spec: pulumi.all([configHash, es?.passwordSecret ?? "", es?.caSecret ?? "", secretsHash]).apply(([hash, passwordSecret, caSecret, secrets]) =>
           grafanaDeploymentSpec({
             selector,
             labels,
             configHash: hash,
+            secretsHash: secrets,
             resources: cfg.resources,
             claimName: `${name}-data`,
             adminSecret: `${name}-admin`,

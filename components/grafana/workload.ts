@@ -1,6 +1,7 @@
 // Grafana's pod: provisioning and dashboards from ConfigMaps, its database on a volume, the
 // admin password and the Elasticsearch reader's password from Secrets. Pure builders.
 import type * as k8s from "@pulumi/kubernetes";
+import { SECRETS_HASH_ANNOTATION } from "../k8s/hash.js";
 import { DASHBOARDS_DIR, ES_CA_DIR, ES_PASSWORD_ENV, type Folder, GRAFANA_PORT, PROVISIONING_DIR } from "./provisioning.js";
 
 export const GRAFANA_IMAGE = "grafana/grafana:12.4.0";
@@ -15,6 +16,8 @@ export interface GrafanaPodInput {
   readonly selector: Record<string, string>;
   readonly labels: Record<string, string>;
   readonly configHash: string;
+  /** secretHash of the Secrets the pod reads (admin password, Elasticsearch reader's password): a rotation rolls it. */
+  readonly secretsHash?: string;
   readonly resources: { readonly requests: Record<string, string>; readonly limits: Record<string, string> };
   readonly claimName: string;
   readonly adminSecret: string;
@@ -43,6 +46,11 @@ export function grafanaEnv(i: Pick<GrafanaPodInput, "elasticsearch" | "publicUrl
   return env;
 }
 
+/** The init container's script: reset the admin password from the mounted Secret, once a database exists. */
+export function adminPasswordScript(): string {
+  return `if [ -f ${DATA_DIR}/grafana.db ]; then grafana cli --homepath /usr/share/grafana admin reset-admin-password --password-from-stdin < ${ADMIN_DIR}/${ADMIN_PASSWORD_KEY}; else echo "no database yet: Grafana creates the admin with this password"; fi`;
+}
+
 export function grafanaDeploymentSpec(i: GrafanaPodInput): k8s.types.input.apps.v1.DeploymentSpec {
   const folders = Object.entries(i.dashboardConfigMaps) as [Folder, string][];
   const probe = { httpGet: { path: "/api/health", port: GRAFANA_PORT }, periodSeconds: 10, timeoutSeconds: 5 };
@@ -52,10 +60,28 @@ export function grafanaDeploymentSpec(i: GrafanaPodInput): k8s.types.input.apps.
     strategy: { type: "Recreate" },
     selector: { matchLabels: i.selector },
     template: {
-      metadata: { labels: { ...i.labels, "sidecar.istio.io/inject": "false" }, annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash } },
+      metadata: { labels: { ...i.labels, "sidecar.istio.io/inject": "false" }, annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...(i.secretsHash ? { [SECRETS_HASH_ANNOTATION]: i.secretsHash } : {}) } },
       spec: {
         securityContext: { runAsNonRoot: true, runAsUser: GRAFANA_UID, runAsGroup: GRAFANA_UID, fsGroup: GRAFANA_UID, seccompProfile: { type: "RuntimeDefault" } },
         automountServiceAccountToken: false,
+        // GF_SECURITY_ADMIN_PASSWORD only applies when Grafana creates its database: on an existing
+        // one, the admin password is set from the Secret on every start, so a rotation (which rolls
+        // the pod through the secrets hash) takes effect.
+        initContainers: [
+          {
+            name: "admin-password",
+            image: GRAFANA_IMAGE,
+            command: ["sh", "-c", adminPasswordScript()],
+            env: grafanaEnv(i),
+            resources: { requests: { ...i.resources.requests }, limits: { ...i.resources.limits } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            volumeMounts: [
+              { name: "data", mountPath: DATA_DIR },
+              { name: "tmp", mountPath: "/tmp" },
+              { name: "admin", mountPath: ADMIN_DIR, readOnly: true },
+            ],
+          },
+        ],
         containers: [
           {
             name: "grafana",

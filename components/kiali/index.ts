@@ -11,6 +11,7 @@ import { configHash, kialiDeploymentSpec, kialiServiceSpec, kialiVirtualServiceS
 import { labels } from "../k8s/labels.js";
 import { serviceHostOf } from "../k8s/hosts.js";
 import { clusterScopedName } from "../k8s/objects.js";
+import { secretHash } from "../k8s/hash.js";
 
 export { AUTH_STRATEGIES, type AuthStrategy, checkKiali, KIALI_SECRET_KEYS, type KialiConfig, type KialiContext, kialiSchema, type KialiSecrets, takeKialiSecrets } from "./config.js";
 export { kialiClusterRoleRules } from "./rbac.js";
@@ -101,12 +102,15 @@ export class Kiali extends pulumi.ComponentResource {
     const signingKey = strategy !== "anonymous" && args.signingKey !== undefined ? secretFile("signing-key", SIGNING_KEY_FILE, pulumi.output(args.signingKey).apply(sessionKey)) : undefined;
     const oidc = strategy === "openid" && args.oidcClientSecret !== undefined ? secretFile("oidc", OIDC_SECRET_FILE, args.oidcClientSecret) : undefined;
 
+    // what Kiali reads from Secrets, hashed (never the values): a rotation rolls it
+    const secretValues = [...(signingKey ? [pulumi.secret(args.signingKey!)] : []), ...(oidc ? [pulumi.secret(args.oidcClientSecret!)] : [])];
+    const secretsHash = pulumi.unsecret(pulumi.all(secretValues).apply((v) => (v.length ? secretHash(...v) : "")));
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       {
         metadata: meta(name),
-        spec: settings.apply((yaml) =>
-          kialiDeploymentSpec({ instance: name, config: cfg, serviceAccountName: name, configMapName: name, configHash: configHash(yaml), signingKeySecret: signingKey ? `${name}-signing-key` : undefined, oidcSecret: oidc ? `${name}-oidc` : undefined }),
+        spec: pulumi.all([settings, secretsHash]).apply(([yaml, secrets]) =>
+          kialiDeploymentSpec({ instance: name, config: cfg, serviceAccountName: name, configMapName: name, configHash: configHash(yaml), signingKeySecret: signingKey ? `${name}-signing-key` : undefined, oidcSecret: oidc ? `${name}-oidc` : undefined, secretsHash: secrets || undefined }),
         ),
       },
       { parent: this, dependsOn: [this.configMap, this.clusterRoleBinding, ...(signingKey ? [signingKey] : []), ...(oidc ? [oidc] : [])] },

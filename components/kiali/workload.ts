@@ -2,7 +2,7 @@
 // functions so they are tested without the Pulumi engine; the component only registers them.
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
-import { contentHash } from "../k8s/hash.js";
+import { contentHash, SECRETS_HASH_ANNOTATION } from "../k8s/hash.js";
 import { labels, selectorLabels } from "../k8s/labels.js";
 import { scrapeAnnotations } from "../mesh/metrics.js";
 import { type RouteInput, virtualServiceSpec } from "../mesh/expose.js";
@@ -34,6 +34,8 @@ export interface DeploymentSpecInput {
   readonly signingKeySecret?: string;
   /** Secret holding the OpenID client secret (strategy openid, when one is configured). */
   readonly oidcSecret?: string;
+  /** secretHash of the signing key and the client secret: a rotation rolls Kiali (it reads them at start). */
+  readonly secretsHash?: string;
 }
 
 export function kialiDeploymentSpec(i: DeploymentSpecInput): k8s.types.input.apps.v1.DeploymentSpec {
@@ -49,7 +51,7 @@ export function kialiDeploymentSpec(i: DeploymentSpecInput): k8s.types.input.app
       metadata: {
         // Kiali only reads the mesh; it needs no sidecar of its own.
         labels: { ...labels("kiali", i.instance, "mesh-console"), "sidecar.istio.io/inject": "false" },
-        annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...scrapeAnnotations(KIALI_METRICS_PORT) },
+        annotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...(i.secretsHash ? { [SECRETS_HASH_ANNOTATION]: i.secretsHash } : {}), ...scrapeAnnotations(KIALI_METRICS_PORT) },
       },
       spec: {
         serviceAccountName: i.serviceAccountName,
