@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PrometheusConfig } from "./config.js";
 import { type MeshMtls, usesMtlsScraping } from "./scrape.js";
-import { clusterRoleRules, configHash, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
+import { clusterRoleRules, configHash, disruptionBudgetSpec, PROMETHEUS_PORT, prometheusFiles, statefulSetSpec } from "./workload.js";
 import { labels as recipeLabels, selectorLabels } from "../k8s/labels.js";
 import { serviceHostOf } from "../k8s/hosts.js";
 import type { AlertmanagerTarget } from "./alerting/discovery.js";
@@ -55,6 +55,8 @@ export class Prometheus extends pulumi.ComponentResource {
   readonly service: k8s.core.v1.Service;
   /** Dependents that need a serving Prometheus (e.g. Grafana) can dependsOn this. */
   readonly statefulSet: k8s.apps.v1.StatefulSet;
+  /** With replicas > 1: one replica at a time may go voluntarily. */
+  readonly disruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
 
   constructor(name: string, args: PrometheusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:prometheus:Prometheus", name, {}, opts);
@@ -121,6 +123,10 @@ export class Prometheus extends pulumi.ComponentResource {
       // scraping after destroy; the data's fate is the PVC retention policy.
       { parent: this, dependsOn: [this.configMap, this.serviceAccount, this.service, ...(this.secret ? [this.secret] : [])], deleteBeforeReplace: true },
     );
+
+    if (args.config.replicas > 1) {
+      this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: meta(name), spec: disruptionBudgetSpec(selector) }, { parent: this });
+    }
 
     this.serviceName = this.service.metadata.name;
     this.url = pulumi.interpolate`http://${serviceHostOf(this.service.metadata.name, this.service.metadata.namespace, args.clusterDomain)}:${PROMETHEUS_PORT}`;

@@ -62,6 +62,11 @@ export function prometheusArgs(config: PrometheusConfig): string[] {
   ];
 }
 
+/** With two or more replicas, a voluntary disruption (node drain) takes one at a time, so one keeps scraping. */
+export function disruptionBudgetSpec(selector: Record<string, string>): k8s.types.input.policy.v1.PodDisruptionBudgetSpec {
+  return { maxUnavailable: 1, selector: { matchLabels: selector } };
+}
+
 export interface StatefulSetSpecInput {
   readonly config: PrometheusConfig;
   readonly selector: Record<string, string>;

@@ -49,6 +49,7 @@ describe("Prometheus component", () => {
         "kubernetes:core/v1:Secret prometheus-remote-write",
         "kubernetes:core/v1:Service prometheus-service",
         "kubernetes:apps/v1:StatefulSet prometheus-statefulset",
+        "kubernetes:policy/v1:PodDisruptionBudget prometheus-pdb",
       ].sort(),
     );
   });
@@ -86,6 +87,11 @@ describe("Prometheus component", () => {
     expect(sts.spec.template.spec.containers[0].args).toContain("--storage.tsdb.retention.time=7d");
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("20Gi");
     expect(sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted).toBe("Delete");
+  });
+
+  it("lets one of its two replicas go at a time (PodDisruptionBudget)", () => {
+    const pdb = find("kubernetes:policy/v1:PodDisruptionBudget").inputs;
+    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: find("kubernetes:apps/v1:StatefulSet").inputs.spec.selector.matchLabels } });
   });
 
   it("keeps the remote-write credentials in a Secret, as Pulumi secrets", async () => {
