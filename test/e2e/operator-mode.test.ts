@@ -13,7 +13,7 @@ import { parse } from "yaml";
 import { parsePrometheusConfig } from "../../components/prometheus/config.js";
 import { operatorObjects, PrometheusMonitors } from "../../components/prometheus/operator.js";
 import { buildRules } from "../../components/prometheus/rules.js";
-import { getJson, inlineStack, kubeconfigPath, kubectl } from "./helpers.js";
+import { getJson, inlineStack, kubeconfigPath, kubectl, projectStack, stackWorkDir } from "./helpers.js";
 
 /** The Prometheus Operator release whose CRDs the objects are checked against (kube-prometheus-stack 77.x ships it). */
 const OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator";
@@ -93,6 +93,28 @@ describe("operator mode: the monitors on an API server with the Prometheus Opera
       const destroy = await stack.destroy();
       expect(destroy.summary.result).toBe("succeeded");
     }
+  });
+
+  it("bad input stops the preview of the whole program, naming each key, before anything is applied", async () => {
+    const bad = await projectStack(
+      "local",
+      stackWorkDir("local", (c) => {
+        const prom = c["obs:prometheus"] as Record<string, unknown>;
+        // operator mode without the URL Grafana and Kiali (enabled in `local`) would query, and a remote-write URL without a host
+        Object.assign(prom, { mode: "operator", remoteWrite: [{ url: "https://:9090/api/v1/push" }] });
+      }),
+    );
+    const expected = [
+      /obs:prometheus\.remoteWrite\[0\]\.url = "https:\/\/:9090\/api\/v1\/push": expected an http:\/\/ or https:\/\/ URL with a host/,
+      /obs:prometheus\.operator\.queryUrl = "": expected an http:\/\/ or https:\/\/ URL of the operator's Prometheus \(required with mode operator while obs:grafana\.enabled and obs:kiali\.enabled is true/,
+      /obs:prometheus\.remoteWrite = \["https:\/\/:9090\/api\/v1\/push"\]: expected an empty list with mode operator/,
+    ];
+    const error = await bad.preview().then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    for (const m of expected) expect(error).toMatch(m);
+    expect(((await bad.exportStack()).deployment.resources ?? []).map((r: { type: string }) => r.type).filter((t: string) => t !== "pulumi:pulumi:Stack")).toEqual([]);
   });
 
   it("the API server does check them: a relabeling with an unknown action is refused", () => {
