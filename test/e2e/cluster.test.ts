@@ -87,7 +87,7 @@ spec:
     await stack.workspace.removeStack("smoke");
   });
 
-  it("on a cluster of its own: istioctl's render applied starts an istiod; status lists it; down stops it, also after the supervisor was killed", async () => {
+  it("on a cluster of its own: istioctl's render applied starts an istiod; status lists it; a rollout restarts it; down stops it, also after the supervisor was killed", async () => {
     const dir = `${localClusterDir()}-life`;
     const t0 = Date.now();
     const up = await clusterCli(dir, "up");
@@ -107,14 +107,22 @@ spec:
       const st = await clusterCli(dir, "status");
       expect(st.code, st.out).toBe(0);
       expect(st.out).toMatch(new RegExp(`istiod 1-30 +1\\.30 ready \\(pid ${e.pid}, ready in [\\d.]+s\\); webhooks 127\\.0\\.0\\.1:${e.ports!.https}, xds 127\\.0\\.0\\.1:${e.ports!.secureGrpc}, monitoring 127\\.0\\.0\\.1:${e.ports!.monitoring}`));
+      // a changed pod template (here a rollout restart) restarts the process, on the same ports
+      expect(kctl(["rollout", "restart", "deployment/istiod-1-30", "-n", "istio-system"]).status).toBe(0);
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && readIstiods(dir)!.revisions["1-30"]!.pid === e.pid) await new Promise((r) => setTimeout(r, 250));
+      const again = await waitForIstiod("1-30", 120, dir);
+      expect(again.pid).not.toBe(e.pid);
+      expect(isIstiodPid(e.pid!)).toBe(false);
+      expect(again.ports).toEqual(e.ports);
       // a killed supervisor leaves its istiod running: down still stops it, by its recorded pid
       process.kill(readIstiods(dir)!.supervisorPid, "SIGKILL");
       await new Promise((r) => setTimeout(r, 500));
-      expect(isIstiodPid(e.pid!)).toBe(true);
+      expect(isIstiodPid(again.pid!)).toBe(true);
       const down = await clusterCli(dir, "down");
       expect(down.code, down.out).toBe(0);
-      expect(down.out).toContain(`stopped istiod 1-30 (pid ${e.pid})`);
-      expect(isIstiodPid(e.pid!)).toBe(false);
+      expect(down.out).toContain(`stopped istiod 1-30 (pid ${again.pid})`);
+      expect(isIstiodPid(again.pid!)).toBe(false);
       expect(existsSync(dir)).toBe(false);
     } finally {
       if (existsSync(dir)) await clusterCli(dir, "down");
