@@ -20,9 +20,14 @@ export function connectTarget(requestLine: string): { host: string; port: number
 const LOOPBACK = "127.0.0.1";
 const MAX_HEADER = 16 * 1024;
 
-function answer(sock: Socket, status: string, reason: string): void {
+/**
+ * An error answer. The reason is also the status line's reason phrase: the API server quotes that
+ * line (not the body) in the error a webhook call fails with, so `kubectl` shows why.
+ */
+function answer(sock: Socket, code: number, reason: string): void {
   const body = `${reason}\n`;
-  sock.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const phrase = reason.replace(/[^\x20-\x7e]/g, " ").slice(0, 300);
+  sock.end(`HTTP/1.1 ${code} ${phrase}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /**
@@ -38,7 +43,7 @@ export function startEgressProxy(opts: { socketPath: string; route: (host: strin
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) {
-        if (head.length > MAX_HEADER) answer(client, "431 Request Header Fields Too Large", "request head too large");
+        if (head.length > MAX_HEADER) answer(client, 431, "request head too large");
         return;
       }
       client.off("data", onData);
@@ -48,7 +53,7 @@ export function startEgressProxy(opts: { socketPath: string; route: (host: strin
       const target = connectTarget(line);
       if (!target) {
         log(`refused: not a CONNECT request: ${JSON.stringify(line.slice(0, 200))}`);
-        return answer(client, "405 Method Not Allowed", "only CONNECT <host>:<port> is served");
+        return answer(client, 405, "only CONNECT <host>:<port> is served");
       }
       let route: Route;
       try {
@@ -58,7 +63,7 @@ export function startEgressProxy(opts: { socketPath: string; route: (host: strin
       }
       if ("refused" in route) {
         log(`refused CONNECT ${target.host}:${target.port}: ${route.refused}`);
-        return answer(client, "502 Bad Gateway", `the local cluster's egress proxy does not reach ${target.host}:${target.port}: ${route.refused}`);
+        return answer(client, 502, `the local cluster's egress proxy does not reach ${target.host}:${target.port}: ${route.refused}`);
       }
       // the one place that dials: always loopback, whatever the target was
       const upstream = connect({ host: LOOPBACK, port: route.port });
@@ -74,7 +79,7 @@ export function startEgressProxy(opts: { socketPath: string; route: (host: strin
       upstream.once("error", (e) => {
         if (!connected) {
           log(`CONNECT ${target.host}:${target.port} -> ${LOOPBACK}:${route.port} failed: ${e.message}`);
-          answer(client, "503 Service Unavailable", `${LOOPBACK}:${route.port} (for ${target.host}:${target.port}) refused: ${e.message}`);
+          answer(client, 503, `${LOOPBACK}:${route.port} (for ${target.host}:${target.port}) refused: ${e.message}`);
         } else client.destroy();
       });
       client.on("close", () => upstream.destroy());
