@@ -11,6 +11,8 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 export const RESTART_ANNOTATION = "istio.observability-stack/restarted-for";
 /** The legacy namespace label, which takes precedence over `istio.io/rev` in every injector webhook. */
 export const LEGACY_INJECTION_LABEL = "istio-injection";
+/** Namespace annotation recording the legacy label's value when the stack removed it (index.ts). */
+export const ADOPTED_ANNOTATION = "istio.observability-stack/adopted-istio-injection";
 
 /** A pod as the canary reads it. `revision` is undefined when the pod has no sidecar. */
 export interface MeshPod {
@@ -39,6 +41,8 @@ export interface ObservedMesh {
   readonly namespacesByLabel: Readonly<Record<string, readonly string[]>>;
   /** Namespaces carrying the legacy `istio-injection` label, with its value. */
   readonly legacyNamespaces?: Readonly<Record<string, string>>;
+  /** Namespaces whose legacy label the stack removed, with the value it had (ADOPTED_ANNOTATION). */
+  readonly adoptedNamespaces?: Readonly<Record<string, string>>;
   /** Pods outside istio-system (with or without a sidecar). */
   readonly pods?: readonly MeshPod[];
   /** Deployments, StatefulSets and DaemonSets outside istio-system. */
@@ -112,8 +116,11 @@ export function meshFromObjects(input: { istiods: readonly ObjectLike[]; pods: r
   }
   const namespacesByLabel: Record<string, string[]> = {};
   const legacyNamespaces: Record<string, string> = {};
+  const adoptedNamespaces: Record<string, string> = {};
   for (const n of input.namespaces) {
     const labels = n.metadata?.labels ?? {};
+    const adopted = n.metadata?.annotations?.[ADOPTED_ANNOTATION];
+    if (adopted !== undefined) adoptedNamespaces[n.metadata!.name!] = adopted;
     if (labels["istio.io/rev"]) (namespacesByLabel[labels["istio.io/rev"]] ??= []).push(n.metadata!.name!);
     if (labels[LEGACY_INJECTION_LABEL] !== undefined) legacyNamespaces[n.metadata!.name!] = labels[LEGACY_INJECTION_LABEL]!;
   }
@@ -128,7 +135,7 @@ export function meshFromObjects(input: { istiods: readonly ObjectLike[]; pods: r
     const l = h.metadata?.labels ?? {};
     if (l["istio.io/tag"] && l["istio.io/rev"]) tags[l["istio.io/tag"]] = l["istio.io/rev"];
   }
-  return { revisions, podsByRevision, namespacesByLabel, legacyNamespaces, pods, workloads, tags };
+  return { revisions, podsByRevision, namespacesByLabel, legacyNamespaces, adoptedNamespaces, pods, workloads, tags };
 }
 
 /** Namespace -> the revision its label resolves to, from config. */
@@ -152,19 +159,6 @@ export function removalProblems(istio: IstioConfig, observed: ObservedMesh): str
     if (users.length) problems.push(`obs:istio.revisions: removing revision '${rev}' is refused: ${users.join("; ")}. To remove it anyway add it to obs:istio.forceRemoveRevisions.`);
   }
   return problems;
-}
-
-/**
- * Namespaces of config that carry the legacy `istio-injection` label: every injector webhook of a
- * revision or tag requires it absent, so their pods would get no sidecar (or one from elsewhere).
- * Removing a label another tool set is left to its owner (server-side apply cannot drop a field
- * the stack does not own): one message per namespace, with the command.
- */
-export function legacyLabelProblems(istio: IstioConfig, observed: ObservedMesh): string[] {
-  return Object.entries(observed.legacyNamespaces ?? {})
-    .filter(([ns]) => ns in istio.namespaces)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([ns, value]) => `obs:istio.namespaces.${ns}: namespace '${ns}' carries the legacy label ${LEGACY_INJECTION_LABEL}=${value}, which overrides istio.io/rev=${istio.namespaces[ns]} in every injector webhook of the stack; remove it first (kubectl label namespace ${ns} ${LEGACY_INJECTION_LABEL}-); the next up then restarts its workloads whose pods run a sidecar of another revision than ${effectiveRevision(istio, istio.namespaces[ns]!) ?? istio.namespaces[ns]}.`);
 }
 
 /** Namespaces whose effective revision differs between two mappings: their workloads restart. */

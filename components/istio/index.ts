@@ -3,7 +3,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
-import { type KubeObject, registerObjects } from "../k8s/objects.js";
+import { FIELD_MANAGER, FIELD_MANAGER_ANNOTATION, type KubeObject, registerObjects } from "../k8s/objects.js";
+import { ADOPTED_ANNOTATION, LEGACY_INJECTION_LABEL } from "./guard.js";
 import { ISTIO_NAMESPACE, MANAGED_BY_LABELS, podSecurityLabels } from "../k8s/labels.js";
 import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "./overlay.js";
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
@@ -26,6 +27,11 @@ export interface IstioControlPlaneArgs {
   readonly clusterDomain: string;
   /** Keep CRDs and namespaces in the cluster when they leave the stack. */
   readonly retainOnDelete: boolean;
+  /**
+   * Namespaces of the cluster as they are (observe.ts): the value of a legacy `istio-injection`
+   * label, and of the adoption marker a namespace got when the stack removed that label.
+   */
+  readonly liveNamespaces?: { readonly legacy: Readonly<Record<string, string>>; readonly adopted: Readonly<Record<string, string>> };
 }
 
 /** Objects rendered per revision, before they are handed to Pulumi (also used by render checks). */
@@ -109,7 +115,19 @@ export class IstioControlPlane extends pulumi.ComponentResource {
 
     const appNamespaces: Record<string, k8s.core.v1.Namespace> = {};
     for (const [nsName, target] of Object.entries(istio.namespaces)) {
-      appNamespaces[nsName] = new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels: { "istio.io/rev": target } } }, { parent: this, retainOnDelete: retain });
+      const labels = { "istio.io/rev": target };
+      const legacy = args.liveNamespaces?.legacy[nsName];
+      const adopted = legacy !== undefined ? legacy : args.liveNamespaces?.adopted[nsName];
+      // A legacy istio-injection label overrides istio.io/rev in every injector webhook, and server-side
+      // apply cannot drop a field another manager owns: a Patch under the Namespace's own field manager
+      // takes the label over (force; for that instant a value that injects nothing), then the Namespace,
+      // applied after it without the label, drops it. The marker annotation keeps the old value, so the
+      // Namespace plans no change later. The Patch is retained: deleting it would relinquish every field
+      // of that manager.
+      const take = legacy === undefined ? undefined : new k8s.core.v1.NamespacePatch(`${name}-ns-${nsName}-legacy-label`, { metadata: { name: nsName, labels: { ...labels, [LEGACY_INJECTION_LABEL]: "removed-by-observability-stack" }, annotations: { [FIELD_MANAGER_ANNOTATION]: FIELD_MANAGER, "pulumi.com/patchForce": "true" } } }, { parent: this, retainOnDelete: true });
+      if (take) pulumi.log.info(`namespace ${nsName}: its legacy ${LEGACY_INJECTION_LABEL}=${legacy} label is removed, so that istio.io/rev=${target} decides its injection`, this);
+      const annotations = adopted !== undefined ? { [ADOPTED_ANNOTATION]: adopted } : undefined;
+      appNamespaces[nsName] = new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels, ...(annotations ? { annotations } : {}) } }, { parent: this, retainOnDelete: retain, ...(take ? { dependsOn: [take] } : {}) });
     }
 
     const meshResources: KubeObject[] = [

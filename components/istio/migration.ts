@@ -3,11 +3,10 @@
 //
 // The plan is made from the cluster as it is (observe.ts): a Deployment, StatefulSet or DaemonSet
 // in a namespace of obs:istio.namespaces restarts when one of its pods runs a sidecar injected by
-// another revision than its namespace's (after this update). That covers a moved tag and a
-// relabelled namespace alike, and it converges: whatever a killed run, a failed rollout or a
-// hand-made restart left behind is restarted by the next `up`. (A namespace of config that still
-// carries the legacy `istio-injection` label is refused at preview by guard.ts: the label overrides
-// `istio.io/rev` in every injector webhook.)
+// another revision than its namespace's (after this update). That covers a moved tag, a
+// relabelled namespace and an adopted legacy `istio-injection` namespace (index.ts removes the
+// label first) alike, and it converges: whatever a killed run, a failed rollout or a hand-made
+// restart left behind is restarted by the next `up`.
 //
 // A restart is a server-side-apply Patch resource with a fixed field manager that sets one pod-
 // template annotation (RESTART_ANNOTATION) and nothing else; the provider then waits for the

@@ -291,6 +291,15 @@ describe("amtool check-config", () => {
     expect(out).toMatch(new RegExp(`${Object.keys(config!.receivers).length + 1} receivers`));
   });
 
+  it("promtool accepts the rendered prometheus.yml with its alerting section (endpoint-slice discovery, replica label dropped)", () => {
+    const { config } = parsePrometheusConfig({});
+    const file = path.join(dir, "prometheus.yml");
+    const rendered = buildPrometheusConfig({ config: config!, clusterName: "prod", environment: "prod", meshMtls: "STRICT", alertmanagers: { namespace: "observability", service: "alertmanager", portName: "http-web" } });
+    expect(rendered.alerting?.alertmanagers[0]).toHaveProperty("kubernetes_sd_configs");
+    writeFileSync(file, stringify(rendered, { lineWidth: 0 }));
+    expect(execFileSync(toolPath("promtool"), ["check", "config", "--syntax-only", file], { encoding: "utf8" })).toContain("SUCCESS");
+  });
+
   it("refuses a config whose route names an unknown receiver (what obs:alerting refuses at preview)", () => {
     const file = path.join(dir, "bad.yml");
     const { config } = parseAlertingConfig({});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../config/index.js";
-import { injectedRevision, legacyLabelProblems, meshFromObjects, movedNamespaces, namespaceRevisions, podOwner, removalProblems } from "../../../components/istio/guard.js";
+import { ADOPTED_ANNOTATION, injectedRevision, meshFromObjects, movedNamespaces, namespaceRevisions, podOwner, removalProblems } from "../../../components/istio/guard.js";
 import { podsOf, workloadObjects } from "./injected.js";
 
 const istio = (extra: Record<string, unknown> = {}) =>
@@ -83,12 +83,10 @@ describe("the observed mesh", () => {
     expect(removalProblems(istio(), m)).toEqual([]);
   });
 
-  it("refuses a namespace of config that carries the legacy istio-injection label, with the command that removes it", () => {
-    const p = legacyLabelProblems(istio({ namespaces: { legacy: "stable" } }), observed());
-    expect(p).toEqual([
-      "obs:istio.namespaces.legacy: namespace 'legacy' carries the legacy label istio-injection=enabled, which overrides istio.io/rev=stable in every injector webhook of the stack; remove it first (kubectl label namespace legacy istio-injection-); the next up then restarts its workloads whose pods run a sidecar of another revision than 1-31.",
-    ]);
-    expect(legacyLabelProblems(istio(), observed())).toEqual([]);
+  it("reads the legacy istio-injection label and the marker of a namespace whose label the stack removed", () => {
+    const m = meshFromObjects({ istiods: [], pods: [], namespaces: [ns("legacy", { "istio-injection": "enabled" }), { metadata: { name: "adopted", labels: { "istio.io/rev": "stable" }, annotations: { [ADOPTED_ANNOTATION]: "enabled" } } }] });
+    expect(m.legacyNamespaces).toEqual({ legacy: "enabled" });
+    expect(m.adoptedNamespaces).toEqual({ adopted: "enabled" });
   });
 });
 
