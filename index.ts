@@ -22,7 +22,9 @@ import { targetOf } from "./config/target.js";
 import { observeMesh } from "./components/istio/observe.js";
 import type { Target } from "./lib/kube.js";
 import { skipSettleOnlyServiceAwaits } from "./components/k8s/awaits.js";
-import { fixedFieldManager } from "./components/k8s/objects.js";
+import { fixedFieldManager, registerObjects } from "./components/k8s/objects.js";
+import { networkPolicies } from "./components/k8s/netpol.js";
+import { agentNamespace, networkPolicyInput } from "./config/network.js";
 
 function provider(cfg: StackConfig, target: Target | undefined): k8s.Provider {
   if (!target) return new k8s.Provider("k8s", { renderYamlToDirectory: cfg.kubernetes.renderDir });
@@ -104,7 +106,7 @@ export default async function main(): Promise<Record<string, unknown>> {
     const secrets = cfg.secrets.logging!;
     logging = new Logging(
       "logging",
-      { namespace: observability.metadata.name, agentNamespace: `${cfg.namespace}-logging`, requireSpread, clusterDomain: cfg.clusterDomain, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
+      { namespace: observability.metadata.name, agentNamespace: agentNamespace(cfg), requireSpread, clusterDomain: cfg.clusterDomain, config: cfg.logging, elasticPassword: pulumi.secret(secrets.elasticPassword), kibanaPassword: pulumi.secret(secrets.kibanaPassword), retainOnDelete: cfg.retainOnDelete, clusterName: cfg.clusterName, meshDependsOn: [istio] },
       providers,
     );
     outputs.elasticsearchUrl = logging.elasticsearchUrl;
@@ -153,6 +155,9 @@ export default async function main(): Promise<Record<string, unknown>> {
     );
     outputs.kialiUrl = kiali.url;
   }
+
+  // default deny in the stack's namespaces, and exactly the flows of the README's table (mesh/flows.ts)
+  if (cfg.networkPolicy.enabled) registerObjects("netpol", networkPolicies(networkPolicyInput(cfg)), { provider: k8sProvider, dependsOn: [observability, istio, ...(logging ? [logging] : [])] });
 
   return {
     ...outputs,

@@ -6,6 +6,7 @@ import { checkJaeger, jaegerSchema } from "../components/jaeger/config.js";
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
 import { checkGrafana, GRAFANA_SECRET_KEYS, type GrafanaSecrets, grafanaSchema, takeGrafanaSecrets } from "../components/grafana/config.js";
+import { checkNetworkPolicy, networkPolicySchema } from "../components/mesh/flows.js";
 import { bool, dnsLabel, type Field, formatIssues, type Infer, type Issue, num, obj, parseObject, str } from "../lib/schema.js";
 
 export const NAMESPACE = "obs";
@@ -38,6 +39,7 @@ export const schema = {
   jaeger: jaegerSchema,
   grafana: grafanaSchema,
   kiali: kialiSchema,
+  networkPolicy: networkPolicySchema,
 } satisfies Record<string, Field<unknown>>;
 
 /** Secret values, kept apart from the typed config and handed on as Pulumi secrets only. */
@@ -131,4 +133,5 @@ function crossChecks(c: Omit<Infer<typeof schema>, "tracing">, pinned: PinnedVer
   checkJaeger(c.jaeger, issues);
   checkGrafana(c.grafana, { prometheusEnabled: c.prometheus.enabled }, issues);
   checkKiali(c.kiali, { environment: c.environment, prometheusEnabled: c.prometheus.enabled }, issues);
+  checkNetworkPolicy(c.networkPolicy, issues);
 }
