@@ -90,7 +90,9 @@ export function grafanaDeploymentSpec(i: GrafanaPodInput): k8s.types.input.apps.
             env: grafanaEnv(i),
             readinessProbe: { ...probe, failureThreshold: 3 },
             // Database migrations on an upgrade can take a while before /api/health answers.
-            livenessProbe: { ...probe, initialDelaySeconds: 60, failureThreshold: 10 },
+            // Liveness only asks whether the server answers at all: /api/health also checks the
+            // database, and a database hiccup should take the pod out of the Service, not restart it.
+            livenessProbe: { tcpSocket: { port: GRAFANA_PORT }, periodSeconds: 10, timeoutSeconds: 5, initialDelaySeconds: 60, failureThreshold: 10 },
             resources: { requests: { ...i.resources.requests }, limits: { ...i.resources.limits } },
             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
             volumeMounts: [

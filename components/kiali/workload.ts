@@ -67,7 +67,8 @@ export function kialiDeploymentSpec(i: DeploymentSpecInput): k8s.types.input.app
               { name: "http-metrics", containerPort: KIALI_METRICS_PORT },
             ],
             readinessProbe: { ...probe, initialDelaySeconds: 5 },
-            livenessProbe: { ...probe, initialDelaySeconds: 5 },
+            // alive when it accepts connections; readiness (healthz) decides whether it gets traffic
+            livenessProbe: { tcpSocket: { port: "http" }, periodSeconds: 30, timeoutSeconds: 5, initialDelaySeconds: 5 },
             // the first cache sync of a big cluster can take a while before /healthz answers
             startupProbe: { ...probe, periodSeconds: 10, failureThreshold: 12 },
             resources: { requests: { ...i.config.resources.requests }, limits: { ...i.config.resources.limits } },

@@ -67,6 +67,10 @@ describe("Grafana component", () => {
     expect(dep.spec.strategy).toEqual({ type: "Recreate" });
     const pod = dep.spec.template.spec;
     const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    // readiness checks the database (/api/health); liveness only that the server answers, so a database hiccup restarts nothing
+    expect(pod.containers[0].readinessProbe.httpGet).toEqual({ path: "/api/health", port: 3000 });
+    expect(pod.containers[0].livenessProbe).toMatchObject({ tcpSocket: { port: 3000 } });
+    expect(pod.containers[0].resources.limits).toHaveProperty("ephemeral-storage");
     expect(env).toMatchObject({ GF_SECURITY_ADMIN_PASSWORD__FILE: "/etc/grafana/admin/password", GF_AUTH_ANONYMOUS_ENABLED: "false", OBS_ES_READER_PASSWORD: { secretKeyRef: { name: "logging-es-grafana-credentials", key: "password" } } });
     expect(pod.volumes.map((v: any) => v.persistentVolumeClaim?.claimName ?? v.configMap?.name ?? v.secret?.secretName ?? v.name)).toEqual([
       "grafana-data",
