@@ -4,12 +4,13 @@
 // through the real Pulumi engine and provider, and the API server, validating against those
 // CRDs' schemas, accepts every PodMonitor, ServiceMonitor, ScrapeConfig and PrometheusRule.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
+import type { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { parsePrometheusConfig } from "../../components/prometheus/config.js";
 import { operatorObjects, PrometheusMonitors } from "../../components/prometheus/operator.js";
 import { buildRules } from "../../components/prometheus/rules.js";
@@ -47,7 +48,7 @@ const config = (() => {
 describe("operator mode: the monitors on an API server with the Prometheus Operator's CRDs", () => {
   let crdFiles: string[] = [];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const dir = path.join(operatorModuleDir(), CRD_DIR);
     // the CRDs of the kinds the stack renders (the Prometheus, Alertmanager, ThanosRuler and agent
     // CRDs are megabytes of schema the objects never touch)
@@ -55,7 +56,10 @@ describe("operator mode: the monitors on an API server with the Prometheus Opera
     expect(crdFiles).toHaveLength(KINDS.length);
     // server-side: the CRDs are larger than client-side apply's last-applied annotation allows
     kubectl(["apply", "--server-side", "--force-conflicts", ...crdFiles.flatMap((f) => ["-f", f])]);
-    kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...crdFiles.flatMap((f) => ["-f", f])]);
+    // `kubectl wait` fails outright while a new CRD has no status yet: poll until each is Established
+    const established = () => kubectl(["get", ...crdFiles.flatMap((f) => ["-f", f]), "-o", 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}'], { allowFail: true }).trim().split(/\s+/);
+    for (let i = 0; i < 120 && !(established().length === crdFiles.length && established().every((x) => x === "True")); i++) await new Promise((r) => setTimeout(r, 500));
+    expect(established()).toEqual(crdFiles.map(() => "True"));
     kubectl(["create", "namespace", NAMESPACE], { allowFail: true });
   });
 
@@ -93,6 +97,37 @@ describe("operator mode: the monitors on an API server with the Prometheus Opera
       const destroy = await stack.destroy();
       expect(destroy.summary.result).toBe("succeeded");
     }
+  });
+
+  it("the whole program in operator mode (render, no cluster): the monitors and rules, no Prometheus server, Grafana and Kiali on the configured URL", async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-operator-render-"));
+    const queryUrl = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090";
+    const stack = await projectStack(
+      "local",
+      stackWorkDir("local", (c) => {
+        Object.assign(c["obs:prometheus"] as Record<string, unknown>, { mode: "operator", operator: { queryUrl } });
+        c["obs:kubernetes"] = { renderDir: out };
+      }),
+    );
+    // a throwaway backend, as `npm run render` does: no checkpoint per step
+    (stack.workspace as LocalWorkspace).envVars.PULUMI_SKIP_CHECKPOINTS = "true";
+    const up = await stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(up.outputs.prometheusUrl?.value).toBe(queryUrl);
+    const docs = readdirSync(out, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith(".yaml"))
+      .flatMap((e) => parseAllDocuments(readFileSync(path.join(e.parentPath, e.name), "utf8")).map((d) => d.toJS()))
+      .filter(Boolean) as { kind: string; metadata: { name: string }; data?: Record<string, string>; stringData?: Record<string, string> }[];
+    const names = (kind: string) => docs.filter((d) => d.kind === kind).map((d) => d.metadata.name).sort();
+    expect(names("PodMonitor")).toEqual(["prometheus-envoy-stats", "prometheus-kubernetes-pods"]);
+    expect(names("ServiceMonitor")).toEqual(["prometheus-istiod", "prometheus-kubernetes-service-endpoints"]);
+    expect(names("PrometheusRule")).toEqual(["prometheus-rules"]);
+    expect(docs.filter((d) => d.kind === "StatefulSet").map((d) => d.metadata.name)).not.toContain("prometheus");
+    // Grafana's datasource and Kiali's settings name the operator's Prometheus
+    const text = (d: (typeof docs)[number]) => JSON.stringify({ ...d.data, ...d.stringData });
+    expect(docs.filter((d) => /ConfigMap|Secret/.test(d.kind) && /grafana/.test(d.metadata.name) && text(d).includes(queryUrl)).length).toBeGreaterThan(0);
+    expect(docs.filter((d) => /ConfigMap|Secret/.test(d.kind) && /kiali/.test(d.metadata.name) && text(d).includes(queryUrl)).length).toBeGreaterThan(0);
+    rmSync(out, { recursive: true, force: true });
   });
 
   it("bad input stops the preview of the whole program, naming each key, before anything is applied", async () => {
