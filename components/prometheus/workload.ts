@@ -44,6 +44,9 @@ export function clusterRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
 export const ISTIO_CERT_ANNOTATIONS: Readonly<Record<string, string>> = {
   "traffic.sidecar.istio.io/includeInboundPorts": "",
   "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
+  // nothing to intercept, so no istio-init (root, NET_ADMIN, NET_RAW): the pod passes Pod Security
+  // `restricted` in the observability namespace (checked on the pinned 1.30 kube-inject output)
+  "sidecar.istio.io/interceptionMode": "NONE",
   // Prometheus must not depend on the control plane it watches: with istiod down its sidecar
   // never gets ready, and Prometheus still starts (so IstiodDown can fire), whatever the mesh's
   // holdApplicationUntilProxyStarts says.

@@ -49,6 +49,8 @@ describe("Prometheus StatefulSet", () => {
     expect(t.metadata.annotations).not.toHaveProperty("sidecar.istio.io/inject");
     expect(t.metadata.annotations).toMatchObject({
       "traffic.sidecar.istio.io/includeInboundPorts": "",
+      // no istio-init (root, NET_ADMIN): the namespace enforces Pod Security restricted
+      "sidecar.istio.io/interceptionMode": "NONE",
       "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
       // Prometheus starts without waiting for its sidecar, so IstiodDown fires while istiod is down
       "proxy.istio.io/config": '{"holdApplicationUntilProxyStarts":false,"proxyMetadata":{"OUTPUT_CERTS":"/etc/istio-output-certs"}}',
