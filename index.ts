@@ -85,14 +85,14 @@ export default async function main(): Promise<Record<string, unknown>> {
   if (cfg.prometheus.enabled && cfg.prometheus.mode === "server") {
     prometheus = new Prometheus(
       "prometheus",
-      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, remoteWriteSecrets: Object.fromEntries(Object.entries(cfg.secrets.prometheus?.remoteWrite ?? {}).map(([f, v]) => [f, pulumi.secret(v)])), istioRevision: defaultInjectionTarget(cfg), ...(alertmanager ? { alertmanagers: alertmanager.target } : {}) },
+      { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.prometheus, clusterName: cfg.clusterName, environment: cfg.environment, retainOnDelete: cfg.retainOnDelete, meshMtls: cfg.istio.mtls, remoteWriteSecrets: Object.fromEntries(Object.entries(cfg.secrets.prometheus?.remoteWrite ?? {}).map(([f, v]) => [f, pulumi.secret(v)])), istioRevision: defaultInjectionTarget(cfg), ...(alertmanager ? { alertmanagers: alertmanager.target } : {}), runbookUrl: cfg.alerting.runbookUrl },
       providers,
     );
     outputs.prometheusUrl = prometheus.url;
   }
   // Operator mode: the same jobs and rules as monitors for an existing Prometheus Operator; Grafana and Kiali query its Prometheus.
   if (cfg.prometheus.enabled && cfg.prometheus.mode === "operator") {
-    new PrometheusMonitors("prometheus", { namespace: cfg.namespace, config: cfg.prometheus, meshMtls: cfg.istio.mtls }, { ...providers, dependsOn: [observability] });
+    new PrometheusMonitors("prometheus", { namespace: cfg.namespace, config: cfg.prometheus, meshMtls: cfg.istio.mtls, runbookUrl: cfg.alerting.runbookUrl }, { ...providers, dependsOn: [observability] });
     if (cfg.prometheus.operator.queryUrl) outputs.prometheusUrl = cfg.prometheus.operator.queryUrl;
   }
   const prometheusUrl: pulumi.Input<string> | undefined = prometheus?.url ?? (cfg.prometheus.enabled && cfg.prometheus.operator.queryUrl ? cfg.prometheus.operator.queryUrl : undefined);

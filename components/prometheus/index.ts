@@ -37,6 +37,8 @@ export interface PrometheusArgs {
   readonly istioRevision?: string;
   /** The Alertmanager pods to send alerts to (Alertmanager's `target`); none: alerts stay in Prometheus. */
   readonly alertmanagers?: AlertmanagerTarget;
+  /** Base of every alert's runbook_url (obs:alerting.runbookUrl). */
+  readonly runbookUrl?: string;
 }
 
 export class Prometheus extends pulumi.ComponentResource {
@@ -62,7 +64,7 @@ export class Prometheus extends pulumi.ComponentResource {
     super("obs:prometheus:Prometheus", name, {}, opts);
     const mtls = usesMtlsScraping(args.config, args.meshMtls);
     const secretFiles = Object.keys(args.remoteWriteSecrets ?? {}).sort();
-    const files = prometheusFiles({ config: args.config, clusterName: args.clusterName, environment: args.environment, meshMtls: args.meshMtls, remoteWriteSecrets: secretFiles, alertmanagers: args.alertmanagers });
+    const files = prometheusFiles({ config: args.config, clusterName: args.clusterName, environment: args.environment, meshMtls: args.meshMtls, remoteWriteSecrets: secretFiles, alertmanagers: args.alertmanagers, runbookUrl: args.runbookUrl });
     this.configHash = configHash(files);
 
     const selector = selectorLabels("prometheus", name);

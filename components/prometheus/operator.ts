@@ -42,6 +42,8 @@ export interface OperatorInput {
   readonly name: string;
   /** Labels every object carries (the component's recipe labels); config.operator.selectorLabels win. */
   readonly labels: Record<string, string>;
+  /** Base of every alert's runbook_url (obs:alerting.runbookUrl); default: RUNBOOKS_URL. */
+  readonly runbookUrl?: string;
 }
 
 /** A relabel_config in the operator's spelling (camelCase keys). */
@@ -99,7 +101,7 @@ export function operatorObjects(i: OperatorInput): MonitorObject[] {
         spec: { jobName: j.jobName, scheme: j.scheme.toUpperCase(), metricsPath: j.metricsPath, staticConfigs: [{ targets: [...j.staticTargets] }] },
       }),
     ),
-    { apiVersion: MONITORING_API, kind: "PrometheusRule", metadata: meta(`${i.name}-rules`), spec: { groups: structuredClone(buildRules().groups) } },
+    { apiVersion: MONITORING_API, kind: "PrometheusRule", metadata: meta(`${i.name}-rules`), spec: { groups: structuredClone(buildRules({ runbookBaseUrl: i.runbookUrl }).groups) } },
   ];
 }
 
@@ -110,6 +112,8 @@ export interface PrometheusMonitorsArgs {
   readonly config: PrometheusConfig;
   /** Mesh-wide mTLS mode (the config refuses mtlsScraping under STRICT in this mode). */
   readonly meshMtls: MeshMtls;
+  /** Base of every alert's runbook_url (obs:alerting.runbookUrl). */
+  readonly runbookUrl?: string;
 }
 
 /** The stack's jobs and rules for an existing Prometheus Operator; its CRDs must be installed. */
@@ -118,7 +122,7 @@ export class PrometheusMonitors extends pulumi.ComponentResource {
 
   constructor(name: string, args: PrometheusMonitorsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:prometheus:PrometheusMonitors", name, {}, opts);
-    const objects = operatorObjects({ config: args.config, meshMtls: args.meshMtls, namespace: args.namespace, name, labels: recipeLabels("prometheus", name, "metrics") });
+    const objects = operatorObjects({ config: args.config, meshMtls: args.meshMtls, namespace: args.namespace, name, labels: recipeLabels("prometheus", name, "metrics"), runbookUrl: args.runbookUrl });
     this.objects = objects.map((o) => new k8s.apiextensions.CustomResource(`${o.metadata.name}-${o.kind.toLowerCase()}`, { ...o }, { parent: this }));
     this.registerOutputs({ objects: objects.map((o) => `${o.kind}/${o.metadata.name}`) });
   }

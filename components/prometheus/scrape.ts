@@ -102,6 +102,8 @@ export interface PrometheusConfigInput {
   readonly remoteWriteSecrets?: readonly string[];
   /** The Alertmanager pods to send alerts to (the `alerting:` section); none: alerts stay in Prometheus. */
   readonly alertmanagers?: AlertmanagerTarget;
+  /** Base of every alert's runbook_url (obs:alerting.runbookUrl); default: RUNBOOKS_URL. */
+  readonly runbookUrl?: string;
 }
 
 export const BUILTIN_JOB_NAMES: readonly string[] = Object.values(JOBS);

@@ -14,7 +14,7 @@ export const CONFIG_HASH_ANNOTATION = "checksum/config";
 
 /** ConfigMap data: prometheus.yml and the rule file, side by side (rule_files is relative), and the remote-write endpoints' public certificates. */
 export function prometheusFiles(input: PrometheusConfigInput): Record<string, string> {
-  return { [CONFIG_FILE]: renderPrometheusYaml(input), [RULES_FILE]: renderRulesYaml(), ...remoteWritePems(input.config) };
+  return { [CONFIG_FILE]: renderPrometheusYaml(input), [RULES_FILE]: renderRulesYaml({ runbookBaseUrl: input.runbookUrl }), ...remoteWritePems(input.config) };
 }
 
 export function configHash(files: Record<string, string>): string {

@@ -4,6 +4,7 @@
 import { bool, DNS_LABEL, type Infer, type Issue, list, num, obj, oneOf, record, resources, type Shape, str, storageClassName, volumeSize } from "../../../lib/schema.js";
 import { setSecretCommand } from "../../../lib/secrets.js";
 import { durationMs } from "../../../lib/units.js";
+import { RUNBOOKS_URL } from "../rules.js";
 
 const KEY = "obs:alerting";
 const DURATION = /^[0-9]+(ms|s|m|h|d|w|y)$/;
@@ -77,6 +78,7 @@ const shape = {
     },
     { doc: "Watchdog: proof that the pipeline from Prometheus to the receivers works" },
   ),
+  runbookUrl: str({ doc: "where docs/runbooks.md is published: every alert's runbook_url is this plus `#<alert name in lowercase>` (your fork's copy, or a wiki page with the same sections)", default: RUNBOOKS_URL, pattern: /^https?:\/\/[^\s#]+$/, patternDoc: "an http(s) URL without a #fragment" }),
 } satisfies Shape;
 
 export const alertingSchema = obj(shape, { doc: "Alertmanager: receivers, routes, inhibitions and the Watchdog dead man's switch" });

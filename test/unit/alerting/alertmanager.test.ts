@@ -7,6 +7,10 @@ import { buildAlertmanagerConfig, receiverSecretFiles, renderAlertmanagerYaml, S
 import { alertingSection } from "../../../components/prometheus/alerting/discovery.js";
 import { alertmanagerArgs, alertmanagerWorkload, clusterPeers, disruptionBudgetSpec } from "../../../components/prometheus/alerting/workload.js";
 import { ALERTS } from "../../../components/prometheus/rules.js";
+import { prometheusFiles } from "../../../components/prometheus/workload.js";
+import { operatorObjects } from "../../../components/prometheus/operator.js";
+import { parsePrometheusConfig } from "../../../components/prometheus/config.js";
+import { RULES_FILE } from "../../../components/prometheus/scrape.js";
 
 const SECRETS = { pager: "pd-routing-key-0123", chat: "https://hooks.slack.com/services/T0/B0/s3cr3t", hook: "https://hooks.example.com/x?token=t0k3n", mail: "smtp-pa55word" };
 function config(raw: Record<string, unknown>): AlertingConfig {
@@ -108,5 +112,21 @@ describe("Prometheus alerting section", () => {
     expect(s.alertmanagers[0]).toMatchObject({ api_version: "v2", kubernetes_sd_configs: [{ role: "endpointslice", namespaces: { names: ["observability"] } }] });
     expect((s.alertmanagers[0] as any).relabel_configs[0]).toEqual({ action: "keep", source_labels: ["__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"], regex: "alertmanager;http-web" });
     expect(JSON.stringify(s)).not.toContain("static_configs");
+  });
+});
+
+describe("runbook links in both Prometheus modes", () => {
+  const base = "https://wiki.example.com/istio-runbooks";
+  const prom = (raw: Record<string, unknown>) => parsePrometheusConfig(raw).config!;
+  const urls = (groups: { rules: any[] }[]) => groups.flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.annotations.runbook_url as string);
+
+  it("the server's rule file and the operator's PrometheusRule point every alert at obs:alerting.runbookUrl", () => {
+    const files = prometheusFiles({ config: prom({}), clusterName: "c", environment: "e", meshMtls: "PERMISSIVE", runbookUrl: base });
+    const server = urls(parse(files[RULES_FILE]!).groups);
+    expect(server.length).toBeGreaterThan(10);
+    expect(server).toContain(`${base}#istioddown`);
+    for (const u of server) expect(u.startsWith(`${base}#`), u).toBe(true);
+    const rule = operatorObjects({ config: prom({ mode: "operator", mtlsScraping: false, operator: { queryUrl: "http://prometheus-operated.monitoring.svc:9090" } }), meshMtls: "PERMISSIVE", namespace: "observability", name: "prometheus", labels: {}, runbookUrl: base }).find((o) => o.kind === "PrometheusRule")!;
+    expect(urls((rule as any).spec.groups)).toEqual(server);
   });
 });

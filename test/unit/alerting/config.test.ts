@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseAlertingConfig, receiverSecretPaths, withReceiverPlaceholders } from "../../../components/prometheus/alerting/config.js";
 import { problems } from "../config-problems.js";
+import { RUNBOOKS_URL } from "../../../components/prometheus/rules.js";
 
 const base = () => ({ kubernetes: { context: "dev" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }] } });
 const issues = (raw: unknown, prometheusEnabled = true) => parseAlertingConfig(raw, { prometheusEnabled }).issues.map((i) => `${i.key} = ${JSON.stringify(i.value)}: ${i.allowed}`);
@@ -66,6 +67,12 @@ describe("obs:alerting", () => {
     expect(issues({ route: { groupWait: "soon" } })[0]).toMatch(/^obs:alerting\.route\.groupWait = "soon": a Prometheus duration/);
     expect(issues({ replicas: 2 })[0]).toMatch(/^obs:alerting\.replicas = 2: 1, or 3 or more/);
     expect(issues({}, false)).toEqual(["obs:alerting.enabled = true: false while obs:prometheus.enabled is false (the alerts come from Prometheus's rules)"]);
+  });
+
+  it("runbookUrl: the base of every runbook link, an http(s) URL without a fragment", () => {
+    expect(parseAlertingConfig({}).config!.runbookUrl).toBe(RUNBOOKS_URL);
+    expect(issues({ runbookUrl: "https://wiki.example.com/ops/istio-runbooks" })).toEqual([]);
+    expect(issues({ runbookUrl: "wiki/runbooks#top" })).toEqual(['obs:alerting.runbookUrl = "wiki/runbooks#top": an http(s) URL without a #fragment']);
   });
 
   it("is part of the stack config: a bad route fails the whole config at preview", () => {
