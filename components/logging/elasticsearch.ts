@@ -145,9 +145,9 @@ export function elasticsearchYml(i: ElasticsearchYmlInput): string {
     i.nodes === 1
       ? { "discovery.type": "single-node" }
       : {
+          // cluster.initial_master_nodes is not here: the container passes it only to a node that
+          // never held cluster state (workloads.ts esCommand), so it is gone once the cluster formed.
           "discovery.seed_hosts": esPodHosts(i.names, i.namespace, i.clusterDomain, i.nodes),
-          // Only read when the cluster first forms; harmless afterwards.
-          "cluster.initial_master_nodes": Array.from({ length: i.nodes }, (_, n) => `${i.names.es}-${n}`),
         };
   const ssl = (layer: "transport" | "http") => ({
     [`xpack.security.${layer}.ssl.enabled`]: true,

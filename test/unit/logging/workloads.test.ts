@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Issue } from "../../../lib/schema.js";
 import { checkLogging, type LoggingConfig, loggingSchema } from "../../../components/logging/config.js";
 import { loggingNames } from "../../../components/logging/names.js";
+import { elasticsearchYml } from "../../../components/logging/elasticsearch.js";
 import { secretHash } from "../../../components/k8s/hash.js";
 import { esCommand, esExporterDeploymentSpec, esHeadlessServiceSpec, esHttpServiceSpec, esReadinessScript, esStatefulSetSpec, fluentdDaemonSetSpec, kibanaDeploymentSpec, spreadOverNodes } from "../../../components/logging/workloads.js";
 
@@ -70,6 +71,7 @@ describe("Elasticsearch StatefulSet", () => {
     // and the generated elasticsearch.yml no longer carries it
     const three = esStatefulSetSpec({ instance: "logging", names: n, config: config({ elasticsearch: { nodes: 3 } }).config!.elasticsearch, configHash: "h" }) as any;
     expect(three.template.spec.containers[0].command).toEqual(cmd);
+    expect(elasticsearchYml({ clusterName: "c", nodes: 3, names: n, namespace: "obs", clusterDomain: "cluster.local", allowMmap: true })).not.toContain("initial_master_nodes");
   });
 
   it("spreads three nodes over distinct nodes: required when asked (staging, prod), preferred otherwise; over zones when it can", () => {
