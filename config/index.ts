@@ -1,7 +1,7 @@
 // The stack's configuration: one schema, parsed once, every problem reported together.
 import { checkIstio, istioSchema } from "../components/istio/config.js";
 import { checkPrometheus, type PrometheusSecrets, prometheusSchema, takePrometheusSecrets } from "../components/prometheus/config.js";
-import { type AlertingSecrets, alertingSchema, checkAlerting, takeAlertingSecrets } from "../components/prometheus/alerting/config.js";
+import { type AlertingSecrets, alertingSchema, checkAlerting, checkReceiverEgress, takeAlertingSecrets } from "../components/prometheus/alerting/config.js";
 import { checkJaeger, jaegerSchema } from "../components/jaeger/config.js";
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
@@ -93,6 +93,7 @@ export function parseConfig(stack: string, raw: Record<string, unknown>, pinned:
   const current = parsed && foldDeprecated(parsed, raw, deprecations, issues);
   if (current) crossChecks(current, pinned, issues);
   if (current) checkAlerting(current.alerting, alerting.secrets, { prometheusEnabled: current.prometheus.enabled }, issues);
+  if (current) checkReceiverEgress(current.alerting, current.networkPolicy, issues);
   if (issues.length || !current) throw new ConfigError(stack, issues);
   return { ...current, stack, deprecations, secrets: { ...(logging.secrets ? { logging: logging.secrets } : {}), ...(grafana.secrets ? { grafana: grafana.secrets } : {}), ...(kiali.secrets ? { kiali: kiali.secrets } : {}), alerting: alerting.secrets, ...(prometheus.secrets ? { prometheus: prometheus.secrets } : {}) } };
 }

@@ -5,6 +5,7 @@ import { bool, DNS_LABEL, type Infer, type Issue, list, num, obj, oneOf, record,
 import { setSecretCommand } from "../../../lib/secrets.js";
 import { durationMs } from "../../../lib/units.js";
 import { RUNBOOKS_URL } from "../rules.js";
+import { allFlows, type NetworkPolicyConfig } from "../../mesh/flows.js";
 
 const KEY = "obs:alerting";
 const DURATION = /^[0-9]+(ms|s|m|h|d|w|y)$/;
@@ -182,6 +183,25 @@ export function checkAlerting(c: AlertingConfig, secrets: AlertingSecrets, ctx: 
     ["deadMansSwitch.repeatInterval", c.deadMansSwitch.repeatInterval],
   ] as const) {
     if (durationMs(v, `${KEY}.${k}`, issues) === 0 && k !== "route.groupWait") issues.push({ key: `${KEY}.${k}`, value: v, allowed: "a duration above 0" });
+  }
+}
+
+/**
+ * Under the stack's network policies Alertmanager reaches outside the cluster on the flows table's
+ * ports only (443, and obs:networkPolicy.extraFlows): an email receiver's SMTP port must be one
+ * of them, or its mail would never leave. (Webhook, Slack and PagerDuty URLs are secrets: not read here.)
+ */
+export function checkReceiverEgress(c: AlertingConfig, np: NetworkPolicyConfig, issues: Issue[]): void {
+  if (!c.enabled || !np.enabled) return;
+  const out = allFlows(np.extraFlows).filter((f) => f.from === "alertmanager" && f.to === "external");
+  if (out.some((f) => f.ports.length === 0)) return;
+  const open = [...new Set(out.flatMap((f) => f.ports.filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.port)))].sort((a, b) => a - b);
+  for (const [name, r] of Object.entries(c.receivers)) {
+    if (r.type !== "email") continue;
+    const port = Number(r.smarthost.split(":").pop());
+    if (!open.includes(port)) {
+      issues.push({ key: `${KEY}.receivers.${name}.smarthost`, value: r.smarthost, allowed: `a port the network policies let Alertmanager reach (open: ${open.join(", ")}), or open ${port}: obs:networkPolicy.extraFlows: [{from: alertmanager, to: external, ports: [${port}]}]` });
+    }
   }
 }
 

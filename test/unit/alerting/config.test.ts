@@ -79,6 +79,16 @@ describe("obs:alerting", () => {
     expect(problems({ ...base(), alerting: { route: { receiver: "nobody" } } })).toEqual(['obs:alerting.route.receiver = "nobody": one of the receivers: null']);
   });
 
+  it("an email receiver's SMTP port must be open to Alertmanager under the network policies", () => {
+    const mail = { type: "email", to: "a@example.com", from: "b@example.com", smarthost: "smtp.example.com:587" };
+    expect(problems({ ...base(), alerting: { receivers: { mail } } })).toEqual([
+      'obs:alerting.receivers.mail.smarthost = "smtp.example.com:587": a port the network policies let Alertmanager reach (open: 443), or open 587: obs:networkPolicy.extraFlows: [{from: alertmanager, to: external, ports: [587]}]',
+    ]);
+    expect(problems({ ...base(), alerting: { receivers: { mail } }, networkPolicy: { extraFlows: [{ from: "alertmanager", to: "external", ports: [587] }] } })).toEqual([]);
+    expect(problems({ ...base(), alerting: { receivers: { mail: { ...mail, smarthost: "smtp.example.com:443" } } } })).toEqual([]);
+    expect(problems({ ...base(), alerting: { receivers: { mail } }, networkPolicy: { enabled: false } })).toEqual([]);
+  });
+
   it("offline render: every receiver's secret gets a placeholder that parses", () => {
     const raw = { receivers: { h: { type: "webhook" }, s: { type: "slack", channel: "#c" }, p: { type: "pagerduty" }, e: { type: "email", to: "a@x", from: "b@x", smarthost: "h:25" } } };
     expect(receiverSecretPaths(raw)).toEqual(["receivers.h.url", "receivers.s.apiUrl", "receivers.p.routingKey"]);
