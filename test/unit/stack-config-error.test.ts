@@ -31,4 +31,23 @@ describe("stack commands on bad config", () => {
     expect(r.stdout).not.toContain("[cluster]");
     expect(existsSync(path.join(cache, "cluster"))).toBe(false);
   }, 90_000);
+
+  it("preview: a route naming an unknown receiver is refused the same way, listing the known receivers", () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), "obs-badcfg-"));
+    mkdirSync(path.join(project, "config"));
+    cpSync(path.join(root, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    const local = readFileSync(path.join(root, "config", "Pulumi.local.yaml"), "utf8");
+    expect(local).toMatch(/\{namespaces: \[demo\], receiver: demo-team\}/);
+    writeFileSync(path.join(project, "config", "Pulumi.local.yaml"), local.replace("{namespaces: [demo], receiver: demo-team}", "{namespaces: [demo], receiver: demo-teams}"));
+    const cache = mkdtempSync(path.join(os.tmpdir(), "obs-badcfg-cache-"));
+    const r = spawnSync(process.execPath, [path.join(root, "node_modules", "tsx", "dist", "cli.mjs"), path.join(root, "scripts", "stack.ts"), "preview", "--stack", "local"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, OBS_PROJECT_DIR: project, OBS_CACHE_DIR: cache, OBS_CLUSTER_DIR: path.join(cache, "cluster") },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('obs:alerting.route.routes[0].receiver = "demo-teams": expected one of the receivers: platform, demo-team, deadmans, null');
+    expect(existsSync(path.join(cache, "cluster"))).toBe(false);
+  }, 90_000);
 });
