@@ -93,6 +93,16 @@ spec:
     metadata: { labels: { app: ${name} } }
     spec: { containers: [{ name: ${name}, image: "redis:7.4" }] }
 `;
+const stuckDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: stuck, namespace: shop }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: stuck } }
+  template:
+    metadata: { labels: { app: stuck } }
+    spec: { nodeSelector: { obs-e2e/no-such-node: "true" }, containers: [{ name: stuck, image: "nginx:1.27" }] }
+`;
 const virtualService = (name: string, labels: string, weight: number) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: ${name}, namespace: shop${labels ? `, labels: { ${labels} }` : ""} }
@@ -141,7 +151,9 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     kubectl(["create", "deployment", "news", "-n", "blog", "--image=nginx:1.27", "--replicas=2"]);
     expect(apply(statefulSet("blog", "cache")).status).toBe(0);
     for (const [ns, w] of [["shop", "deployment/web"], ["shop", "statefulset/db"], ["blog", "deployment/news"], ["blog", "statefulset/cache"]]) kubectl(["rollout", "status", w!, "-n", ns!, "--timeout=180s"]);
-    await allOn("shop", "1-30", 3);
+    // a workload whose pods can never be scheduled (no node matches): injected, but its rollouts never finish
+    expect(apply(stuckDeployment).status).toBe(0);
+    await allOn("shop", "1-30", 4);
     await allOn("blog", "1-30", 3);
   });
 
@@ -183,18 +195,18 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     });
     const r = await up("remove refused");
     expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/removing revision '1-30' is refused: 4 running pod\(s\) injected by it \(legacy\/old-app-[a-z0-9-]+, shop\/(web|db)-/);
+    expect(r.out).toMatch(/removing revision '1-30' is refused: 5 running pod\(s\) injected by it \(legacy\/old-app-[a-z0-9-]+, shop\/(web|db|stuck)-/);
     expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
     expect(getJson(["get", "deployment", "istiod-1-30", "-n", "istio-system"]).metadata.name).toBe("istiod-1-30");
-    await allOn("shop", "1-30", 3);
+    await allOn("shop", "1-30", 4);
   });
 
-  it("step 2: the stable and default tags move to 1-31; the preview names each workload to restart; up re-injects shop, blog stays", async () => {
+  it("step 2: the stable and default tags move to 1-31; the preview names each workload to restart; a rollout past its bound stops up naming the workload; up re-injects shop, blog stays", async () => {
     editConfig((i) => {
       i.revisions = [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }];
       i.tags.stable = "1-31";
       i.defaultRevision = "1-31";
-      i.migration = { batchSize: 5 };
+      i.migration = { batchSize: 5, rolloutTimeoutSeconds: 20 };
     });
     const summaryFile = path.join(dir, "summary.md");
     const p = await npmRun("preview summary", ["scripts/stack.ts", "preview", "--stack", "local", "--summary", summaryFile]);
@@ -204,8 +216,14 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     expect(summary).toContain("- restarts `shop/deployment/web` (rolling)");
     expect(summary).toContain("- restarts `shop/statefulset/db` (rolling)");
     expect(summary).toContain("- restarts `legacy/deployment/old-app` (rolling)");
+    expect(summary).toContain("- restarts `shop/deployment/stuck` (rolling)");
     expect(summary).not.toContain("blog/");
     const blogBefore = pods("blog").map((p) => p.metadata.uid).sort();
+    const failed = await up("tag -> 1-31 (one rollout past its bound)");
+    expect(failed.code).not.toBe(0);
+    expect(failed.out).toMatch(/kubernetes:apps\/v1:DeploymentPatch \(istio-migration\/shop\/deployment\/stuck\):\s+error: [\s\S]{0,1500}?(failed to fully initialize|[Tt]imed out|[Tt]imeout)/);
+    // the stuck workload is removed by its owner; the re-run converges
+    kubectl(["delete", "deployment", "stuck", "-n", "shop"]);
     const r = await up("tag -> 1-31");
     expect(r.code, r.out).toBe(0);
     const shop = await allOn("shop", "1-31", 3);
