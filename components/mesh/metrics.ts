@@ -43,6 +43,12 @@ export const ISTIOD = {
 /** The `type` values of pilot_xds_pushes that count failed sends (Istio 1.30/1.31: pilot/pkg/xds/monitoring.go). */
 export const XDS_SEND_ERROR_TYPES = ".+_senderr";
 
+/** Alertmanager's own metrics. */
+export const ALERTMANAGER = {
+  /** failed notifications by `integration` (webhook, slack, pagerduty, email, ...), `reason`, and `receiver_name` (with --enable-feature=receiver-name-in-metrics) */
+  notificationsFailed: "alertmanager_notifications_failed_total",
+} as const;
+
 /** Prometheus's own metrics. */
 export const PROMETHEUS = {
   up: "up",

@@ -2,7 +2,7 @@
 // control plane, the data plane and Prometheus itself; plus a `promtool test rules` file for it.
 import { stringify } from "yaml";
 import { ISTIO_NAMESPACE } from "../k8s/labels.js";
-import { bucket, FLUENTD, ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES, X509, XDS_SEND_ERROR_TYPES } from "../mesh/metrics.js";
+import { ALERTMANAGER, bucket, FLUENTD, ISTIO, ISTIOD, JOBS, OUTBOUND_CLUSTERS, PROMETHEUS, RECORDING_RULES, X509, XDS_SEND_ERROR_TYPES } from "../mesh/metrics.js";
 
 /** Labels every destination_workload:* series carries. */
 export const WORKLOAD_LABELS = ["destination_workload_namespace", "destination_workload"] as const;
@@ -21,6 +21,7 @@ export const ALERTS = {
   tsdbWalCorruptions: "PrometheusTSDBWALCorruptions",
   targetDown: "TargetDown",
   watchdog: "Watchdog",
+  alertmanagerNotificationsFailing: "AlertmanagerNotificationsFailing",
 } as const;
 
 /** Where every alert's runbook_url points: a section of docs/runbooks.md per alert (GitHub's heading anchors). */
@@ -166,6 +167,13 @@ export function alertingRules(options: RuleOptions = {}): { controlPlane: Alerti
         expr: "vector(1)",
         labels: { severity: "none" },
         annotations: { summary: "The alert pipeline works", description: "Watchdog always fires. It goes to the dead man's switch receiver (obs:alerting.deadMansSwitch), which alarms when it stops arriving." },
+      },
+      {
+        alert: ALERTS.alertmanagerNotificationsFailing,
+        expr: `sum by (namespace, pod, receiver_name, integration) (rate(${ALERTMANAGER.notificationsFailed}[5m])) > 0`,
+        for: "10m",
+        labels: { severity: "warning" },
+        annotations: { summary: "Alertmanager fails to notify a receiver", description: "{{ $labels.namespace }}/{{ $labels.pod }} has failed to send {{ $labels.integration }} notifications to receiver {{ $labels.receiver_name }} for 10 minutes; the alerts routed there reach no one." },
       },
       {
         alert: ALERTS.configReloadFailed,

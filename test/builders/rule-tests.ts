@@ -92,6 +92,7 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
   const ratings = { destination_workload: "ratings-v1", destination_workload_namespace: BOOKINFO };
   const details = { destination_workload: "details-v1", destination_workload_namespace: BOOKINFO };
   const self = { job: JOBS.prometheus, instance: "localhost:9090" };
+  const alertmanagerPod = { job: JOBS.pods, namespace: "observability", pod: "alertmanager-0", instance: "10.1.0.9:9093" };
   const sample = (name: string, labels: Labels, value: number): Sample => ({ labels: sel(name, labels), value });
 
   return {
@@ -176,6 +177,20 @@ export function buildRuleTests(rulesFile: string = RULES_FILE, options: RuleOpti
           { eval_time: "15m", alertname: ALERTS.targetDown, exp_alerts: [] },
           { eval_time: "15m", alertname: ALERTS.configReloadFailed, exp_alerts: [] },
           { eval_time: "15m", alertname: ALERTS.tsdbCompactionsFailing, exp_alerts: [] },
+        ],
+      },
+      {
+        // the labels Alertmanager 0.35 gives the counter (integration, reason; receiver_name with
+        // --enable-feature=receiver-name-in-metrics) and those the kubernetes-pods job adds
+        name: "Alertmanager failing to notify a receiver",
+        interval: "1m",
+        input_series: [
+          { series: sel("alertmanager_notifications_failed_total", { ...alertmanagerPod, integration: "slack", reason: "clientError", receiver_name: "platform" }), values: perMinute(2) },
+          { series: sel("alertmanager_notifications_failed_total", { ...alertmanagerPod, integration: "webhook", reason: "other", receiver_name: "deadmans" }), values: "0x30" },
+        ],
+        alert_rule_test: [
+          { eval_time: "5m", alertname: ALERTS.alertmanagerNotificationsFailing, exp_alerts: [] },
+          { eval_time: "15m", alertname: ALERTS.alertmanagerNotificationsFailing, exp_alerts: [alert(ALERTS.alertmanagerNotificationsFailing, { namespace: "observability", pod: "alertmanager-0", receiver_name: "platform", integration: "slack" })] },
         ],
       },
       {

@@ -4,6 +4,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { type HeadlessStatefulSet, headlessStatefulSet, DATA_VOLUME } from "../../k8s/statefulset.js";
 import { podHost } from "../../k8s/hosts.js";
+import { scrapeAnnotations } from "../../mesh/metrics.js";
 import type { AlertingConfig } from "./config.js";
 import { SECRETS_DIR } from "./alertmanager.js";
 
@@ -31,6 +32,8 @@ export function alertmanagerArgs(config: Pick<AlertingConfig, "retention">, peer
     `--storage.path=${DATA_DIR}`,
     `--data.retention=${config.retention}`,
     `--web.listen-address=:${WEB_PORT}`,
+    // notification metrics labelled with the receiver's name, so AlertmanagerNotificationsFailing names it
+    "--enable-feature=receiver-name-in-metrics",
     // An empty listen address turns clustering off: a single replica waits for no peer.
     peers.length ? `--cluster.listen-address=0.0.0.0:${CLUSTER_PORT}` : "--cluster.listen-address=",
     ...(peers.length ? ["--cluster.advertise-address=$(POD_IP):" + CLUSTER_PORT, ...peers.map((p) => `--cluster.peer=${p}`)] : []),
@@ -89,7 +92,8 @@ export function alertmanagerWorkload(i: AlertmanagerWorkloadInput): HeadlessStat
     replicas: c.replicas,
     selector: i.selector,
     podLabels: { ...i.labels, "sidecar.istio.io/inject": "false" },
-    podAnnotations: { [CONFIG_HASH_ANNOTATION]: i.configHash },
+    // Prometheus scrapes its own Alertmanagers (AlertmanagerNotificationsFailing)
+    podAnnotations: { [CONFIG_HASH_ANNOTATION]: i.configHash, ...scrapeAnnotations(WEB_PORT) },
     ports: [{ name: WEB_PORT_NAME, port: WEB_PORT }, ...(peers.length ? [{ name: CLUSTER_PORT_NAME, port: CLUSTER_PORT }] : [])],
     volume: { size: c.storageSize, storageClass: c.storageClass },
     // Peers join each other by name; all start together.

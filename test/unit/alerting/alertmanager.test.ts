@@ -95,6 +95,8 @@ describe("Alertmanager workload", () => {
     expect(args).toContain("--cluster.advertise-address=$(POD_IP):9094");
     expect(args).toContain("--storage.path=/alertmanager");
     expect(args).toContain("--data.retention=120h");
+    expect(args).toContain("--enable-feature=receiver-name-in-metrics");
+    expect((w.statefulSet.template as any).metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": "9093" });
     expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm).toEqual({ topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "am" } } });
     expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: "topology.kubernetes.io/zone", maxSkew: 1 });
     expect(w.service).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
