@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../config/index.js";
 import { ADOPTED_ANNOTATION, injectedRevision, meshFromObjects, movedNamespaces, namespaceRevisions, podOwner, removalProblems } from "../../../components/istio/guard.js";
+import { canaryStatus } from "../../../components/istio/status.js";
 import { podsOf, workloadObjects } from "./injected.js";
 
 const istio = (extra: Record<string, unknown> = {}) =>
@@ -106,5 +107,31 @@ describe("canary guard rails", () => {
 
   it("finds the namespaces a tag move affects", () => {
     expect(movedNamespaces({ apps: "1-30", batch: "1-31", gone: "1-30" }, { apps: "1-31", batch: "1-31", fresh: "1-31" })).toEqual([{ namespace: "apps", from: "1-30", to: "1-31" }]);
+  });
+});
+
+describe("canary status", () => {
+  const istio2 = (extra: Record<string, unknown>) =>
+    parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], ...extra } }, { istio: ["1.30", "1.31"] }).istio;
+
+  it("counts pods by the revision that injected them, marks a namespace whose pods run another revision, and says what keeps a revision", () => {
+    const observed = meshFromObjects({
+      istiods: [istiod("1-30"), istiod("1-31")],
+      pods: [...podsOf("1.30", "web", 2, "shop"), ...podsOf("1.31", "db", 1, "shop"), ...podsOf("1.30", "batch", 1, "shop"), ...podsOf("1.31", "web", 2, "blog")],
+      namespaces: [],
+      tagWebhooks: [{ metadata: { name: "istio-revision-tag-stable", labels: { "istio.io/tag": "stable", "istio.io/rev": "1-30" } } }],
+    });
+    const lines = canaryStatus("local", istio2({ tags: { stable: "1-31" }, namespaces: { shop: "stable", blog: "1-31" }, defaultRevision: "1-31" }), observed);
+    expect(lines).toContain("blog                 1-31                  1-31               1-31: 2");
+    expect(lines).toContain("shop                 stable                1-31               1-30: 2, 1-31: 1  (restart pending)");
+    expect(lines).toContain("stable               1-31                  1-30");
+    expect(lines).toContain("1-30                 no: used by 2 pod(s)");
+    expect(lines).toContain("1-31                 no: used by tag stable, the default tag (obs:istio.defaultRevision), namespace shop, namespace blog, 3 pod(s)");
+  });
+
+  it("shows a revision nothing uses as removable", () => {
+    const observed = meshFromObjects({ istiods: [istiod("1-30"), istiod("1-31")], pods: [...podsOf("1.31", "web", 2, "shop")], namespaces: [] });
+    const lines = canaryStatus("local", istio2({ tags: { stable: "1-31" }, namespaces: { shop: "stable" }, defaultRevision: "1-31" }), observed);
+    expect(lines).toContain("1-30                 yes");
   });
 });
