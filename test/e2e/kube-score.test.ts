@@ -52,6 +52,8 @@ const listed = (f: Finding, exceptions: readonly Exception[]) => exceptions.find
 
 const exceptions = parse(readFileSync(EXCEPTIONS_FILE, "utf8")) as Exception[];
 const findings: Record<string, Finding[]> = {};
+/** Per stack, the rendered Services reachable from outside the cluster (NodePort, LoadBalancer). */
+const published: Record<string, string[]> = {};
 let work: string;
 
 describe("kube-score on the render of every stack", () => {
@@ -59,7 +61,12 @@ describe("kube-score on the render of every stack", () => {
     work = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-kube-score-"));
     for (const stack of STACKS) {
       const r = await renderStack(stack, path.join(work, stack), { quiet: true });
-      findings[stack] = kubeScore(r.files.filter((f) => f.endsWith(".yaml")));
+      const files = r.files.filter((f) => f.endsWith(".yaml"));
+      findings[stack] = kubeScore(files);
+      published[stack] = files
+        .map((f) => parse(readFileSync(f, "utf8")) as { kind: string; metadata: { name: string; namespace?: string }; spec?: { type?: string } })
+        .filter((o) => o.kind === "Service" && (o.spec?.type === "NodePort" || o.spec?.type === "LoadBalancer"))
+        .map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
       console.log(`kube-score ${stack}: ${findings[stack]!.length} critical findings, all listed in ${path.basename(EXCEPTIONS_FILE)} or the test fails`);
     }
   });
@@ -86,6 +93,10 @@ describe("kube-score on the render of every stack", () => {
     const all = Object.values(findings).flat();
     const stale = exceptions.flatMap((e) => e.objects.filter((o) => !all.some((f) => f.check === e.check && glob(o).test(f.object))).map((o) => `${e.check} ${o}`));
     expect(stale).toEqual([]);
+  });
+
+  it.each(STACKS)("%s: only the ingress gateway's Service is reachable from outside (the UIs, Jaeger query included, only through it)", (stack) => {
+    expect(published[stack]!.filter((s) => s !== "istio-system/istio-ingressgateway")).toEqual([]);
   });
 
   it("fails what it should: an unlisted object with the stack's gaps is reported", () => {
