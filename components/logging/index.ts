@@ -124,7 +124,6 @@ export class Logging extends pulumi.ComponentResource {
     const derived = new Map(BOOTSTRAP_USERS.map((u) => [u.user, elasticPassword.apply((pw) => deriveUserPassword(pw, u.user))]));
     const userCredentials = new Map(BOOTSTRAP_USERS.map((u) => [u.user, credentials(n[u.credentials], derived.get(u.user)!)]));
     const monitoringCredentials = userCredentials.get(MONITORING_USER)!;
-    const grafanaCredentials = userCredentials.get(GRAFANA_USER)!;
     const secrets = [credentials(n.elasticCredentials, elasticPassword), credentials(n.kibanaCredentials, kibanaPassword), ...userCredentials.values()];
     // The hash of what a pod reads goes into its template (never the value): a rotation rolls exactly those pods.
     const hashOf = (...values: pulumi.Input<string>[]) => pulumi.unsecret(pulumi.all(values).apply((v) => secretHash(...v)));
@@ -307,7 +306,10 @@ export class Logging extends pulumi.ComponentResource {
     // Grafana (same namespace) mounts these; the outputs carry the dependency on what creates them.
     this.readerUser = GRAFANA_USER;
     // resolves after the bootstrap Job: Grafana rolls to a rotated password once Elasticsearch has it
-    this.readerCredentialsSecret = pulumi.all([grafanaCredentials.metadata.name, this.bootstrapJob.metadata.name]).apply(([secret]) => secret);
+    // Through the Job's URN only (it comes after the Secret): a rotation replaces the Secret (delete
+    // first, fixed name), and a property that depended on it would make Grafana's Deployment a
+    // dependent replacement instead of an update.
+    this.readerCredentialsSecret = this.bootstrapJob.urn.apply(() => n.grafanaCredentials);
     this.readerPasswordHash = hashOf(derived.get(GRAFANA_USER)!);
     this.agentNamespace = agentNamespace;
     this.readerPasswordKey = PASSWORD_KEY;

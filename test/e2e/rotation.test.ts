@@ -58,6 +58,8 @@ describe("local stack: rotating the Elasticsearch password", () => {
       expect(line(type, name), `${type} ${name} in:\n${changed.join("\n")}`).toBeDefined();
     }
     console.log(`[e2e] rotation preview:\n${changed.join("\n")}`);
+    // the workloads roll in place (a replacement would delete them first)
+    for (const name of ["logging-fluentd", "logging-es-exporter", "grafana"]) expect(changed.find((l) => new RegExp(`\\s${name}\\s`).test(`${l} `)), name).toMatch(/\supdate\s/);
     // neither Elasticsearch nor Kibana reads the elastic password
     expect(line("kubernetes:apps/v1:StatefulSet", "logging-es")).toBeUndefined();
     expect(line("kubernetes:apps/v1:Deployment", "logging-kibana")).toBeUndefined();
