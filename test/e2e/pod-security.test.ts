@@ -7,6 +7,8 @@ import * as k8s from "@pulumi/kubernetes";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { getJson, inlineStack, kubeconfigPath, kubectl, projectStack, stackWorkDir, stopwatch } from "./helpers.js";
 import { readFileSync } from "node:fs";
+import { parsePrometheusConfig } from "../../components/prometheus/config.js";
+import { statefulSetSpec } from "../../components/prometheus/workload.js";
 
 const { timings, timed } = stopwatch();
 const NS = "observability";
@@ -52,6 +54,21 @@ describe("local stack under Pod Security admission", () => {
       const copy = { apiVersion: "v1", kind: "Pod", metadata: { name: `${p.metadata.name.slice(0, 40)}-psa`, namespace: NS }, spec: { ...p.spec, nodeName: undefined } };
       kubectl(["create", "--dry-run=server", "-f", "-"], { input: JSON.stringify(copy) });
     }
+  });
+
+  it("Prometheus with its mTLS certificate sidecar, injected by the live istiod, passes restricted (no istio-init)", () => {
+    const { config } = parsePrometheusConfig({});
+    // the StatefulSet's pod as a bare Pod: its claim template's volume becomes an emptyDir
+    const template = statefulSetSpec({ config: config!, selector: { app: "p" }, labels: { app: "psa-prometheus" }, serviceName: "prometheus", serviceAccountName: "default", configMapName: "prometheus-config", configHash: "x", mtls: true, istioRevision: "stable", retainOnDelete: false }).template as any;
+    const pod = (annotations: Record<string, string>) => JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "psa-prometheus", namespace: NS, labels: template.metadata.labels, annotations }, spec: { ...template.spec, volumes: [...template.spec.volumes, { name: "data", emptyDir: {} }] } });
+    const admitted = JSON.parse(kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], { input: pod(template.metadata.annotations) }));
+    const names = [...(admitted.spec.initContainers ?? []), ...admitted.spec.containers].map((c: { name: string }) => c.name);
+    // the injector ran (the webhook of tag `stable`), and added no iptables init container
+    expect(names).toContain("istio-proxy");
+    expect(names).not.toContain("istio-init");
+    // without interceptionMode NONE the injector adds istio-init (root, NET_ADMIN), which restricted refuses
+    const { ["sidecar.istio.io/interceptionMode"]: _, ...capturing } = template.metadata.annotations;
+    expect(() => kubectl(["create", "--dry-run=server", "-f", "-"], { input: pod(capturing) })).toThrow(/violates PodSecurity "restricted:latest".*istio-init/s);
   });
 
   it("a pod spec that breaks restricted is refused (kubectl and pulumi up alike)", async () => {
