@@ -148,6 +148,9 @@ export function elasticsearchYml(i: ElasticsearchYmlInput): string {
           // cluster.initial_master_nodes is not here: the container passes it only to a node that
           // never held cluster state (workloads.ts esCommand), so it is gone once the cluster formed.
           "discovery.seed_hosts": esPodHosts(i.names, i.namespace, i.clusterDomain, i.nodes),
+          // node.attr.zone is the node's topology.kubernetes.io/zone (workloads.ts zoneScript):
+          // a primary and its replica are kept in different zones when there are several.
+          "cluster.routing.allocation.awareness.attributes": "zone",
         };
   const ssl = (layer: "transport" | "http") => ({
     [`xpack.security.${layer}.ssl.enabled`]: true,

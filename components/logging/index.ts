@@ -206,6 +206,21 @@ export class Logging extends pulumi.ComponentResource {
       : [];
 
     // ---- Elasticsearch ----
+    // Several nodes: each pod reads its node's zone label (shard allocation awareness), nothing else.
+    const zoneAccess: pulumi.Resource[] = [];
+    if (cfg.elasticsearch.nodes > 1) {
+      const account = new k8s.core.v1.ServiceAccount(`${name}-es`, { metadata: meta(n.es, "elasticsearch") }, { parent: this });
+      const zoneName = clusterScopedName(namespace, `${n.es}-nodes`);
+      const role = new k8s.rbac.v1.ClusterRole(`${name}-es-nodes`, { metadata: { name: zoneName, labels: labels("elasticsearch", name) }, rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get"] }] }, { parent: this });
+      zoneAccess.push(
+        account,
+        new k8s.rbac.v1.ClusterRoleBinding(
+          `${name}-es-nodes`,
+          { metadata: { name: zoneName, labels: labels("elasticsearch", name) }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name }, subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace }] },
+          { parent: this },
+        ),
+      );
+    }
     const esYml = build((ns) => elasticsearchYml({ clusterName: args.clusterName ?? name, nodes: cfg.elasticsearch.nodes, names: n, namespace: ns, clusterDomain: args.clusterDomain, allowMmap: cfg.elasticsearch.setMaxMapCount }));
     const esConfig = new k8s.core.v1.ConfigMap(`${name}-es-config`, { metadata: meta(n.esConfig, "elasticsearch"), data: { "elasticsearch.yml": esYml } }, { parent: this });
     const headless = new k8s.core.v1.Service(`${name}-es-headless`, { metadata: meta(n.esHeadless, "elasticsearch"), spec: esHeadlessServiceSpec(name) }, { parent: this });
@@ -216,7 +231,7 @@ export class Logging extends pulumi.ComponentResource {
       // Not retained on destroy: a kept StatefulSet would run on without the Secrets and ConfigMaps it
       // reads. Its data volumes stay (the claims' retention policy is Retain), and with a kept
       // namespace the next up's StatefulSet mounts them again.
-      { parent: this, dependsOn: [this.certsJob, esConfig, headless, ...secrets, ...maxMapCount] },
+      { parent: this, dependsOn: [this.certsJob, esConfig, headless, ...secrets, ...maxMapCount, ...zoneAccess] },
     );
     if (cfg.elasticsearch.nodes > 1) {
       new k8s.policy.v1.PodDisruptionBudget(`${name}-es`, { metadata: meta(n.es, "elasticsearch"), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels("elasticsearch", name) } } }, { parent: this });

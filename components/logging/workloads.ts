@@ -116,7 +116,33 @@ export function esReadinessScript(caFile: string): string {
  */
 export function esCommand(initialMasters: readonly string[]): string[] {
   if (initialMasters.length === 0) return [];
-  return ["bash", "-c", `if [ -d ${ES_STATE_DIR} ]; then exec /usr/local/bin/docker-entrypoint.sh eswrapper; fi\nexec env cluster.initial_master_nodes=${initialMasters.join(",")} /usr/local/bin/docker-entrypoint.sh eswrapper`];
+  const start = (settings: string) => `exec env node.attr.zone="$zone" ${settings}/usr/local/bin/docker-entrypoint.sh eswrapper`;
+  return [
+    "bash",
+    "-c",
+    [`zone=$(cat ${ZONE_FILE} 2>/dev/null || true); zone=\${zone:-none}`, `if [ -d ${ES_STATE_DIR} ]; then ${start("")}; fi`, start(`cluster.initial_master_nodes=${initialMasters.join(",")} `)].join("\n"),
+  ];
+}
+
+/** Where the zone init container leaves the node's topology.kubernetes.io/zone for the node attribute. */
+const ZONE_DIR = "/var/run/es-zone";
+const ZONE_FILE = `${ZONE_DIR}/zone`;
+
+/**
+ * The init container's script: the zone label of the pod's node, read from the API server with
+ * the pod's token (the header comes from a file, not the command line), into ZONE_FILE; "none"
+ * where nodes carry no zone, which makes every node one zone (awareness then changes nothing).
+ */
+export function zoneScript(): string {
+  const sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+  return [
+    "set -u",
+    `printf 'Authorization: Bearer %s' "$(cat ${sa}/token)" > /tmp/auth`,
+    `node=$(curl -s --max-time 10 --cacert ${sa}/ca.crt -H @/tmp/auth "https://kubernetes.default.svc/api/v1/nodes/$NODE_NAME" || true)`,
+    `zone=$(printf '%s' "$node" | sed -n 's/.*"topology\\.kubernetes\\.io\\/zone": *"\\([^"]*\\)".*/\\1/p' | head -n 1)`,
+    `printf '%s' "\${zone:-none}" > ${ZONE_FILE}`,
+    `echo "zone: \${zone:-none}"`,
+  ].join("\n");
 }
 
 /** Hard (staging, prod) or preferred anti-affinity on the node name; topology spread over zones. */
@@ -139,6 +165,24 @@ export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.ap
     automountServiceAccountToken: false,
     // Quorum members on distinct nodes: a hard rule where losing a node must not lose two members.
     ...(c.nodes > 1 ? spreadOverNodes(selector, i.requireSpread ?? false) : {}),
+    // Several nodes: shard allocation awareness by zone, from the node's label (read with the pod's token).
+    ...(c.nodes > 1
+      ? {
+          serviceAccountName: n.es,
+          automountServiceAccountToken: true,
+          initContainers: [
+            {
+              name: "zone",
+              image: ES_IMAGE,
+              command: ["bash", "-c", zoneScript()],
+              env: [fieldEnv("NODE_NAME", "spec.nodeName")],
+              securityContext: restricted,
+              resources: fixedResources(["10m", "100m"], ["32Mi", "128Mi"]),
+              volumeMounts: [{ name: "zone", mountPath: ZONE_DIR }],
+            },
+          ],
+        }
+      : {}),
     containers: [
       {
         name: "elasticsearch",
@@ -165,6 +209,7 @@ export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.ap
           { name: "certs", mountPath: `${ES_CONFIG_DIR}/${ES_CERTS_DIR}`, readOnly: true },
           fileRealm("users"),
           fileRealm("users_roles"),
+          ...(c.nodes > 1 ? [{ name: "zone", mountPath: ZONE_DIR, readOnly: true }] : []),
         ],
       },
     ],
@@ -172,6 +217,7 @@ export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.ap
       { name: "config", configMap: { name: n.esConfig } },
       { name: "certs", secret: { secretName: n.esCerts, defaultMode: 0o440 } },
       { name: "internal-user", secret: { secretName: n.esInternal, items: [{ key: "users", path: "users" }, { key: "users_roles", path: "users_roles" }], defaultMode: 0o440 } },
+      ...(c.nodes > 1 ? [{ name: "zone", emptyDir: { sizeLimit: "1Mi" } }] : []),
     ],
   };
   return {

@@ -12,6 +12,7 @@ import { checkLogging, type LoggingConfig, loggingSchema } from "../../../compon
 import { loggingNames } from "../../../components/logging/names.js";
 import { elasticsearchYml } from "../../../components/logging/elasticsearch.js";
 import { secretHash } from "../../../components/k8s/hash.js";
+import { zoneScript } from "../../../components/logging/workloads.js";
 import { esCommand, esExporterDeploymentSpec, esHeadlessServiceSpec, esHttpServiceSpec, esReadinessScript, esStatefulSetSpec, fluentdDaemonSetSpec, kibanaDeploymentSpec, spreadOverNodes } from "../../../components/logging/workloads.js";
 
 function config(raw: Record<string, unknown>): { config?: LoggingConfig; problems: string[] } {
@@ -66,12 +67,40 @@ describe("Elasticsearch StatefulSet", () => {
     const cmd = esCommand(["logging-es-0", "logging-es-1", "logging-es-2"]);
     expect(cmd.slice(0, 2)).toEqual(["bash", "-c"]);
     const script = cmd[2]!;
-    expect(script).toContain("if [ -d /usr/share/elasticsearch/data/_state ]; then exec /usr/local/bin/docker-entrypoint.sh eswrapper; fi");
-    expect(script).toContain("exec env cluster.initial_master_nodes=logging-es-0,logging-es-1,logging-es-2 /usr/local/bin/docker-entrypoint.sh eswrapper");
+    expect(script).toContain('if [ -d /usr/share/elasticsearch/data/_state ]; then exec env node.attr.zone="$zone" /usr/local/bin/docker-entrypoint.sh eswrapper; fi');
+    expect(script).toContain('exec env node.attr.zone="$zone" cluster.initial_master_nodes=logging-es-0,logging-es-1,logging-es-2 /usr/local/bin/docker-entrypoint.sh eswrapper');
     // and the generated elasticsearch.yml no longer carries it
     const three = esStatefulSetSpec({ instance: "logging", names: n, config: config({ elasticsearch: { nodes: 3 } }).config!.elasticsearch, configHash: "h" }) as any;
     expect(three.template.spec.containers[0].command).toEqual(cmd);
     expect(elasticsearchYml({ clusterName: "c", nodes: 3, names: n, namespace: "obs", clusterDomain: "cluster.local", allowMmap: true })).not.toContain("initial_master_nodes");
+  });
+
+  it("zone awareness: the init container writes the node's zone label (none without one), the node attribute follows it", () => {
+    const run = (nodeJson: string) => {
+      const dir = mkdtempSync(path.join(tmpdir(), "es-zone-"));
+      writeFileSync(path.join(dir, "curl"), `#!/usr/bin/env bash\necho "$*" > "${dir}/argv"\nprintf '%s' '${nodeJson}'\n`);
+      chmodSync(path.join(dir, "curl"), 0o755);
+      const sa = path.join(dir, "sa");
+      const script = zoneScript().replaceAll("/var/run/secrets/kubernetes.io/serviceaccount", sa).replaceAll("/var/run/es-zone", dir);
+      spawnSync("mkdir", ["-p", sa]);
+      writeFileSync(path.join(sa, "token"), "tok-123");
+      const r = spawnSync("bash", ["-c", script], { env: { PATH: `${dir}:${process.env.PATH}`, NODE_NAME: "worker-2" }, encoding: "utf8" });
+      return { status: r.status, zone: readFileSync(path.join(dir, "zone"), "utf8"), argv: readFileSync(path.join(dir, "argv"), "utf8") };
+    };
+    // the API server's compact JSON, with the label in managedFields too
+    const labelled = run('{"kind":"Node","metadata":{"name":"worker-2","labels":{"kubernetes.io/hostname":"worker-2","topology.kubernetes.io/zone":"eu-west-1b"},"managedFields":[{"fieldsV1":{"f:metadata":{"f:labels":{"f:topology.kubernetes.io/zone":{}}}}}]}}');
+    expect(labelled).toMatchObject({ status: 0, zone: "eu-west-1b" });
+    expect(labelled.argv).toContain("/api/v1/nodes/worker-2");
+    expect(labelled.argv).not.toContain("tok-123");
+    expect(run('{"kind":"Node","metadata":{"name":"worker-2","labels":{}}}').zone).toBe("none");
+    const yml = elasticsearchYml({ clusterName: "c", nodes: 3, names: n, namespace: "obs", clusterDomain: "cluster.local", allowMmap: true });
+    expect(yml).toContain("cluster.routing.allocation.awareness.attributes: zone");
+    expect(elasticsearchYml({ clusterName: "c", nodes: 1, names: n, namespace: "obs", clusterDomain: "cluster.local", allowMmap: true })).not.toContain("awareness");
+    const three = esStatefulSetSpec({ instance: "logging", names: n, config: config({ elasticsearch: { nodes: 3 } }).config!.elasticsearch, configHash: "h" }) as any;
+    expect(three.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(["zone"]);
+    expect(three.template.spec.serviceAccountName).toBe("logging-es");
+    const one = esStatefulSetSpec({ instance: "logging", names: n, config: config({}).config!.elasticsearch, configHash: "h" }) as any;
+    expect(one.template.spec.automountServiceAccountToken).toBe(false);
   });
 
   it("spreads three nodes over distinct nodes: required when asked (staging, prod), preferred otherwise; over zones when it can", () => {
