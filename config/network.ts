@@ -30,6 +30,7 @@ export function activeConditions(cfg: StackConfig): Set<Condition> {
   if (cfg.logging.enabled && cfg.logging.kibana.expose) on.add("kibana.expose");
   if (cfg.kiali.enabled && cfg.kiali.auth.strategy === "openid") on.add("kiali.openid");
   if (cfg.prometheus.enabled && cfg.prometheus.remoteWrite.length) on.add("prometheus.remoteWrite");
+  if (cfg.alerting.enabled && cfg.alerting.replicas > 1) on.add("alerting.replicas > 1");
   return on;
 }
 

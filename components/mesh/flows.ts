@@ -60,7 +60,7 @@ export interface Port {
 }
 
 /** What must be on for a flow: a UI published through the ingress gateway, an optional feature. */
-export type Condition = "grafana.expose" | "kiali.expose" | "kibana.expose" | "kiali.openid" | "prometheus.remoteWrite";
+export type Condition = "grafana.expose" | "kiali.expose" | "kibana.expose" | "kiali.openid" | "prometheus.remoteWrite" | "alerting.replicas > 1";
 
 export interface Flow {
   readonly from: Endpoint;
@@ -97,8 +97,8 @@ export const FLOWS: readonly Flow[] = [
   { from: "prometheus", to: "apiserver", ports: API, why: "service discovery" },
   { from: "prometheus", to: "external", ports: tcp(443), why: "remote write (obs:prometheus.remoteWrite)", when: "prometheus.remoteWrite" },
   { from: "prometheus", to: "istiod", ports: tcp(15014), why: "scrape: istiod" },
-  { from: "prometheus", to: "ingressgateway", ports: tcp(15090), why: "scrape: gateway Envoy" },
-  { from: "prometheus", to: "egressgateway", ports: tcp(15090), why: "scrape: gateway Envoy" },
+  { from: "prometheus", to: "ingressgateway", ports: tcp(15020, 15090), why: "scrape: gateway (merged agent and Envoy metrics, Envoy's own)" },
+  { from: "prometheus", to: "egressgateway", ports: tcp(15020, 15090), why: "scrape: gateway (merged agent and Envoy metrics, Envoy's own)" },
   { from: "prometheus", to: "alertmanager", ports: tcp(9093), why: "alerts; scrape" },
   { from: "prometheus", to: "kiali", ports: tcp(9090), why: "scrape" },
   { from: "prometheus", to: "jaeger-collector", ports: tcp(8888), why: "scrape" },
@@ -108,7 +108,7 @@ export const FLOWS: readonly Flow[] = [
   { from: "prometheus", to: "es-exporter", ports: tcp(9114), why: "scrape" },
   { from: "prometheus", to: "es-cert-exporter", ports: tcp(9793), why: "scrape" },
   { from: "prometheus", to: "fluentd", ports: tcp(24231), why: "scrape" },
-  { from: "alertmanager", to: "alertmanager", ports: [{ port: 9094 }, { port: 9094, protocol: "UDP" }], why: "cluster gossip between replicas" },
+  { from: "alertmanager", to: "alertmanager", ports: [{ port: 9094 }, { port: 9094, protocol: "UDP" }], why: "cluster gossip between replicas", when: "alerting.replicas > 1" },
   { from: "alertmanager", to: "external", ports: tcp(443), why: "receivers (chat, paging, webhooks)" },
   // dashboards and the mesh console
   { from: "grafana", to: "prometheus", ports: tcp(9090), why: "datasource" },

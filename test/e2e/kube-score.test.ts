@@ -54,6 +54,8 @@ const exceptions = parse(readFileSync(EXCEPTIONS_FILE, "utf8")) as Exception[];
 const findings: Record<string, Finding[]> = {};
 /** Per stack, the rendered Services reachable from outside the cluster (NodePort, LoadBalancer). */
 const published: Record<string, string[]> = {};
+type Obj = { kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any };
+const rendered: Record<string, Obj[]> = {};
 let work: string;
 
 describe("kube-score on the render of every stack", () => {
@@ -63,8 +65,8 @@ describe("kube-score on the render of every stack", () => {
       const r = await renderStack(stack, path.join(work, stack), { quiet: true });
       const files = r.files.filter((f) => f.endsWith(".yaml"));
       findings[stack] = kubeScore(files);
-      published[stack] = files
-        .map((f) => parse(readFileSync(f, "utf8")) as { kind: string; metadata: { name: string; namespace?: string }; spec?: { type?: string } })
+      rendered[stack] = files.map((f) => parse(readFileSync(f, "utf8")) as Obj);
+      published[stack] = rendered[stack]
         .filter((o) => o.kind === "Service" && (o.spec?.type === "NodePort" || o.spec?.type === "LoadBalancer"))
         .map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
       console.log(`kube-score ${stack}: ${findings[stack]!.length} critical findings, all listed in ${path.basename(EXCEPTIONS_FILE)} or the test fails`);
@@ -97,6 +99,33 @@ describe("kube-score on the render of every stack", () => {
 
   it.each(STACKS)("%s: only the ingress gateway's Service is reachable from outside (the UIs, Jaeger query included, only through it)", (stack) => {
     expect(published[stack]!.filter((s) => s !== "istio-system/istio-ingressgateway")).toEqual([]);
+  });
+
+  it.each(STACKS)("%s: the NetworkPolicies open each port Prometheus scrapes by annotation, and every port they open is a container's", (stack) => {
+    const objs = rendered[stack]!;
+    const policies = objs.filter((o) => o.kind === "NetworkPolicy" && o.metadata.name.startsWith("allow-"));
+    const pods = objs
+      .filter((o) => ["Deployment", "StatefulSet", "DaemonSet", "Job"].includes(o.kind))
+      .map((o) => ({ id: `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, namespace: o.metadata.namespace!, labels: o.spec.template.metadata.labels ?? {}, annotations: o.spec.template.metadata.annotations ?? {}, ports: (o.spec.template.spec.containers as { ports?: { containerPort: number }[] }[]).flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)) }));
+    const selects = (pol: Obj, pod: (typeof pods)[number]) => pol.metadata.namespace === pod.namespace && Object.entries(pol.spec.podSelector.matchLabels as Record<string, string>).every(([k, v]) => pod.labels[k] === v);
+    const fromPrometheus = (rule: any) => rule.from.some((p: any) => p.podSelector?.matchLabels?.["app.kubernetes.io/name"] === "prometheus" || (p.namespaceSelector && Object.keys(p.namespaceSelector).length === 0));
+    const problems: string[] = [];
+    const scraper = objs.some((o) => o.kind === "StatefulSet" && o.metadata.name === "prometheus");
+    for (const pod of pods) {
+      const mine = policies.filter((p) => selects(p, pod));
+      const port = Number(pod.annotations["prometheus.io/port"]);
+      const open = mine.some((p) => ((p.spec.ingress ?? []) as any[]).some((r) => fromPrometheus(r) && (!r.ports || r.ports.some((x: { port: number }) => x.port === port))));
+      if (scraper && port && !open) problems.push(`${pod.id}: scraped on ${port}, no ingress from Prometheus there`);
+    }
+    for (const pol of policies) {
+      const selected = pods.filter((p) => selects(pol, p));
+      if (!selected.length) problems.push(`${pol.metadata.namespace}/${pol.metadata.name}: selects no pod`);
+      for (const rule of (pol.spec.ingress ?? []) as { ports?: { port: number }[] }[]) {
+        // a port the pod declares, or the one it is scraped on (Istio's agent serves 15020 undeclared)
+        for (const { port } of rule.ports ?? []) if (!selected.some((p) => p.ports.includes(port) || Number(p.annotations["prometheus.io/port"]) === port)) problems.push(`${pol.metadata.namespace}/${pol.metadata.name}: ingress port ${port} is no container port of ${selected.map((p) => p.id).join(", ")}`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it("fails what it should: an unlisted object with the stack's gaps is reported", () => {
