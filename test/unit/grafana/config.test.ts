@@ -29,8 +29,12 @@ describe("obs:grafana", () => {
     expect(problems(base({ enabled: false }))).toEqual([]);
   });
 
-  it("refuses Grafana without Prometheus", () => {
-    expect(problems(base({ adminPassword: "s3cret-admin" }, { prometheus: { enabled: false } }))).toEqual(["obs:grafana.enabled = true: false while obs:prometheus.enabled is false (every mesh and stack dashboard reads Prometheus)"]);
+  it("refuses Grafana without Prometheus (and Alertmanager without it, which has its own line)", () => {
+    expect(problems(base({ adminPassword: "s3cret-admin" }, { prometheus: { enabled: false } }))).toEqual([
+      "obs:grafana.enabled = true: false while obs:prometheus.enabled is false (every mesh and stack dashboard reads Prometheus)",
+      "obs:alerting.enabled = true: false while obs:prometheus.enabled is false (the alerts come from Prometheus's rules)",
+    ]);
+    expect(problems(base({ adminPassword: "s3cret-admin" }, { prometheus: { enabled: false }, alerting: { enabled: false } }))).toEqual(["obs:grafana.enabled = true: false while obs:prometheus.enabled is false (every mesh and stack dashboard reads Prometheus)"]);
   });
 
   it("checks exposure, storage class and extra dashboard paths", () => {
