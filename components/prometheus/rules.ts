@@ -25,7 +25,8 @@ export const ALERTS = {
 } as const;
 
 /** Where every alert's runbook_url points: a section of docs/runbooks.md per alert (GitHub's heading anchors). */
-export const RUNBOOKS_URL = "https://github.com/acme/observability-stack/blob/main/docs/runbooks.md";
+/** Default base of every runbook_url: the file's path in this repository, until obs:alerting.runbookUrl says where it is published. */
+export const RUNBOOKS_URL = "docs/runbooks.md";
 export const runbookUrl = (alert: string, base: string = RUNBOOKS_URL) => `${base}#${alert.toLowerCase()}`;
 
 export interface RecordingRule {

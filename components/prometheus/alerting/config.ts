@@ -79,7 +79,7 @@ const shape = {
     },
     { doc: "Watchdog: proof that the pipeline from Prometheus to the receivers works" },
   ),
-  runbookUrl: str({ doc: "where docs/runbooks.md is published: every alert's runbook_url is this plus `#<alert name in lowercase>` (your fork's copy, or a wiki page with the same sections)", default: RUNBOOKS_URL, pattern: /^https?:\/\/[^\s#]+$/, patternDoc: "an http(s) URL without a #fragment" }),
+  runbookUrl: str({ doc: "where docs/runbooks.md is published: every alert's runbook_url is this plus `#<alert name in lowercase>` (your fork's copy, or a wiki page with the same sections); the default is the file's path in this repository, which is not a link until you set this", default: RUNBOOKS_URL, pattern: /^(?:https?:\/\/[^\s#]+|[\w.\/-]+)$/, patternDoc: "an http(s) URL or a path, without a #fragment" }),
 } satisfies Shape;
 
 export const alertingSchema = obj(shape, { doc: "Alertmanager: receivers, routes, inhibitions and the Watchdog dead man's switch" });

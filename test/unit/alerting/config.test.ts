@@ -69,10 +69,12 @@ describe("obs:alerting", () => {
     expect(issues({}, false)).toEqual(["obs:alerting.enabled = true: false while obs:prometheus.enabled is false (the alerts come from Prometheus's rules)"]);
   });
 
-  it("runbookUrl: the base of every runbook link, an http(s) URL without a fragment", () => {
+  it("runbookUrl: the base of every runbook link, an http(s) URL or a path without a fragment; by default the file in this repository, not an invented address", () => {
     expect(parseAlertingConfig({}).config!.runbookUrl).toBe(RUNBOOKS_URL);
+    expect(RUNBOOKS_URL).toBe("docs/runbooks.md");
     expect(issues({ runbookUrl: "https://wiki.example.com/ops/istio-runbooks" })).toEqual([]);
-    expect(issues({ runbookUrl: "wiki/runbooks#top" })).toEqual(['obs:alerting.runbookUrl = "wiki/runbooks#top": an http(s) URL without a #fragment']);
+    expect(issues({ runbookUrl: "wiki/runbooks#top" })).toEqual(['obs:alerting.runbookUrl = "wiki/runbooks#top": an http(s) URL or a path, without a #fragment']);
+    expect(issues({ runbookUrl: "ftp://x/runbooks" })).toEqual(['obs:alerting.runbookUrl = "ftp://x/runbooks": an http(s) URL or a path, without a #fragment']);
   });
 
   it("is part of the stack config: a bad route fails the whole config at preview", () => {
