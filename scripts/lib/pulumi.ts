@@ -341,7 +341,15 @@ async function exportState(env: NodeJS.ProcessEnv, stack: string): Promise<Check
     if (existsSync(file) && !readFileSync(file, "utf8").includes('"pending_operations"')) return undefined;
   }
   const r = await pulumiAsync(["stack", "export", "--stack", stack], env);
-  return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+  // no state, or an export that is not a checkpoint: nothing to clear here (the command that
+  // follows reports pending operations itself)
+  if (r.status !== 0 || !r.stdout.trim()) return undefined;
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    console.log(`[recover] stack ${stack}: pulumi stack export printed no JSON; pending operations are not checked`);
+    return undefined;
+  }
 }
 
 const shortUrn = (urn: string) => urn.split("::").slice(-2).join(" ");
