@@ -99,7 +99,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   // "tracing": the children's names (`tracing-kafka`, ...) and the objects behind them stay as they are.
   // quorum members (Elasticsearch, Kafka, Cassandra) on distinct nodes as a hard rule where an outage costs most
   const requireSpread = cfg.environment === "staging" || cfg.environment === "prod";
-  const tracing = new Jaeger("tracing", { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.jaeger, retainOnDelete: cfg.retainOnDelete, requireSpread }, providers);
+  const tracing = new Jaeger("tracing", { namespace: observability.metadata.name, clusterDomain: cfg.clusterDomain, config: cfg.jaeger, secrets: cfg.secrets.jaeger!, retainOnDelete: cfg.retainOnDelete, requireSpread }, providers);
   outputs.jaegerQueryUrl = tracing.queryUrl;
   let logging: Logging | undefined;
   if (cfg.logging.enabled) {

@@ -2,7 +2,7 @@
 import { checkIstio, istioSchema } from "../components/istio/config.js";
 import { checkPrometheus, type PrometheusSecrets, prometheusSchema, takePrometheusSecrets } from "../components/prometheus/config.js";
 import { type AlertingSecrets, alertingSchema, checkAlerting, checkReceiverEgress, takeAlertingSecrets } from "../components/prometheus/alerting/config.js";
-import { checkJaeger, jaegerSchema } from "../components/jaeger/config.js";
+import { checkJaeger, JAEGER_SECRET_KEYS, type JaegerSecrets, jaegerSchema, takeJaegerSecrets } from "../components/jaeger/config.js";
 import { checkLogging, LOGGING_SECRET_KEYS, type LoggingSecrets, loggingSchema, takeLoggingSecrets } from "../components/logging/config.js";
 import { checkKiali, KIALI_SECRET_KEYS, type KialiSecrets, kialiSchema, takeKialiSecrets } from "../components/kiali/config.js";
 import { checkGrafana, GRAFANA_SECRET_KEYS, type GrafanaSecrets, grafanaSchema, takeGrafanaSecrets } from "../components/grafana/config.js";
@@ -45,6 +45,7 @@ export const schema = {
 /** Secret values, kept apart from the typed config and handed on as Pulumi secrets only. */
 export interface StackSecrets {
   readonly logging?: LoggingSecrets;
+  readonly jaeger?: JaegerSecrets;
   readonly grafana?: GrafanaSecrets;
   readonly kiali?: KialiSecrets;
   /** Remote-write credentials (obs:prometheus.remoteWrite[N].basicAuth.password, .bearerToken, .tls.key), by credential file. */
@@ -54,7 +55,7 @@ export interface StackSecrets {
 }
 
 /** The secret keys of each section (`obs:<section>.<key>`), e.g. for placeholders in an offline render. */
-export const SECRET_KEYS: Readonly<Record<keyof StackSecrets, readonly string[]>> = { logging: LOGGING_SECRET_KEYS, grafana: GRAFANA_SECRET_KEYS, kiali: KIALI_SECRET_KEYS, alerting: [], prometheus: [] };
+export const SECRET_KEYS: Readonly<Record<keyof StackSecrets, readonly string[]>> = { logging: LOGGING_SECRET_KEYS, jaeger: JAEGER_SECRET_KEYS, grafana: GRAFANA_SECRET_KEYS, kiali: KIALI_SECRET_KEYS, alerting: [], prometheus: [] };
 
 /** The parsed config: deprecated keys already folded into their new place, with one message each. */
 export type StackConfig = Omit<Infer<typeof schema>, "tracing"> & { readonly stack: string; readonly secrets: StackSecrets; readonly deprecations: readonly string[] };
@@ -83,11 +84,12 @@ export function parseConfig(stack: string, raw: Record<string, unknown>, pinned:
   const logging = takeLoggingSecrets(raw.logging, issues);
   const grafana = takeGrafanaSecrets(raw.grafana, issues);
   const kiali = takeKialiSecrets(raw.kiali, issues);
+  const jaeger = takeJaegerSecrets(raw.jaeger, issues);
   // per remote-write endpoint, so not in SECRET_KEYS
   const prometheus = takePrometheusSecrets(raw.prometheus, issues);
   // per receiver, so not in SECRET_KEYS: receiverSecretPaths names them
   const alerting = takeAlertingSecrets(raw.alerting, issues);
-  const parsed = parseObject(schema, { ...raw, logging: logging.rest, grafana: grafana.rest, kiali: kiali.rest, alerting: alerting.rest, prometheus: prometheus.rest }, NAMESPACE, issues);
+  const parsed = parseObject(schema, { ...raw, logging: logging.rest, grafana: grafana.rest, kiali: kiali.rest, jaeger: jaeger.rest, alerting: alerting.rest, prometheus: prometheus.rest }, NAMESPACE, issues);
   for (const i of issues) if (i.key.startsWith(`${NAMESPACE}.`)) Object.assign(i, { key: i.key.replace(`${NAMESPACE}.`, `${NAMESPACE}:`) });
   const deprecations: string[] = [];
   const current = parsed && foldDeprecated(parsed, raw, deprecations, issues);
@@ -95,7 +97,7 @@ export function parseConfig(stack: string, raw: Record<string, unknown>, pinned:
   if (current) checkAlerting(current.alerting, alerting.secrets, { prometheusEnabled: current.prometheus.enabled }, issues);
   if (current) checkReceiverEgress(current.alerting, current.networkPolicy, issues);
   if (issues.length || !current) throw new ConfigError(stack, issues);
-  return { ...current, stack, deprecations, secrets: { ...(logging.secrets ? { logging: logging.secrets } : {}), ...(grafana.secrets ? { grafana: grafana.secrets } : {}), ...(kiali.secrets ? { kiali: kiali.secrets } : {}), alerting: alerting.secrets, ...(prometheus.secrets ? { prometheus: prometheus.secrets } : {}) } };
+  return { ...current, stack, deprecations, secrets: { ...(logging.secrets ? { logging: logging.secrets } : {}), ...(grafana.secrets ? { grafana: grafana.secrets } : {}), ...(kiali.secrets ? { kiali: kiali.secrets } : {}), ...(jaeger.secrets ? { jaeger: jaeger.secrets } : {}), alerting: alerting.secrets, ...(prometheus.secrets ? { prometheus: prometheus.secrets } : {}) } };
 }
 
 /** Old keys still accepted for one release: each moves to its new key with a message naming it; both set is an error. */

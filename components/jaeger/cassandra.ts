@@ -3,6 +3,7 @@
 // Job so that Jaeger itself never creates schema (`schema.create: false`).
 import { jvmBytes, validated } from "../../lib/units.js";
 import { podHost } from "../k8s/hosts.js";
+import { AUTH_DIRS, CASSANDRA_AUTH_JVM_OPTS, CASSANDRA_AUTH_KEYS } from "./auth.js";
 import type { JaegerConfig } from "./config.js";
 import type { EnvVar } from "./kafka.js";
 import { script } from "./shell.js";
@@ -49,6 +50,8 @@ export function cassandraEnv(input: CassandraInput): EnvVar[] {
     { name: "CASSANDRA_ENDPOINT_SNITCH", value: "GossipingPropertyFileSnitch" },
     { name: "MAX_HEAP_SIZE", value: c.heap },
     { name: "HEAP_NEWSIZE", value: heapNewSize(c.heap) },
+    // PasswordAuthenticator over the image's cassandra.yaml (cassandra-env.sh appends these).
+    { name: "JVM_EXTRA_OPTS", value: CASSANDRA_AUTH_JVM_OPTS.join(" ") },
   ];
 }
 
@@ -172,22 +175,48 @@ export function schemaCql(c: CassandraConfig): string {
     ...TYPES.map((u) => `CREATE TYPE IF NOT EXISTS ${KEYSPACE}.${u.name} (\n${u.fields.map(([n, ty]) => `  ${n} ${typeRef(ty, true)}`).join(",\n")}\n);`),
     ...TABLES.map((t) => createTable(t, c)),
     ...TABLES.filter((t) => t.ttl !== "none").map((t) => `ALTER TABLE ${KEYSPACE}.${t.name} WITH ${tableOptions(t, c).join(" AND ")};`),
+    // The roles live in system_auth: replicated like the spans, so a lost node does not lock Jaeger out.
+    `ALTER KEYSPACE system_auth WITH replication = ${replication(c)};`,
   ];
   return stmts.join("\n\n") + "\n";
 }
 
-const cqlsh = (host: string) => `cql() { cqlsh ${host} ${PORTS.cql} --connect-timeout=10 --request-timeout=120 "$@"; }`;
+/**
+ * `cql` (as jaeger) and `cql_default` (as the default superuser) for the scripts. cqlsh reads a
+ * credentials file only when the current user owns it and nobody else can read it, so the
+ * Secret's files are copied into /tmp first; the password never is on a command line.
+ */
+const cqlsh = (host: string) =>
+  [
+    `umask 077; cat ${AUTH_DIRS.cassandra}/${CASSANDRA_AUTH_KEYS.credentials} > /tmp/jaeger.credentials; cat ${AUTH_DIRS.cassandra}/${CASSANDRA_AUTH_KEYS.defaultCredentials} > /tmp/default.credentials`,
+    `cql() { cqlsh ${host} ${PORTS.cql} --connect-timeout=10 --request-timeout=120 --credentials=/tmp/jaeger.credentials "$@"; }`,
+    `cql_default() { cqlsh ${host} ${PORTS.cql} --connect-timeout=10 --request-timeout=120 --credentials=/tmp/default.credentials "$@"; }`,
+  ].join("\n");
 
 /** Seconds the schema Job waits for Cassandra to answer CQL. */
 export const CQL_WAIT_SECONDS = 420;
 
-/** The schema Job: bounded wait for CQL, then the generated CQL with retries, then a listing. */
+/**
+ * The schema Job: bounded wait until CQL lets `jaeger` or (on a new cluster) the default
+ * superuser in; on a new cluster the `jaeger` role is created as that superuser; then, as
+ * `jaeger`, the default superuser is locked, and the generated CQL runs with retries.
+ */
 export function schemaJobScript(input: CassandraInput): string {
   const last = SCHEMA_TABLES[SCHEMA_TABLES.length - 1];
+  const host = cassandraHost(input.namespace, input.clusterDomain);
+  const dir = AUTH_DIRS.cassandra;
   return script(
-    cqlsh(cassandraHost(input.namespace, input.clusterDomain)),
-    `cql_up() { cql -e 'SELECT release_version FROM system.local' >/dev/null 2>&1; }`,
-    `wait_for ${CQL_WAIT_SECONDS} "CQL at ${cassandraHost(input.namespace, input.clusterDomain)}:${PORTS.cql}" cql_up`,
+    cqlsh(host),
+    `probe='SELECT release_version FROM system.local'`,
+    `as_jaeger() { cql -e "$probe" >/dev/null 2>&1; }`,
+    `as_default() { cql_default -e "$probe" >/dev/null 2>&1; }`,
+    `cql_up() { as_jaeger || as_default; }`,
+    `wait_for ${CQL_WAIT_SECONDS} "CQL login at ${host}:${PORTS.cql}" cql_up`,
+    `if ! as_jaeger; then`,
+    `  if as_default; then retry 5 cql_default -f ${dir}/${CASSANDRA_AUTH_KEYS.bootstrap}; echo "role jaeger created"`,
+    `  else echo "cannot log in as jaeger with obs:jaeger.cassandraPassword, and the default superuser is locked: after changing the password in config, set it in Cassandra first (ALTER ROLE jaeger WITH PASSWORD ...), then run up again" >&2; exit 1; fi`,
+    `fi`,
+    `retry 5 cql -f ${dir}/${CASSANDRA_AUTH_KEYS.lockdown}`,
     `retry 5 cql -f ${SCHEMA_DIR}/${SCHEMA_FILE}`,
     `cql -e "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '${KEYSPACE}' AND table_name = '${last}'" | grep -q '(1 rows)'`,
     `echo "schema of keyspace ${KEYSPACE} is in place"`,

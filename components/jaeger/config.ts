@@ -1,5 +1,7 @@
 // The `obs:jaeger` section: the tracing backend (Kafka buffer, Cassandra store, Jaeger roles).
 import { bool, type Infer, type Issue, num, obj, str, resources, storageClassName, volumeSize } from "../../lib/schema.js";
+import { takeSecrets } from "../../lib/secrets.js";
+import { KAFKA_PASSWORD_FORBIDDEN } from "./auth.js";
 import { jvmBytes, quantityBytes } from "../../lib/units.js";
 
 
@@ -91,6 +93,24 @@ export function checkJaeger(cfg: JaegerConfig, issues: Issue[]): void {
       issues.push({ key: `${KEY}.${part}.heap`, value: c.heap, allowed: `less than ${KEY}.${part}.resources.limits.memory (${c.resources.limits.memory}): the JVM needs room beside its heap` });
     }
   }
+}
+
+/**
+ * Secret keys of `obs:jaeger` (Pulumi secrets, required): the password of the `jaeger` user
+ * on Kafka's SASL/PLAIN listener, and of the `jaeger` role in Cassandra (PasswordAuthenticator).
+ */
+export const JAEGER_SECRET_KEYS = ["kafkaPassword", "cassandraPassword"] as const;
+export type JaegerSecrets = Record<(typeof JAEGER_SECRET_KEYS)[number], string>;
+
+/** Takes the secret keys out of raw `obs:jaeger`; each is required and checked as a password. */
+export function takeJaegerSecrets(raw: unknown, issues: Issue[]): { rest: unknown; secrets?: JaegerSecrets } {
+  const taken = takeSecrets(raw, KEY, JAEGER_SECRET_KEYS, issues);
+  const s = taken.secrets;
+  if (s && KAFKA_PASSWORD_FORBIDDEN.test(s.kafkaPassword)) issues.push({ key: `${KEY}.kafkaPassword`, value: "(secret)", allowed: 'a password without " or \\ (it is quoted in Kafka\'s JAAS config)' });
+  for (const k of JAEGER_SECRET_KEYS) {
+    if (s && s[k].trim() !== s[k]) issues.push({ key: `${KEY}.${k}`, value: "(secret)", allowed: "a password without leading or trailing spaces (cqlsh's credentials file and the properties files trim them)" });
+  }
+  return taken;
 }
 
 /** Parses and cross-checks one `obs:jaeger` value on its own (tests, tools). */

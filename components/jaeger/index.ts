@@ -6,10 +6,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
+import { secretHash } from "../k8s/hash.js";
 import { serviceHost } from "../k8s/hosts.js";
+import { AUTH_SECRETS, cassandraAuthData, kafkaAuthData } from "./auth.js";
 import { hashedName } from "../k8s/objects.js";
 import { cassandraEnv, SCHEMA_FILE, schemaCql, schemaJobScript, schemaWaitScript } from "./cassandra.js";
-import type { JaegerConfig } from "./config.js";
+import type { JaegerConfig, JaegerSecrets } from "./config.js";
 import { JAEGER_ROLES, type JaegerRole } from "./jaeger-config.js";
 import { kafkaEnv, topicJobScript, topicWaitScript } from "./kafka.js";
 import { kafkaExporterDeploymentSpec } from "./kafka-exporter.js";
@@ -32,7 +34,7 @@ import {
   waitContainer,
 } from "./workloads.js";
 
-export { checkJaeger, type JaegerConfig, jaegerSchema, parseJaegerConfig } from "./config.js";
+export { checkJaeger, type JaegerConfig, jaegerSchema, JAEGER_SECRET_KEYS, type JaegerSecrets, parseJaegerConfig, takeJaegerSecrets } from "./config.js";
 export { collectorConfig, ingesterConfig, queryConfig } from "./jaeger-config.js";
 export { IMAGES, INGESTER_GROUP, KEYSPACE, NAMES, PORTS, SPANS_TOPIC } from "./topology.js";
 
@@ -51,6 +53,11 @@ export interface JaegerArgs {
   readonly clusterDomain: string;
   /** The parsed `obs:jaeger` section. */
   readonly config: JaegerConfig;
+  /**
+   * `obs:jaeger.kafkaPassword` and `.cassandraPassword` as decrypted from the stack config: they
+   * go into the Secrets as Pulumi secrets; only their salted hash (pod annotations) is in the clear.
+   */
+  readonly secrets: JaegerSecrets;
   /**
    * Whether the stack keeps its data on destroy. The StatefulSets' data volumes outlive them anyway
    * (retention policy Retain); what keeps them is the namespace, retained by the stack.
@@ -93,17 +100,23 @@ export class Jaeger extends pulumi.ComponentResource {
     // Not retained on destroy: a kept StatefulSet would run on without what it reads. The data
     // volumes stay (the claims' retention policy is Retain) in the namespace the stack keeps.
     const stateful: pulumi.CustomResourceOptions = { parent: this };
+    // ---- credentials: one Secret per store, read by the store and its clients ----
+    const authSecret = (store: keyof typeof AUTH_SECRETS, data: Record<string, string>) =>
+      new k8s.core.v1.Secret(`${name}-${store}-auth`, { metadata: meta(NAMES[store], AUTH_SECRETS[store]), type: "Opaque", stringData: pulumi.secret(data) }, { parent: this });
+    const kafkaAuth = authSecret("kafka", kafkaAuthData(args.secrets.kafkaPassword));
+    const cassandraAuth = authSecret("cassandra", cassandraAuthData(args.secrets.cassandraPassword));
+    const hashes = { kafka: secretHash(args.secrets.kafkaPassword), cassandra: secretHash(args.secrets.cassandraPassword) };
     const disruptionBudget = (app: string) => new k8s.policy.v1.PodDisruptionBudget(`${name}-${app}`, { metadata: meta(app, app), spec: disruptionBudgetSpec(app) }, { parent: this });
 
     // ---- Kafka ----
-    const kafka = kafkaSet({ instance: name, config: cfg, requireSpread: args.requireSpread, env: build((ns) => kafkaEnv({ namespace: ns, clusterDomain, config: cfg.kafka })) });
+    const kafka = kafkaSet({ instance: name, config: cfg, requireSpread: args.requireSpread, secretsHash: hashes.kafka, env: build((ns) => kafkaEnv({ namespace: ns, clusterDomain, config: cfg.kafka })) });
     new k8s.core.v1.Service(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.service }, stateful);
-    this.kafka = new k8s.apps.v1.StatefulSet(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.statefulSet }, stateful);
+    this.kafka = new k8s.apps.v1.StatefulSet(`${name}-kafka`, { metadata: meta(NAMES.kafka, NAMES.kafka), spec: kafka.statefulSet }, { ...stateful, dependsOn: [kafkaAuth] });
     if (cfg.kafka.brokers > 1) disruptionBudget(NAMES.kafka);
 
     // Jobs and the ConfigMaps Deployments read are named after their content: a change is a new
     // object (the Job runs again, the Deployment rolls), and the names stay fixed across runs.
-    const topicSpec = topicJobSpec(backendLabels("kafka-topic", name), build((ns) => topicJobScript({ namespace: ns, clusterDomain, config: cfg.kafka })));
+    const topicSpec = topicJobSpec(backendLabels("kafka-topic", name), build((ns) => topicJobScript({ namespace: ns, clusterDomain, config: cfg.kafka })), hashes.kafka);
     this.topicJob = new k8s.batch.v1.Job(
       `${name}-kafka-topic`,
       { metadata: meta("kafka-topic", hashedName("kafka-topic", topicSpec)), spec: topicSpec },
@@ -114,7 +127,7 @@ export class Jaeger extends pulumi.ComponentResource {
       `${name}-kafka-exporter`,
       {
         metadata: meta(NAMES.kafkaExporter, NAMES.kafkaExporter),
-        spec: build((ns) => kafkaExporterDeploymentSpec({ namespace: ns, clusterDomain, config: cfg.kafka, labels: backendLabels(NAMES.kafkaExporter, name), selector: backendSelector(NAMES.kafkaExporter) })),
+        spec: build((ns) => kafkaExporterDeploymentSpec({ namespace: ns, clusterDomain, config: cfg.kafka, labels: backendLabels(NAMES.kafkaExporter, name), selector: backendSelector(NAMES.kafkaExporter), secretsHash: hashes.kafka })),
       },
       // It exits when no broker answers at start.
       { parent: this, dependsOn: [this.kafka] },
@@ -128,11 +141,11 @@ export class Jaeger extends pulumi.ComponentResource {
 
     const schemaData = { [SCHEMA_FILE]: schemaCql(cfg.cassandra) };
     const schema = new k8s.core.v1.ConfigMap(`${name}-cassandra-schema`, { metadata: meta("cassandra-schema", hashedName("cassandra-schema", schemaData)), data: schemaData }, { parent: this });
-    const schemaSpec = schemaJobSpec(backendLabels("cassandra-schema", name), build((ns) => schemaJobScript({ namespace: ns, clusterDomain, config: cfg.cassandra })), schema.metadata.name);
+    const schemaSpec = schemaJobSpec(backendLabels("cassandra-schema", name), build((ns) => schemaJobScript({ namespace: ns, clusterDomain, config: cfg.cassandra })), schema.metadata.name, hashes.cassandra);
     this.schemaJob = new k8s.batch.v1.Job(
       `${name}-cassandra-schema`,
       { metadata: meta("cassandra-schema", hashedName("cassandra-schema", schemaSpec)), spec: schemaSpec },
-      { parent: this, dependsOn: [this.cassandra] },
+      { parent: this, dependsOn: [this.cassandra, cassandraAuth] },
     );
 
     // ---- Jaeger ----
@@ -153,7 +166,10 @@ export class Jaeger extends pulumi.ComponentResource {
       const needs = ROLE_NEEDS[r];
       return new k8s.apps.v1.Deployment(
         `${name}-${app}`,
-        { metadata: meta(app, app), spec: roleDeploymentSpec({ role: r, instance: name, config: cfg, configMap: configMap.metadata.name, initContainers: needs.map((d) => waitContainer(d, waitScripts[d])) }) },
+        {
+          metadata: meta(app, app),
+          spec: roleDeploymentSpec({ role: r, instance: name, config: cfg, configMap: configMap.metadata.name, initContainers: needs.map((d) => waitContainer(d, waitScripts[d])), secretsHash: needs.length ? secretHash(...needs.map((d) => (d === "kafka" ? args.secrets.kafkaPassword : args.secrets.cassandraPassword))) : undefined }),
+        },
         { parent: this, dependsOn: needs.map((d) => readyAfter[d]) },
       );
     };

@@ -1,5 +1,6 @@
 // Jaeger v2 is an OpenTelemetry Collector distribution: each role is one otelcol config.
 // collector: Zipkin/OTLP in -> Kafka; ingester: Kafka -> Cassandra; query: UI over Cassandra.
+import { AUTH_USER, KAFKA_SASL_MECHANISM, PASSWORD_ENV } from "./auth.js";
 import type { JaegerConfig } from "./config.js";
 import { cassandraHost, INGESTER_GROUP, kafkaBrokers, KEYSPACE, NAMES, PORTS, SPANS_ENCODING, SPANS_TOPIC } from "./topology.js";
 
@@ -45,6 +46,14 @@ function telemetry(role: string): Record<string, unknown> {
 // Refuses data before the container's memory limit is hit; percentages follow the cgroup limit.
 const memoryLimiter = { check_interval: "1s", limit_percentage: 80, spike_limit_percentage: 20 };
 
+/** otelcol expands `${env:NAME}` when it loads the config: the password comes from the pod's env (a Secret), never the ConfigMap. */
+export const envRef = (name: string) => `\${env:${name}}`;
+
+/** SASL/PLAIN login of the Kafka exporter and receiver (configkafka's `auth.sasl`). */
+export function kafkaAuth(): Record<string, unknown> {
+  return { sasl: { mechanism: KAFKA_SASL_MECHANISM, username: AUTH_USER, password: envRef(PASSWORD_ENV.kafka) } };
+}
+
 /** The jaeger_storage backend: Cassandra, schema created by the schema Job, never by Jaeger. */
 export function cassandraBackend(input: JaegerConfigInput): Record<string, unknown> {
   const c = input.config.cassandra;
@@ -52,7 +61,15 @@ export function cassandraBackend(input: JaegerConfigInput): Record<string, unkno
   return {
     cassandra: {
       schema: { keyspace: KEYSPACE, create: false, datacenter: c.datacenter, replication_factor: c.replicationFactor, trace_ttl: ttl, dependencies_ttl: ttl },
-      connection: { servers: [cassandraHost(input.namespace, input.clusterDomain)], port: PORTS.cql, local_dc: c.datacenter, timeout: "10s", tls: { insecure: true } },
+      connection: {
+        servers: [cassandraHost(input.namespace, input.clusterDomain)],
+        port: PORTS.cql,
+        local_dc: c.datacenter,
+        timeout: "10s",
+        tls: { insecure: true },
+        // PasswordAuthenticator only: the driver refuses to send the password to any other authenticator
+        auth: { basic: { username: AUTH_USER, password: envRef(PASSWORD_ENV.cassandra), allowed_authenticators: ["org.apache.cassandra.auth.PasswordAuthenticator"] } },
+      },
       query: { timeout: "10s", consistency: "LOCAL_ONE" },
     },
   };
@@ -74,6 +91,7 @@ export function collectorConfig(input: JaegerConfigInput): OtelcolConfig {
       kafka: {
         brokers: kafkaBrokers(input.namespace, input.config.kafka.brokers, input.clusterDomain),
         client_id: NAMES.collector,
+        auth: kafkaAuth(),
         traces: { topic: SPANS_TOPIC, encoding: SPANS_ENCODING },
         // One trace's spans land in one partition, so one ingester sees a trace in order.
         partition_traces_by_id: true,
@@ -96,6 +114,7 @@ export function ingesterConfig(input: JaegerConfigInput): OtelcolConfig {
       kafka: {
         brokers: kafkaBrokers(input.namespace, input.config.kafka.brokers, input.clusterDomain),
         client_id: NAMES.ingester,
+        auth: kafkaAuth(),
         group_id: INGESTER_GROUP,
         initial_offset: "earliest",
         traces: { topic: SPANS_TOPIC, encoding: SPANS_ENCODING },

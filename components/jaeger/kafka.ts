@@ -3,6 +3,7 @@
 // server.properties. Plus the Job that creates the span topic.
 import { createHash } from "node:crypto";
 import { podHost, serviceHost } from "../k8s/hosts.js";
+import { KAFKA_AUTH_KEYS, KAFKA_CLIENT_CONFIG, KAFKA_CLIENT_LISTENER, KAFKA_SASL_MECHANISM, secretEnv } from "./auth.js";
 import type { JaegerConfig } from "./config.js";
 import { script, shQuote } from "./shell.js";
 import { kafkaBrokers, NAMES, PORTS, SPANS_TOPIC } from "./topology.js";
@@ -20,7 +21,7 @@ export interface KafkaInput {
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { fieldRef?: { fieldPath: string }; resourceFieldRef?: { resource: string; divisor?: string } };
+  valueFrom?: { fieldRef?: { fieldPath: string }; resourceFieldRef?: { resource: string; divisor?: string }; secretKeyRef?: { name: string; key: string } };
 }
 
 /** Mount point of the broker volume; the log dir is a sub-directory so `lost+found` stays out of it. */
@@ -41,6 +42,22 @@ export function quorumVoters(namespace: string, brokers: number, clusterDomain: 
   return Array.from({ length: brokers }, (_, i) => `${i}@${podHost(NAMES.kafka, i, NAMES.kafka, namespace, clusterDomain)}:${PORTS.kafkaController}`).join(",");
 }
 
+/**
+ * The client and inter-broker listener takes SASL/PLAIN only (its JAAS, with the password, comes
+ * from the Secret: kafkaJaasEnv). The controller listener stays plaintext between the brokers.
+ */
+export function kafkaSaslProperties(): Record<string, string> {
+  return {
+    "listener.security.protocol.map": `${KAFKA_CLIENT_LISTENER}:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT`,
+    "inter.broker.listener.name": KAFKA_CLIENT_LISTENER,
+    "sasl.enabled.mechanisms": KAFKA_SASL_MECHANISM,
+    "sasl.mechanism.inter.broker.protocol": KAFKA_SASL_MECHANISM,
+  };
+}
+
+/** Property holding the listener's JAAS config (the broker's env reads it from the Secret). */
+export const KAFKA_JAAS_PROPERTY = `listener.name.${KAFKA_CLIENT_LISTENER.toLowerCase()}.${KAFKA_SASL_MECHANISM.toLowerCase()}.sasl.jaas.config`;
+
 /** server.properties shared by every broker (node.id and advertised.listeners are per pod). */
 export function kafkaProperties(input: KafkaInput): Record<string, string> {
   const { config: k, namespace, clusterDomain } = input;
@@ -49,10 +66,9 @@ export function kafkaProperties(input: KafkaInput): Record<string, string> {
   return {
     "process.roles": "broker,controller",
     "controller.quorum.voters": quorumVoters(namespace, k.brokers, clusterDomain),
-    listeners: `PLAINTEXT://:${PORTS.kafka},CONTROLLER://:${PORTS.kafkaController}`,
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    ...kafkaSaslProperties(),
+    listeners: `${KAFKA_CLIENT_LISTENER}://:${PORTS.kafka},CONTROLLER://:${PORTS.kafkaController}`,
     "controller.listener.names": "CONTROLLER",
-    "inter.broker.listener.name": "PLAINTEXT",
     "log.dirs": KAFKA_LOG_DIR,
     "num.partitions": String(k.partitions),
     "default.replication.factor": rf,
@@ -86,10 +102,11 @@ export function kafkaEnv(input: KafkaInput): EnvVar[] {
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     // The StatefulSet controller labels each pod with its ordinal.
     { name: kafkaEnvName("node.id"), valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
-    { name: kafkaEnvName("advertised.listeners"), value: `PLAINTEXT://$(POD_NAME).${serviceHost(NAMES.kafka, input.namespace, input.clusterDomain)}:${PORTS.kafka}` },
+    { name: kafkaEnvName("advertised.listeners"), value: `${KAFKA_CLIENT_LISTENER}://$(POD_NAME).${serviceHost(NAMES.kafka, input.namespace, input.clusterDomain)}:${PORTS.kafka}` },
     { name: "CLUSTER_ID", value: kafkaClusterId(input.namespace) },
     { name: "KAFKA_HEAP_OPTS", value: `-Xms${heap} -Xmx${heap}` },
     ...Object.entries(kafkaProperties(input)).map(([k, v]) => ({ name: kafkaEnvName(k), value: v })),
+    secretEnv(kafkaEnvName(KAFKA_JAAS_PROPERTY), "kafka", KAFKA_AUTH_KEYS.jaas),
   ];
 }
 
@@ -111,13 +128,14 @@ export function topicJobScript(input: KafkaInput): string {
   return script(
     `B=${shQuote(kafkaBrokers(input.namespace, k.brokers, input.clusterDomain).join(","))}`,
     `T=${SPANS_TOPIC}`,
-    `brokers_up() { [ "$(${BIN}/kafka-broker-api-versions.sh --bootstrap-server "$B" 2>/dev/null | grep -c '(id: ')" -ge ${k.brokers} ]; }`,
+    `C=${KAFKA_CLIENT_CONFIG}`,
+    `brokers_up() { [ "$(${BIN}/kafka-broker-api-versions.sh --bootstrap-server "$B" --command-config "$C" 2>/dev/null | grep -c '(id: ')" -ge ${k.brokers} ]; }`,
     `wait_for ${BROKER_WAIT_SECONDS} "${k.brokers} broker(s) at $B" brokers_up`,
-    `retry 5 ${BIN}/kafka-topics.sh --bootstrap-server "$B" --create --if-not-exists --topic "$T" --partitions ${k.partitions} --replication-factor ${k.replicationFactor} --config ${retention}`,
-    `current=$(${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic "$T" | sed -n 's/.*PartitionCount: *\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)`,
-    `if [ "\${current:-0}" -lt ${k.partitions} ]; then retry 5 ${BIN}/kafka-topics.sh --bootstrap-server "$B" --alter --topic "$T" --partitions ${k.partitions}; fi`,
-    `retry 5 ${BIN}/kafka-configs.sh --bootstrap-server "$B" --alter --entity-type topics --entity-name "$T" --add-config ${retention}`,
-    `${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic "$T"`,
+    `retry 5 ${BIN}/kafka-topics.sh --bootstrap-server "$B" --command-config "$C" --create --if-not-exists --topic "$T" --partitions ${k.partitions} --replication-factor ${k.replicationFactor} --config ${retention}`,
+    `current=$(${BIN}/kafka-topics.sh --bootstrap-server "$B" --command-config "$C" --describe --topic "$T" | sed -n 's/.*PartitionCount: *\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)`,
+    `if [ "\${current:-0}" -lt ${k.partitions} ]; then retry 5 ${BIN}/kafka-topics.sh --bootstrap-server "$B" --command-config "$C" --alter --topic "$T" --partitions ${k.partitions}; fi`,
+    `retry 5 ${BIN}/kafka-configs.sh --bootstrap-server "$B" --command-config "$C" --alter --entity-type topics --entity-name "$T" --add-config ${retention}`,
+    `${BIN}/kafka-topics.sh --bootstrap-server "$B" --command-config "$C" --describe --topic "$T"`,
   );
 }
 
@@ -125,7 +143,7 @@ export function topicJobScript(input: KafkaInput): string {
 export function topicWaitScript(input: KafkaInput, seconds: number): string {
   return script(
     `B=${shQuote(kafkaBrokers(input.namespace, input.config.brokers, input.clusterDomain).join(","))}`,
-    `topic_ready() { ${BIN}/kafka-topics.sh --bootstrap-server "$B" --describe --topic ${SPANS_TOPIC} 2>/dev/null | grep -q PartitionCount; }`,
+    `topic_ready() { ${BIN}/kafka-topics.sh --bootstrap-server "$B" --command-config ${KAFKA_CLIENT_CONFIG} --describe --topic ${SPANS_TOPIC} 2>/dev/null | grep -q PartitionCount; }`,
     `wait_for ${seconds} "topic ${SPANS_TOPIC}" topic_ready`,
   );
 }

@@ -7,6 +7,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import { labels } from "../k8s/labels.js";
 import { DATA_VOLUME, type HeadlessStatefulSet, headlessStatefulSet, type HeadlessStatefulSetInput } from "../k8s/statefulset.js";
 import { scrapeAnnotations } from "../mesh/metrics.js";
+import { SECRETS_HASH_ANNOTATION } from "../k8s/hash.js";
+import { authMount, authVolume, CASSANDRA_AUTH_KEYS, KAFKA_AUTH_KEYS, KAFKA_CLIENT_CONFIG, PASSWORD_ENV, secretEnv } from "./auth.js";
 import { CASSANDRA_DATA_PATH, CASSANDRA_UID, SCHEMA_DIR } from "./cassandra.js";
 import type { JaegerConfig, ResourcesConfig } from "./config.js";
 import { HEALTH_PATH, type JaegerRole } from "./jaeger-config.js";
@@ -67,7 +69,7 @@ export function spreadOver(app: string, required = false): k8s.types.input.core.
  * replica of (no under-replicated partition lists it among the replicas but not the ISR), so a
  * rolling update takes the next broker down only once this one has caught up.
  */
-export function kafkaReadinessScript(underReplicated = `${KAFKA_BIN}/kafka-topics.sh --bootstrap-server localhost:${PORTS.kafka} --describe --under-replicated-partitions`): string {
+export function kafkaReadinessScript(underReplicated = `${KAFKA_BIN}/kafka-topics.sh --bootstrap-server localhost:${PORTS.kafka} --command-config ${KAFKA_CLIENT_CONFIG} --describe --under-replicated-partitions`): string {
   return [
     `urp=$(${underReplicated} 2>/dev/null) || exit 1`,
     `id=$${kafkaEnvName("node.id")}`,
@@ -91,17 +93,22 @@ export interface StoreInput {
   readonly env: pulumi.Input<EnvVar[]>;
   /** Quorum members on distinct nodes as a hard rule (staging, prod; 3 or more members). */
   readonly requireSpread?: boolean;
+  /** secretHash of the store's auth Secret: a password change rolls the store. */
+  readonly secretsHash?: string;
 }
 
+/** The pod-template annotation of secretHash, when there is one. */
+export const secretsAnnotation = (hash: string | undefined): Record<string, string> => (hash ? { [SECRETS_HASH_ANNOTATION]: hash } : {});
+
 /** A store of the backend: the headless StatefulSet `app`, selected and labelled like every backend workload, outside the mesh. */
-function storeSet(app: string, instance: string, set: Omit<HeadlessStatefulSetInput, "name" | "selector" | "podLabels" | "podAnnotations">): HeadlessStatefulSet {
-  return headlessStatefulSet({ name: app, selector: backendSelector(app), podLabels: { ...backendLabels(app, instance), ...NO_SIDECAR_LABEL }, ...set });
+function storeSet(app: string, instance: string, secretsHash: string | undefined, set: Omit<HeadlessStatefulSetInput, "name" | "selector" | "podLabels" | "podAnnotations">): HeadlessStatefulSet {
+  return headlessStatefulSet({ name: app, selector: backendSelector(app), podLabels: { ...backendLabels(app, instance), ...NO_SIDECAR_LABEL }, ...(secretsHash ? { podAnnotations: secretsAnnotation(secretsHash) } : {}), ...set });
 }
 
 /** Kafka: every broker also a controller, behind the headless Service `kafka`. */
 export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
   const k = i.config.kafka;
-  return storeSet(NAMES.kafka, i.instance, {
+  return storeSet(NAMES.kafka, i.instance, i.secretsHash, {
     replicas: k.brokers,
     ports: [
       { name: "tcp-kafka", port: PORTS.kafka },
@@ -128,9 +135,11 @@ export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
           livenessProbe: { tcpSocket: { port: PORTS.kafkaController }, initialDelaySeconds: 60, periodSeconds: 20, failureThreshold: 6 },
           resources: k.resources,
           securityContext: restrictedAs(KAFKA_UID),
-          volumeMounts: [{ name: DATA_VOLUME, mountPath: KAFKA_VOLUME_PATH }],
+          volumeMounts: [{ name: DATA_VOLUME, mountPath: KAFKA_VOLUME_PATH }, authMount("kafka")],
         },
       ],
+      // the readiness probe's client config
+      volumes: [authVolume("kafka", [KAFKA_AUTH_KEYS.clientProperties])],
     },
   });
 }
@@ -138,7 +147,7 @@ export function kafkaSet(i: StoreInput): HeadlessStatefulSet {
 /** Cassandra: nodes join the ring one at a time (OrderedReady), behind the headless Service `cassandra`. */
 export function cassandraSet(i: StoreInput): HeadlessStatefulSet {
   const c = i.config.cassandra;
-  return storeSet(NAMES.cassandra, i.instance, {
+  return storeSet(NAMES.cassandra, i.instance, i.secretsHash, {
     replicas: c.nodes,
     ports: [
       { name: "tcp-cql", port: PORTS.cql },
@@ -181,30 +190,44 @@ export function disruptionBudgetSpec(app: string): k8s.types.input.policy.v1.Pod
 }
 
 /** A one-shot Job: bounded attempts and deadline, outside the mesh. */
-function jobSpec(jobLabels: Record<string, string>, container: Container, volumes?: k8s.types.input.core.v1.Volume[]): k8s.types.input.batch.v1.JobSpec {
+function jobSpec(jobLabels: Record<string, string>, container: Container, fsGroup: number, secretsHash: string | undefined, volumes: k8s.types.input.core.v1.Volume[]): k8s.types.input.batch.v1.JobSpec {
+  const annotations = secretsAnnotation(secretsHash);
   return {
     backoffLimit: 3,
     activeDeadlineSeconds: JOB_DEADLINE_SECONDS,
     template: {
-      metadata: { labels: { ...jobLabels, ...NO_SIDECAR_LABEL } },
-      spec: { restartPolicy: "Never", automountServiceAccountToken: false, securityContext: podSecurity(), containers: [container], ...(volumes ? { volumes } : {}) },
+      // The secrets' hash makes a rotation a new Job (its name follows the spec), which runs again.
+      metadata: { labels: { ...jobLabels, ...NO_SIDECAR_LABEL }, ...(Object.keys(annotations).length ? { annotations } : {}) },
+      // fsGroup: the group that may read the auth Secret's files
+      spec: { restartPolicy: "Never", automountServiceAccountToken: false, securityContext: podSecurity(fsGroup), containers: [container], volumes },
     },
   };
 }
 
 /** The topic Job (topicJobScript). */
-export function topicJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>): k8s.types.input.batch.v1.JobSpec {
-  return jobSpec(jobLabels, { name: "create-topic", image: IMAGES.kafka, command: ["/bin/sh", "-c", script], securityContext: restrictedAs(KAFKA_UID), resources: toolResources });
+export function topicJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>, secretsHash?: string): k8s.types.input.batch.v1.JobSpec {
+  return jobSpec(
+    jobLabels,
+    { name: "create-topic", image: IMAGES.kafka, command: ["/bin/sh", "-c", script], securityContext: restrictedAs(KAFKA_UID), resources: toolResources, volumeMounts: [authMount("kafka")] },
+    KAFKA_UID,
+    secretsHash,
+    [authVolume("kafka", [KAFKA_AUTH_KEYS.clientProperties])],
+  );
 }
 
 /** The schema Job (schemaJobScript), with the CQL ConfigMap mounted at SCHEMA_DIR. */
-export function schemaJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>, schemaConfigMap: pulumi.Input<string>): k8s.types.input.batch.v1.JobSpec {
+export function schemaJobSpec(jobLabels: Record<string, string>, script: pulumi.Input<string>, schemaConfigMap: pulumi.Input<string>, secretsHash?: string): k8s.types.input.batch.v1.JobSpec {
   return jobSpec(
     jobLabels,
-    { name: "create-schema", image: IMAGES.cassandra, command: ["/bin/sh", "-c", script], ...cqlshUser, resources: toolResources, volumeMounts: [{ name: "schema", mountPath: SCHEMA_DIR, readOnly: true }] },
-    [{ name: "schema", configMap: { name: schemaConfigMap } }],
+    { name: "create-schema", image: IMAGES.cassandra, command: ["/bin/sh", "-c", script], ...cqlshUser, resources: toolResources, volumeMounts: [{ name: "schema", mountPath: SCHEMA_DIR, readOnly: true }, authMount("cassandra")] },
+    CASSANDRA_UID,
+    secretsHash,
+    [{ name: "schema", configMap: { name: schemaConfigMap } }, authVolume("cassandra", CASSANDRA_CLI_KEYS)],
   );
 }
+
+/** What cqlsh's wrappers read from the Cassandra Secret. */
+const CASSANDRA_CLI_KEYS = [CASSANDRA_AUTH_KEYS.credentials, CASSANDRA_AUTH_KEYS.defaultCredentials, CASSANDRA_AUTH_KEYS.bootstrap, CASSANDRA_AUTH_KEYS.lockdown];
 
 /** What a role waits for before it starts; Pulumi also orders it after that store's Job. */
 export type Dependency = "kafka" | "cassandra";
@@ -220,8 +243,18 @@ export const ROLE_PORTS: Readonly<Record<JaegerRole, Readonly<Record<string, num
 /** The init container that waits for a store (topicWaitScript, schemaWaitScript). */
 export function waitContainer(dependency: Dependency, script: pulumi.Input<string>): Container {
   const command = ["/bin/sh", "-c", script];
-  if (dependency === "kafka") return { name: "wait-kafka", image: IMAGES.kafka, command, securityContext: restrictedAs(KAFKA_UID), resources: toolResources };
-  return { name: "wait-cassandra", image: IMAGES.cassandra, command, ...cqlshUser, resources: toolResources };
+  if (dependency === "kafka") return { name: "wait-kafka", image: IMAGES.kafka, command, securityContext: restrictedAs(KAFKA_UID), resources: toolResources, volumeMounts: [authMount("kafka")] };
+  return { name: "wait-cassandra", image: IMAGES.cassandra, command, ...cqlshUser, resources: toolResources, volumeMounts: [authMount("cassandra")] };
+}
+
+/** The auth Secret volumes of a role's pod (what its wait containers read). */
+export function roleAuthVolumes(needs: readonly Dependency[]): k8s.types.input.core.v1.Volume[] {
+  return needs.map((d) => (d === "kafka" ? authVolume("kafka", [KAFKA_AUTH_KEYS.clientProperties]) : authVolume("cassandra", CASSANDRA_CLI_KEYS)));
+}
+
+/** The jaeger container's password env: what its config reads with `${env:...}`. */
+export function roleAuthEnv(needs: readonly Dependency[]): { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } }[] {
+  return needs.map((d) => (d === "kafka" ? secretEnv(PASSWORD_ENV.kafka, "kafka", KAFKA_AUTH_KEYS.password) : secretEnv(PASSWORD_ENV.cassandra, "cassandra", CASSANDRA_AUTH_KEYS.password)));
 }
 
 export interface RoleInput {
@@ -232,6 +265,8 @@ export interface RoleInput {
   readonly configMap: pulumi.Input<string>;
   /** One waitContainer per ROLE_NEEDS entry, in that order. */
   readonly initContainers: Container[];
+  /** secretHash of the auth Secrets the role reads: a password change rolls it. */
+  readonly secretsHash?: string;
 }
 
 /** A Jaeger role: the jaeger binary with its otelcol config, scraped, probed on healthcheckv2. */
@@ -244,9 +279,10 @@ export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.Deploy
     replicas: rc.replicas,
     selector: { matchLabels: backendSelector(app) },
     template: {
-      metadata: { labels: { ...backendLabels(app, r.instance), ...NO_SIDECAR_LABEL }, annotations: scrapeAnnotations(PORTS.metrics) },
+      metadata: { labels: { ...backendLabels(app, r.instance), ...NO_SIDECAR_LABEL }, annotations: { ...scrapeAnnotations(PORTS.metrics), ...secretsAnnotation(r.secretsHash) } },
       spec: {
-        securityContext: podSecurity(),
+        // fsGroup: the group that may read the auth Secrets' files (the wait containers run as other users)
+        securityContext: podSecurity(JAEGER_UID),
         automountServiceAccountToken: false,
         affinity: spreadOver(app),
         initContainers: r.initContainers,
@@ -255,6 +291,7 @@ export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.Deploy
             name: "jaeger",
             image: IMAGES.jaeger,
             args: [`--config=${JAEGER_CONFIG_DIR}/${JAEGER_CONFIG_FILE}`],
+            env: roleAuthEnv(ROLE_NEEDS[r.role]),
             ports,
             readinessProbe: { ...health, periodSeconds: 10 },
             livenessProbe: { ...health, initialDelaySeconds: 15, periodSeconds: 20, failureThreshold: 5 },
@@ -269,6 +306,7 @@ export function roleDeploymentSpec(r: RoleInput): k8s.types.input.apps.v1.Deploy
         volumes: [
           { name: "config", configMap: { name: r.configMap } },
           { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+          ...roleAuthVolumes(ROLE_NEEDS[r.role]),
         ],
       },
     },

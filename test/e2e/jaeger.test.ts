@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { PASSWORD_ENV } from "../../components/jaeger/auth.js";
 import { parseJaegerConfig, type JaegerConfig } from "../../components/jaeger/config.js";
 import { collectorConfig, ingesterConfig, type OtelcolConfig, queryConfig } from "../../components/jaeger/jaeger-config.js";
 import { toolPath } from "../../lib/tools.js";
@@ -25,10 +26,14 @@ const shapes = {
 };
 const roles = { collector: collectorConfig, ingester: ingesterConfig, query: queryConfig };
 
-function validate(file: string, otelcol: OtelcolConfig | string): { status: number | null; output: string } {
+// The passwords reach the configs through `${env:...}`, as the Deployments set them from the Secrets.
+const PASSWORDS = { [PASSWORD_ENV.kafka]: "kafka-validate-pw", [PASSWORD_ENV.cassandra]: "cassandra-validate-pw" };
+
+function validate(file: string, otelcol: OtelcolConfig | string, env: Record<string, string> = PASSWORDS): { status: number | null; output: string } {
   const bin = toolPath("jaeger");
   writeFileSync(file, typeof otelcol === "string" ? otelcol : stringify(otelcol));
-  const r = spawnSync(bin, ["validate", `--config=${file}`], { encoding: "utf8", timeout: 60_000 });
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !Object.values(PASSWORD_ENV).includes(k as never)));
+  const r = spawnSync(bin, ["validate", `--config=${file}`], { encoding: "utf8", timeout: 60_000, env: { ...clean, ...env } });
   return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 
@@ -41,6 +46,12 @@ describe("jaeger validate accepts the generated configs", () => {
       });
     }
   }
+
+  it("the Kafka login needs the password from the env: without it the collector's config is refused", () => {
+    const r = validate(path.join(dir, "no-env-collector.yaml"), collectorConfig({ namespace: "observability", clusterDomain: "cluster.local", config: shapes.local }), {});
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/password is required/);
+  });
 
   it("rejects a config with a misspelled key (the check has teeth)", () => {
     const bad = collectorConfig({ namespace: "observability", clusterDomain: "cluster.local", config: shapes.local });

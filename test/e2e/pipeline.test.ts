@@ -3,6 +3,9 @@
 // generated schema CQL, then the real jaeger binary in its three roles with the configs from
 // components/jaeger/jaeger-config.ts (only hosts and ports rewritten to 127.0.0.1 and free
 // ports). One Zipkin v2 span goes in as Envoy sends it; the query API must return its trace.
+// With authentication on as in the cluster (issue 16): Kafka's listener takes SASL/PLAIN only,
+// Cassandra runs PasswordAuthenticator with the roles the schema Job sets up, and the jaeger
+// roles log in with the passwords their env carries (`${env:...}` in the rendered configs).
 // Nothing is stood in for. A missing jaeger binary, Java or Maven fails the test; never a skip.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -10,13 +13,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { AUTH_USER, CASSANDRA_DEFAULT_ROLE, cassandraBootstrapCql, cassandraLockdownCql, kafkaBrokerJaas, kafkaClientProperties, PASSWORD_ENV } from "../../components/jaeger/auth.js";
 import { RACK, schemaCql } from "../../components/jaeger/cassandra.js";
 import { parseJaegerConfig, type JaegerConfig } from "../../components/jaeger/config.js";
 import { collectorConfig, HEALTH_PATH, ingesterConfig, type OtelcolConfig, queryConfig, STORAGE_NAME } from "../../components/jaeger/jaeger-config.js";
 import { SPANS_TOPIC } from "../../components/jaeger/topology.js";
 import { toolPath } from "../../lib/tools.js";
 import {
-  type CassandraServer, createTopic, fetchArtifacts, freePorts, type KafkaServer, runCql, start, started, startCassandra, startKafka, stopAll, tail, waitFor,
+  type CassandraServer, createTopic, fetchArtifacts, freePorts, type KafkaServer, runCql, start, started, startCassandra, startKafka, stopAll, tail, topicCommand, waitFor,
 } from "./pipeline/servers.js";
 
 const TRACE_WAIT_MS = 120_000;
@@ -30,6 +34,9 @@ function config(raw: Record<string, unknown>): JaegerConfig {
 }
 
 const cfg = config({});
+// fresh per run, as `obs:jaeger.kafkaPassword` / `.cassandraPassword` would be
+const passwords = { kafka: randomBytes(18).toString("base64url"), cassandra: randomBytes(18).toString("base64url") };
+const auth: Record<string, boolean> = {};
 const input = { namespace: "observability", clusterDomain: "cluster.local", config: cfg };
 
 interface RolePorts { health: number; metrics: number }
@@ -56,6 +63,15 @@ function localize(c: OtelcolConfig, p: RolePorts, kafka: KafkaServer, cass: Cass
   return out;
 }
 
+function refused(f: () => void): boolean {
+  try {
+    f();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 async function httpOk(url: string): Promise<boolean> {
   const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
   return r.ok;
@@ -80,14 +96,29 @@ describe("pipeline: Zipkin span -> collector -> Kafka -> ingester -> Cassandra -
 
     const [kafka, cass] = await t("kafka+cassandra start", () =>
       Promise.all([
-        startKafka(path.join(root, "kafka"), kafkaCp),
+        startKafka(path.join(root, "kafka"), kafkaCp, { jaas: kafkaBrokerJaas(passwords.kafka), clientProperties: kafkaClientProperties(passwords.kafka) }),
         startCassandra(path.join(root, "cassandra"), cassCp, { clusterName: cfg.cassandra.clusterName, datacenter: cfg.cassandra.datacenter, rack: RACK }),
       ]),
     );
 
-    await t("topic + schema", () => {
+    await t("topic + roles + schema", async () => {
       createTopic(kafka, SPANS_TOPIC, cfg.kafka.partitions, cfg.kafka.replicationFactor);
-      runCql(cass, schemaCql(cfg.cassandra));
+      // what the schema Job does on a new cluster: as the default superuser (once it exists), the
+      // jaeger role; as jaeger, the default superuser locked; then the schema
+      const asDefault = { user: CASSANDRA_DEFAULT_ROLE, password: CASSANDRA_DEFAULT_ROLE };
+      const asJaeger = { user: AUTH_USER, password: passwords.cassandra };
+      await waitFor("the default superuser", 60_000, () => (runCql(cass, cassandraBootstrapCql(passwords.cassandra), asDefault), true));
+      runCql(cass, cassandraLockdownCql(passwords.cassandra), asJaeger);
+      runCql(cass, schemaCql(cfg.cassandra), asJaeger);
+      // the refusals that make it authentication
+      auth.cassandraAnonymousRefused = refused(() => runCql(cass, "SELECT release_version FROM system.local;"));
+      auth.cassandraDefaultLocked = refused(() => runCql(cass, "SELECT release_version FROM system.local;", asDefault));
+      auth.kafkaWrongPasswordRefused = refused(() => {
+        const wrong = path.join(root, "kafka", "wrong.properties");
+        writeFileSync(wrong, kafkaClientProperties(`${passwords.kafka}-wrong`));
+        topicCommand(kafka, ["--describe", "--topic", SPANS_TOPIC], wrong, 90_000);
+      });
+      auth.kafkaTopicListed = topicCommand(kafka, ["--describe", "--topic", SPANS_TOPIC]).includes(`PartitionCount: ${cfg.kafka.partitions}`);
     });
 
     // health, metrics per role; zipkin, otlp grpc/http for the collector; http/grpc for the query
@@ -115,7 +146,8 @@ describe("pipeline: Zipkin span -> collector -> Kafka -> ingester -> Cassandra -
         Object.entries(roles).map(async ([role, c]) => {
           const file = path.join(dir, `${role}.yaml`);
           writeFileSync(file, stringify(c));
-          const p = start(`jaeger-${role}`, jaeger, ["--config", file], dir);
+          // the Deployments' env from the Secrets: the files hold `${env:...}` only
+          const p = start(`jaeger-${role}`, jaeger, ["--config", file], dir, { [PASSWORD_ENV.kafka]: passwords.kafka, [PASSWORD_ENV.cassandra]: passwords.cassandra });
           const health = (c.extensions as Obj).healthcheckv2.http.endpoint as string;
           await waitFor(`jaeger ${role} healthy`, 90_000, () => httpOk(`http://${health}${HEALTH_PATH}`), p);
         }),
@@ -130,6 +162,17 @@ describe("pipeline: Zipkin span -> collector -> Kafka -> ingester -> Cassandra -
     await stopAll();
     console.log(`[pipeline] timings (s): ${JSON.stringify(timings)}`);
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it("Kafka and Cassandra refuse clients without the right password, and the rendered configs carry none", () => {
+    expect(auth).toEqual({ cassandraAnonymousRefused: true, cassandraDefaultLocked: true, kafkaWrongPasswordRefused: true, kafkaTopicListed: true });
+    for (const c of [collectorConfig(input), ingesterConfig(input), queryConfig(input)]) {
+      const text = stringify(c);
+      expect(text).not.toContain(passwords.kafka);
+      expect(text).not.toContain(passwords.cassandra);
+    }
+    expect(stringify(ingesterConfig(input))).toContain(`\${env:${PASSWORD_ENV.kafka}}`);
+    expect(stringify(ingesterConfig(input))).toContain(`\${env:${PASSWORD_ENV.cassandra}}`);
   });
 
   it("a Zipkin v2 span POSTed to the collector comes back from the query API", async () => {

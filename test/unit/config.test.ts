@@ -13,6 +13,7 @@ const base = () => ({
   logging: { enabled: false } as Record<string, unknown>,
   grafana: { enabled: false } as Record<string, unknown>,
   kiali: { enabled: false } as Record<string, unknown>,
+  jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" } as Record<string, unknown>,
   istio: { revisions: [{ name: "1-30", version: "1.30" }], tags: { stable: "1-30" } as Record<string, string>, namespaces: { apps: "stable" } as Record<string, string> },
 });
 
@@ -129,6 +130,7 @@ describe("config schema", () => {
     // what `pulumi config set --secret --path obs:logging.<key>` provides, decrypted, at run time
     raw.logging = { ...raw.logging, elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" };
     raw.grafana = { ...raw.grafana, adminPassword: "decrypted-3" };
+    raw.jaeger = { ...raw.jaeger, kafkaPassword: "decrypted-5", cassandraPassword: "decrypted-6" };
     if (stack !== "local") raw.kiali = { ...raw.kiali, signingKey: "decrypted-4-0123456789" };
     // each receiver's URL, key or password: obs:alerting.receivers.<name>.<key>
     for (const p of receiverSecretPaths(raw.alerting)) {
@@ -139,6 +141,7 @@ describe("config schema", () => {
     expect(c.environment).toBe(stack);
     expect(c.secrets.logging).toEqual({ elasticPassword: "decrypted-1", kibanaPassword: "decrypted-2" });
     expect(c.secrets.grafana).toEqual({ adminPassword: "decrypted-3" });
+    expect(c.secrets.jaeger).toEqual({ kafkaPassword: "decrypted-5", cassandraPassword: "decrypted-6" });
     expect(JSON.stringify({ ...c, secrets: undefined })).not.toContain("decrypted-");
   });
 
@@ -149,6 +152,8 @@ describe("config schema", () => {
       "obs:logging.kibanaPassword = undefined: required: a secret (pulumi config set --secret --path obs:logging.kibanaPassword <password>)",
       "obs:grafana.adminPassword = undefined: required: a secret (pulumi config set --secret --path obs:grafana.adminPassword <password>)",
       'obs:kiali.signingKey = undefined: required with auth.strategy token: a secret of at least 16 characters (pulumi config set --secret --path obs:kiali.signingKey "$(openssl rand -hex 16)")',
+      "obs:jaeger.kafkaPassword = undefined: required: a secret (pulumi config set --secret --path obs:jaeger.kafkaPassword <password>)",
+      "obs:jaeger.cassandraPassword = undefined: required: a secret (pulumi config set --secret --path obs:jaeger.cassandraPassword <password>)",
       "obs:alerting.receivers.oncall.routingKey = undefined: required for a pagerduty receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.oncall.routingKey <value>)",
       "obs:alerting.receivers.platform.apiUrl = undefined: required for a slack receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.platform.apiUrl <value>)",
       "obs:alerting.receivers.payments-team.authPassword = undefined: required for an email receiver: a secret (pulumi config set --secret --path obs:alerting.receivers.payments-team.authPassword <value>)",
@@ -170,6 +175,7 @@ describe("config read by the scripts around pulumi", () => {
     expect(c.istio.revisions[0]!.name).toBe("1-30");
     expect(c.secrets.logging?.elasticPassword).toBe("encrypted-not-read");
     expect(c.secrets.grafana?.adminPassword).toBe("encrypted-not-read");
+    expect(c.secrets.jaeger).toEqual({ kafkaPassword: "encrypted-not-read", cassandraPassword: "encrypted-not-read" });
   });
 });
 
@@ -177,7 +183,7 @@ describe("outbound traffic per stack", () => {
   it.each([["local", "ALLOW_ANY"], ["dev", "ALLOW_ANY"], ["staging", "REGISTRY_ONLY"], ["prod", "REGISTRY_ONLY"]])("%s: %s", (stack, mode) => {
     const doc = parse(readFileSync(new URL(`../../config/Pulumi.${stack}.yaml`, import.meta.url), "utf8"));
     const raw = { ...doc.config["obs:istio"] };
-    const c = parseConfig(stack, { kubernetes: { context: stack }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: raw }, pinned);
+    const c = parseConfig(stack, { kubernetes: { context: stack }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: raw }, pinned);
     expect(c.istio.outboundTrafficPolicy).toBe(mode);
   });
 });

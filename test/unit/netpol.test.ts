@@ -20,6 +20,7 @@ const base = () => ({
   logging: { enabled: false } as Record<string, unknown>,
   grafana: { enabled: false } as Record<string, unknown>,
   kiali: { enabled: false } as Record<string, unknown>,
+  jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" } as Record<string, unknown>,
   istio: { revisions: [{ name: "1-30", version: "1.30" }] },
 });
 

@@ -6,6 +6,8 @@ import { randomUUID } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { CASSANDRA_AUTH_JVM_OPTS, KAFKA_CLIENT_LISTENER } from "../../../components/jaeger/auth.js";
+import { KAFKA_JAAS_PROPERTY, kafkaSaslProperties } from "../../../components/jaeger/kafka.js";
 import { cacheRoot } from "../../../lib/tools.js";
 
 export const MAVEN_DIR = path.join(cacheRoot, "maven");
@@ -90,10 +92,10 @@ export interface Proc {
 export const started: Proc[] = [];
 
 /** Starts a process with its output in <dir>/<name>.log; never through a shell, so pid is the process. */
-export function start(name: string, cmd: string, args: string[], dir: string): Proc {
+export function start(name: string, cmd: string, args: string[], dir: string, env?: Record<string, string>): Proc {
   const log = path.join(dir, `${name}.log`);
   const fd = openSync(log, "a");
-  const child = spawn(cmd, args, { cwd: dir, stdio: ["ignore", fd, fd] });
+  const child = spawn(cmd, args, { cwd: dir, stdio: ["ignore", fd, fd], ...(env ? { env: { ...process.env, ...env } } : {}) });
   closeSync(fd);
   const p = { name, child, log };
   started.push(p);
@@ -168,10 +170,16 @@ export interface KafkaServer {
   readonly proc: Proc;
   readonly bootstrap: string;
   readonly classpath: string;
+  /** The CLI tools' client config (`--command-config`) for the SASL listener. */
+  readonly clientConfig: string;
 }
 
-/** Formats the KRaft storage and starts a combined broker+controller node. */
-export async function startKafka(dir: string, classpath: string, timeoutMs = 120_000): Promise<KafkaServer> {
+/**
+ * Formats the KRaft storage and starts a combined broker+controller node whose client listener
+ * is the project's: SASL/PLAIN with the listener JAAS `jaas` (kafkaBrokerJaas); `clientProperties`
+ * is what the CLI tools log in with (kafkaClientProperties).
+ */
+export async function startKafka(dir: string, classpath: string, auth: { jaas: string; clientProperties: string }, timeoutMs = 120_000): Promise<KafkaServer> {
   const [port, controllerPort] = await freePorts(2) as [number, number];
   mkdirSync(dir, { recursive: true });
   const props = path.join(dir, "server.properties");
@@ -181,11 +189,12 @@ export async function startKafka(dir: string, classpath: string, timeoutMs = 120
       "process.roles=broker,controller",
       "node.id=1",
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=${KAFKA_CLIENT_LISTENER}://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=${KAFKA_CLIENT_LISTENER}://127.0.0.1:${port}`,
       "controller.listener.names=CONTROLLER",
-      "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-      "inter.broker.listener.name=PLAINTEXT",
+      // as the brokers in the cluster: SASL/PLAIN on the client and inter-broker listener
+      ...Object.entries(kafkaSaslProperties()).map(([k, v]) => `${k}=${v}`),
+      `${KAFKA_JAAS_PROPERTY}=${auth.jaas}`,
       `log.dirs=${path.join(dir, "data")}`,
       "num.partitions=1",
       "offsets.topic.replication.factor=1",
@@ -202,16 +211,23 @@ export async function startKafka(dir: string, classpath: string, timeoutMs = 120
   execFileSync("java", ["-cp", classpath, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", props], { timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
   const proc = start("kafka", "java", ["-Xms256m", "-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", classpath, "kafka.Kafka", props], dir);
   await waitFor(`Kafka on 127.0.0.1:${port}`, timeoutMs, () => portOpen(port), proc);
-  return { proc, bootstrap: `127.0.0.1:${port}`, classpath };
+  const clientConfig = path.join(dir, "client.properties");
+  writeFileSync(clientConfig, auth.clientProperties, { mode: 0o600 });
+  return { proc, bootstrap: `127.0.0.1:${port}`, classpath, clientConfig };
 }
 
-/** Creates a topic with Kafka's own TopicCommand (what the topic Job's kafka-topics.sh runs). */
+/** Kafka's own TopicCommand (what the Jobs' kafka-topics.sh runs), logged in with `clientConfig`. */
+export function topicCommand(k: KafkaServer, args: string[], clientConfig = k.clientConfig, timeoutMs = 120_000): string {
+  return execFileSync("java", ["-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", k.classpath, "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", k.bootstrap, "--command-config", clientConfig, ...args], {
+    timeout: timeoutMs,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** Creates a topic as the topic Job does. */
 export function createTopic(k: KafkaServer, topic: string, partitions: number, replicationFactor: number): void {
-  execFileSync(
-    "java",
-    ["-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", k.classpath, "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", k.bootstrap, "--create", "--if-not-exists", "--topic", topic, "--partitions", String(partitions), "--replication-factor", String(replicationFactor)],
-    { timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  topicCommand(k, ["--create", "--if-not-exists", "--topic", topic, "--partitions", String(partitions), "--replication-factor", String(replicationFactor)]);
 }
 
 // ---------------------------------------------------------------- Cassandra
@@ -292,6 +308,8 @@ endpoint_snitch: GossipingPropertyFileSnitch
     "-Dcassandra-foreground=true",
     `-Dcassandra.storagedir=${dir}`,
     `-Dcassandra.jmx.local.port=${jmx}`,
+    // what the pods' JVM_EXTRA_OPTS turn on over the yaml above (AllowAllAuthenticator, as in the image)
+    ...CASSANDRA_AUTH_JVM_OPTS,
     "-Dcassandra.skip_wait_for_gossip_to_settle=0",
     "-Dcassandra.ring_delay_ms=1000",
     "-Dcassandra.superuser_setup_delay_ms=0",
@@ -311,7 +329,10 @@ import java.nio.file.*;
 public class RunCql {
   public static void main(String[] a) throws Exception {
     String cql = new String(Files.readAllBytes(Paths.get(a[2])), StandardCharsets.UTF_8);
-    try (Cluster c = Cluster.builder().addContactPoint(a[0]).withPort(Integer.parseInt(a[1])).withoutJMXReporting().build();
+    Cluster.Builder b = Cluster.builder().addContactPoint(a[0]).withPort(Integer.parseInt(a[1])).withoutJMXReporting();
+    String user = System.getenv("CQL_USER");
+    if (user != null) b = b.withCredentials(user, System.getenv("CQL_PASSWORD"));
+    try (Cluster c = b.build();
          Session s = c.connect()) {
       for (String st : cql.split(";\\\\s*(\\\\n|$)")) {
         if (st.trim().isEmpty()) continue;
@@ -322,8 +343,11 @@ public class RunCql {
 }
 `;
 
-/** Runs a CQL file's statements against the node (the schema Job's `cqlsh -f`, without cqlsh). */
-export function runCql(c: CassandraServer, cql: string): void {
+/**
+ * Runs a CQL file's statements against the node (the schema Job's `cqlsh -f`, without cqlsh),
+ * logged in as `login` (through the environment, never the command line) or anonymously.
+ */
+export function runCql(c: CassandraServer, cql: string, login?: { user: string; password: string }): void {
   const src = path.join(c.dir, "RunCql.java");
   const file = path.join(c.dir, `cql-${randomUUID()}.cql`);
   writeFileSync(src, RUN_CQL_JAVA);
@@ -331,5 +355,6 @@ export function runCql(c: CassandraServer, cql: string): void {
   execFileSync("java", ["-cp", c.classpath, `-Dlogback.configurationFile=${path.join(c.dir, "logback.xml")}`, src, c.host, String(c.port), file], {
     timeout: 180_000,
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...(login ? { CQL_USER: login.user, CQL_PASSWORD: login.password } : {}) },
   });
 }

@@ -9,6 +9,7 @@ const base = (grafana: Record<string, unknown>, extra: Record<string, unknown> =
   kubernetes: { context: "dev" },
   logging: { enabled: false },
   kiali: { enabled: false },
+  jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" },
   istio: { revisions: [{ name: "1-30", version: "1.30" }] },
   grafana,
   ...extra,

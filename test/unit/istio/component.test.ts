@@ -41,7 +41,7 @@ beforeAll(async () => {
 describe("IstioControlPlane", () => {
   it("creates the namespace, CRDs, one group per revision, tags, namespaces and mesh resources", async () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
-    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" }, samplingPercent: 5 } }, { istio: ["1.30", "1.31"] }).istio;
+    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" }, samplingPercent: 5 } }, { istio: ["1.30", "1.31"] }).istio;
     const cp = new IstioControlPlane("istio", { istio, zipkinHost: "jaeger-collector.observability.svc.cluster.local", observabilityNamespace: "observability", clusterDomain: "cluster.local", retainOnDelete: true });
     expect(cp.revisions).toEqual(["1-30", "1-31"]);
     // registrations behind dependsOn settle after the constructor returns
@@ -91,7 +91,7 @@ describe("IstioControlPlane", () => {
   it("registers the external services, their egress route and a Sidecar per injected namespace under the control plane", async () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
     const istio = parseConfig("dev", {
-      kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false },
+      kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" },
       istio: {
         revisions: [{ name: "1-30", version: "1.30" }], namespaces: { apps: "1-30", shop: "1-30" }, gateways: { egress: true }, outboundTrafficPolicy: "REGISTRY_ONLY",
         externalServices: [{ name: "httpbin", hosts: ["httpbin.example.com"], ports: [{ number: 80, protocol: "HTTP" }] }, { name: "payments", hosts: ["api.payments.example.com"], ports: [{ number: 443, protocol: "HTTPS" }], viaEgressGateway: true }],
@@ -121,7 +121,7 @@ describe("IstioControlPlane", () => {
   it("adopts a namespace with the legacy istio-injection label: a retained Patch under the Namespace's field manager takes the label, the Namespace then drops it and keeps the old value as a marker", async () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
     const { ADOPTED_ANNOTATION } = await import("../../../components/istio/guard.js");
-    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }], namespaces: { legacy: "1-30", adopted: "1-30", plain: "1-30" } } }, { istio: ["1.30"] }).istio;
+    const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }], namespaces: { legacy: "1-30", adopted: "1-30", plain: "1-30" } } }, { istio: ["1.30"] }).istio;
     const before = created.length;
     new IstioControlPlane("mesh3", { istio, zipkinHost: "z", observabilityNamespace: "obs", clusterDomain: "cluster.local", retainOnDelete: false, liveNamespaces: { legacy: { legacy: "enabled" }, adopted: { adopted: "enabled" } } });
     await new Promise((r) => setTimeout(r, 200));

@@ -12,6 +12,7 @@ const rawIstio = (istio: Record<string, unknown> = {}) => ({
   logging: { enabled: false },
   grafana: { enabled: false },
   kiali: { enabled: false },
+  jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" },
   istio: { revisions: [{ name: "1-30", version: "1.30" }], tags: { stable: "1-30" }, namespaces: { apps: "stable", shop: "stable" }, ...istio },
 });
 const cfg = (istio: Record<string, unknown> = {}) => parseConfig("dev", rawIstio(istio), { istio: ["1.30"] }).istio;

@@ -5,7 +5,7 @@ import { canaryStatus } from "../../../components/istio/status.js";
 import { podsOf, workloadObjects } from "./injected.js";
 
 const istio = (extra: Record<string, unknown> = {}) =>
-  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-31", version: "1.31" }], tags: { stable: "1-31" }, namespaces: { apps: "stable", batch: "1-31" }, ...extra } }, { istio: ["1.30", "1.31"] }).istio;
+  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-31", version: "1.31" }], tags: { stable: "1-31" }, namespaces: { apps: "stable", batch: "1-31" }, ...extra } }, { istio: ["1.30", "1.31"] }).istio;
 
 const istiod = (rev: string) => ({ metadata: { name: `istiod-${rev}`, namespace: "istio-system", labels: { app: "istiod", "istio.io/rev": rev } } });
 const ns = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels } });
@@ -112,7 +112,7 @@ describe("canary guard rails", () => {
 
 describe("canary status", () => {
   const istio2 = (extra: Record<string, unknown>) =>
-    parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], ...extra } }, { istio: ["1.30", "1.31"] }).istio;
+    parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], ...extra } }, { istio: ["1.30", "1.31"] }).istio;
 
   it("counts pods by the revision that injected them, marks a namespace whose pods run another revision, and says what keeps a revision", () => {
     const observed = meshFromObjects({

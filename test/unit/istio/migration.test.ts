@@ -8,7 +8,7 @@ import { type Created, recordResources } from "../mocks.js";
 import { podsOf, workloadObjects } from "./injected.js";
 
 const config = (istio: Record<string, unknown>) =>
-  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], ...istio } }, { istio: ["1.30", "1.31"] }).istio;
+  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], ...istio } }, { istio: ["1.30", "1.31"] }).istio;
 const istiod = (rev: string) => ({ metadata: { name: `istiod-${rev}`, namespace: "istio-system", labels: { app: "istiod", "istio.io/rev": rev } } });
 
 /** shop and blog on tag stable, which moves to 1-31; ops stays on 1-30; every pod injected by 1-30. */

@@ -5,7 +5,7 @@ import type { KubeObject } from "../../../components/k8s/objects.js";
 import { ACCESS_LOG_FIELDS } from "../../../components/mesh/access-log.js";
 
 const cfg = (istio: Record<string, unknown> = {}) =>
-  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31", profile: "minimal" }], ...istio } }, { istio: ["1.30", "1.31"] }).istio;
+  parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31", profile: "minimal" }], ...istio } }, { istio: ["1.30", "1.31"] }).istio;
 
 type Overlay = { spec: Record<string, any> };
 

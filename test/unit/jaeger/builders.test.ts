@@ -111,7 +111,7 @@ describe("Kafka (KRaft)", () => {
     expect(env.find((e) => e.name === "KAFKA_NODE_ID")!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
     // POD_NAME is defined before the variable that expands it
     expect(env.findIndex((e) => e.name === "POD_NAME")).toBeLessThan(env.findIndex((e) => e.name === "KAFKA_ADVERTISED_LISTENERS"));
-    expect(envValue(env, "KAFKA_ADVERTISED_LISTENERS")).toBe(`PLAINTEXT://$(POD_NAME).kafka.${NS}.svc.cluster.local:9092`);
+    expect(envValue(env, "KAFKA_ADVERTISED_LISTENERS")).toBe(`SASL://$(POD_NAME).kafka.${NS}.svc.cluster.local:9092`);
     expect(envValue(env, "KAFKA_HEAP_OPTS")).toBe("-Xms1G -Xmx1G");
     expect(envValue(env, "CLUSTER_ID")).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(new Set(env.map((e) => e.name)).size).toBe(env.length);
@@ -227,7 +227,13 @@ describe("Cassandra", () => {
 
   it("schema Job: bounded wait for CQL, the CQL with retries, then a check for the last table", () => {
     const s = schemaJobScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra });
-    expect(s).toMatch(/wait_for \d+ "CQL at cassandra\.observability\.svc\.cluster\.local:9042" cql_up/);
+    expect(s).toMatch(/wait_for \d+ "CQL login at cassandra\.observability\.svc\.cluster\.local:9042" cql_up/);
+    // logged in from credentials files copied out of the Secret; no password in the script
+    expect(s).toContain("--credentials=/tmp/jaeger.credentials");
+    expect(s).not.toMatch(/-p |--password/);
+    // a new cluster: the jaeger role created as the default superuser, which is then locked
+    expect(s).toMatch(/if as_default; then retry 5 cql_default -f \/etc\/cassandra-auth\/bootstrap\.cql/);
+    expect(s.indexOf("lockdown.cql")).toBeLessThan(s.indexOf("schema.cql"));
     expect(s).toContain("retry 5 cql -f /etc/jaeger-schema/schema.cql");
     expect(s).toContain(`table_name = '${SCHEMA_TABLES[SCHEMA_TABLES.length - 1]}'`);
     expect(schemaWaitScript({ namespace: NS, clusterDomain: DOMAIN, config: prod().cassandra }, 300)).toContain("wait_for 300 \"keyspace jaeger\" schema_ready");
@@ -239,7 +245,7 @@ describe("cluster domain", () => {
     const d = "corp.example";
     const c = prod();
     expect(quorumVoters(NS, 3, d)).toBe([0, 1, 2].map((i) => `${i}@kafka-${i}.kafka.${NS}.svc.${d}:9093`).join(","));
-    expect(envValue(kafkaEnv({ namespace: NS, clusterDomain: d, config: c.kafka }), "KAFKA_ADVERTISED_LISTENERS")).toBe(`PLAINTEXT://$(POD_NAME).kafka.${NS}.svc.${d}:9092`);
+    expect(envValue(kafkaEnv({ namespace: NS, clusterDomain: d, config: c.kafka }), "KAFKA_ADVERTISED_LISTENERS")).toBe(`SASL://$(POD_NAME).kafka.${NS}.svc.${d}:9092`);
     expect(seedHosts(NS, 3, d)).toEqual([0, 1].map((i) => `cassandra-${i}.cassandra.${NS}.svc.${d}`));
     expect((cassandraBackend({ namespace: NS, clusterDomain: d, config: c }).cassandra as any).connection.servers).toEqual([`cassandra.${NS}.svc.${d}`]);
     expect((collectorConfig({ namespace: NS, clusterDomain: d, config: c }).exporters.kafka as any).brokers[2]).toBe(`kafka-2.kafka.${NS}.svc.${d}:9092`);

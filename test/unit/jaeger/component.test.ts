@@ -12,6 +12,7 @@ beforeAll(async () => {
   await recordResources(created);
 });
 
+const TEST_SECRETS = { kafkaPassword: "kafka-test-password", cassandraPassword: "cassandra-test-password" };
 const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 
 // Each test builds its own component under its own name, so late registrations of one test
@@ -21,7 +22,7 @@ async function tracing(name: string, raw: Record<string, unknown>, retainOnDelet
   const issues: Issue[] = [];
   const config = jaegerSchema.parse(raw, "obs:jaeger", issues) as JaegerConfig;
   expect(issues).toEqual([]);
-  const t = new Jaeger(name, { namespace: "observability", clusterDomain, config, retainOnDelete });
+  const t = new Jaeger(name, { namespace: "observability", clusterDomain, config, secrets: TEST_SECRETS, retainOnDelete });
   await Promise.all([value(t.zipkinHost), ...[t.kafka, t.cassandra, t.topicJob, t.schemaJob, t.collector, t.ingester, t.query, t.collectorService, t.queryService, t.kafkaExporter].map((r) => value(r.urn))]);
   const mine = created.filter((c) => c.name === name || c.name.startsWith(`${name}-`));
   const byType = (type: string) => mine.filter((c) => c.type === type);
@@ -145,7 +146,7 @@ describe("Jaeger component", () => {
     const issues: Issue[] = [];
     const config = jaegerSchema.parse({}, "obs:jaeger", issues) as JaegerConfig;
     const seen: pulumi.ResourceTransformationArgs[] = [];
-    const j = new Jaeger("t6", { namespace: "observability", clusterDomain: "cluster.local", config, retainOnDelete: true }, { aliases: [{ name: "t6-old" }], transformations: [(a) => void seen.push(a)] });
+    const j = new Jaeger("t6", { namespace: "observability", clusterDomain: "cluster.local", config, secrets: TEST_SECRETS, retainOnDelete: true }, { aliases: [{ name: "t6-old" }], transformations: [(a) => void seen.push(a)] });
     await value(j.urn);
     expect(FORMER_TYPE).toBe("obs:tracing:Jaeger");
     const own = seen.find((a) => a.resource === j)!;
@@ -180,7 +181,8 @@ describe("Jaeger component", () => {
     expect(jobs.map((j) => j.metadata.labels).sort((a, b) => a["app.kubernetes.io/name"].localeCompare(b["app.kubernetes.io/name"]))).toEqual([recipe("cassandra-schema"), recipe("kafka-topic")]);
     for (const j of jobs) expect(j.spec.template.metadata.labels).toEqual({ ...j.metadata.labels, "sidecar.istio.io/inject": "false" });
     const objects = mine.filter((c) => c.type.startsWith("kubernetes:"));
-    expect(objects).toHaveLength(18);
+    // 18 and the two credential Secrets (Kafka, Cassandra)
+    expect(objects).toHaveLength(20);
     for (const o of objects) {
       expect(o.inputs.metadata.labels, `${o.type} ${o.name}`).toMatchObject({ "app.kubernetes.io/instance": "t7", "app.kubernetes.io/part-of": "jaeger", "app.kubernetes.io/component": "tracing" });
       expect(o.inputs.metadata.labels).not.toHaveProperty(["app.kubernetes.io/managed-by"]);
@@ -193,7 +195,7 @@ describe("Jaeger component", () => {
     expect(await value(t.queryUrl)).toBe("http://jaeger-query.observability.svc.corp.example:16686");
     const env = (set: string) => one("kubernetes:apps/v1:StatefulSet", set).inputs.spec.template.spec.containers[0].env as { name: string; value?: string }[];
     expect(env("kafka").find((e) => e.name === "KAFKA_CONTROLLER_QUORUM_VOTERS")?.value).toBe([0, 1, 2].map((i) => `${i}@kafka-${i}.kafka.observability.svc.corp.example:9093`).join(","));
-    expect(env("kafka").find((e) => e.name === "KAFKA_ADVERTISED_LISTENERS")?.value).toBe("PLAINTEXT://$(POD_NAME).kafka.observability.svc.corp.example:9092");
+    expect(env("kafka").find((e) => e.name === "KAFKA_ADVERTISED_LISTENERS")?.value).toBe("SASL://$(POD_NAME).kafka.observability.svc.corp.example:9092");
     expect(env("cassandra").find((e) => e.name === "CASSANDRA_SEEDS")?.value).toBe("cassandra-0.cassandra.observability.svc.corp.example,cassandra-1.cassandra.observability.svc.corp.example");
     const collector = parse(one("kubernetes:core/v1:ConfigMap", "jaeger-collector-config").inputs.data["config.yaml"]);
     expect(collector.exporters.kafka.brokers[0]).toBe("kafka-0.kafka.observability.svc.corp.example:9092");

@@ -55,7 +55,10 @@ describe("Kafka and Cassandra StatefulSets", () => {
         pod: pod.spec,
       }),
     );
-    expect(pod.spec.containers[0]).toMatchObject({ name: "kafka", image: "apache/kafka:4.1.0", env, volumeMounts: [{ name: "data", mountPath: "/var/lib/kafka" }] });
+    expect(pod.spec.containers[0]).toMatchObject({ name: "kafka", image: "apache/kafka:4.1.0", env, volumeMounts: [{ name: "data", mountPath: "/var/lib/kafka" }, { name: "kafka-auth", mountPath: "/etc/kafka-auth", readOnly: true }] });
+    // the readiness probe logs in with the client config from the Secret
+    expect(pod.spec.volumes).toEqual([{ name: "kafka-auth", secret: { secretName: "jaeger-kafka-auth", defaultMode: 0o440, items: [{ key: "client.properties", path: "client.properties" }] } }]);
+    expect(kafkaReadinessScript()).toContain("--command-config /etc/kafka-auth/client.properties");
     expect(pod.spec.securityContext).toEqual({ fsGroup: 1000, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(pod.spec.containers[0].securityContext).toEqual({ runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
     // ready only once this broker is back in sync for its partitions, not on an open port
@@ -135,8 +138,15 @@ describe("Jobs and the Jaeger roles", () => {
     expect(topic.template.metadata).not.toHaveProperty("annotations");
     expect(topic.template.spec.containers[0].command).toEqual(["/bin/sh", "-c", "echo topic"]);
     const schema = schemaJobSpec(backendLabels("cassandra-schema", "tracing"), "echo cql", "schema-cm") as any;
-    expect(schema.template.spec.volumes).toEqual([{ name: "schema", configMap: { name: "schema-cm" } }]);
-    expect(schema.template.spec.containers[0]).toMatchObject({ env: [{ name: "HOME", value: "/tmp" }], securityContext: { runAsUser: 999, runAsNonRoot: true }, volumeMounts: [{ name: "schema", mountPath: "/etc/jaeger-schema", readOnly: true }] });
+    expect(schema.template.spec.volumes[0]).toEqual({ name: "schema", configMap: { name: "schema-cm" } });
+    // the credentials and role CQL from the Secret, readable by the pod's group only
+    expect(schema.template.spec.volumes[1]).toMatchObject({ name: "cassandra-auth", secret: { secretName: "jaeger-cassandra-auth", defaultMode: 0o440 } });
+    expect(schema.template.spec.securityContext.fsGroup).toBe(999);
+    expect(schema.template.spec.containers[0]).toMatchObject({ env: [{ name: "HOME", value: "/tmp" }], securityContext: { runAsUser: 999, runAsNonRoot: true }, volumeMounts: [{ name: "schema", mountPath: "/etc/jaeger-schema", readOnly: true }, { name: "cassandra-auth", mountPath: "/etc/cassandra-auth", readOnly: true }] });
+    expect(topic.template.spec.volumes).toEqual([{ name: "kafka-auth", secret: { secretName: "jaeger-kafka-auth", defaultMode: 0o440, items: [{ key: "client.properties", path: "client.properties" }] } }]);
+    // a password change is a new Job (its name follows the spec), which runs again
+    const rotated = topicJobSpec(labels, "echo topic", "abc123") as any;
+    expect(rotated.template.metadata.annotations).toEqual({ "observability-stack/secrets-hash": "abc123" });
   });
 
   it("each role waits for what it reads or writes, in that order", () => {
