@@ -4,7 +4,7 @@ import { parseAlertingConfig, receiverSecretPaths, withReceiverPlaceholders } fr
 import { problems } from "../config-problems.js";
 import { RUNBOOKS_URL } from "../../../components/prometheus/rules.js";
 
-const base = () => ({ kubernetes: { context: "dev" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, istio: { revisions: [{ name: "1-30", version: "1.30" }] } });
+const base = () => ({ kubernetes: { context: "dev" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }] } });
 const issues = (raw: unknown, prometheusEnabled = true) => parseAlertingConfig(raw, { prometheusEnabled }).issues.map((i) => `${i.key} = ${JSON.stringify(i.value)}: ${i.allowed}`);
 
 describe("obs:alerting", () => {
