@@ -27,7 +27,8 @@ import { networkPolicies } from "./components/k8s/netpol.js";
 import { agentNamespace, networkPolicyInput } from "./config/network.js";
 
 function provider(cfg: StackConfig, target: Target | undefined): k8s.Provider {
-  if (!target) return new k8s.Provider("k8s", { renderYamlToDirectory: cfg.kubernetes.renderDir });
+  // kubeconfig "": the SDK would otherwise take $KUBECONFIG, which the provider refuses beside renderYamlToDirectory
+  if (!target) return new k8s.Provider("k8s", { renderYamlToDirectory: cfg.kubernetes.renderDir, kubeconfig: "" });
   // file contents, not a path: the state then holds no machine-local path (and it is a secret)
   const kubeconfig = target.kubeconfig ? pulumi.secret(readFileSync(target.kubeconfig, "utf8")) : undefined;
   return new k8s.Provider("k8s", { context: target.context, ...(kubeconfig ? { kubeconfig } : {}) });
@@ -70,7 +71,7 @@ export default async function main(): Promise<Record<string, unknown>> {
   const k8sProvider = provider(cfg, target);
   const zipkinHost = collectorZipkinHost(cfg.namespace, cfg.clusterDomain);
 
-  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete, ...(observed ? { liveNamespaces: { legacy: observed.legacyNamespaces ?? {}, adopted: observed.adoptedNamespaces ?? {} } } : {}) }, { providers: { kubernetes: k8sProvider } });
+  const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete, liveCluster: target !== undefined, ...(observed ? { liveNamespaces: { legacy: observed.legacyNamespaces ?? {}, adopted: observed.adoptedNamespaces ?? {} } } : {}) }, { providers: { kubernetes: k8sProvider } });
   // the second half of a canary step: workloads whose pods run another revision than their namespace's restart
   if (observed) new IstioMigration("istio-migration", { istio: cfg.istio, plan: planMigration(namespaceRevisions(cfg.istio), observed, cfg.istio.migration.batchSize), after: [istio] }, { providers: { kubernetes: k8sProvider } });
 

@@ -32,6 +32,12 @@ export interface IstioControlPlaneArgs {
    * label, and of the adoption marker a namespace got when the stack removed that label.
    */
   readonly liveNamespaces?: { readonly legacy: Readonly<Record<string, string>>; readonly adopted: Readonly<Record<string, string>> };
+  /**
+   * False when the stack renders YAML (obs:kubernetes.renderDir) instead of deploying: a Patch
+   * resource renders into the same file as the object it patches, so each validator is written
+   * whole, with its initial failurePolicy, and no Patch is registered. Default: true.
+   */
+  readonly liveCluster?: boolean;
 }
 
 /** Objects rendered per revision, before they are handed to Pulumi (also used by render checks). */
@@ -76,9 +82,14 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     this.istiods = [];
     // each validator starts fail-open, once; later applies leave failurePolicy to istiod
     const validatorInits: pulumi.Resource[] = [];
+    const live = args.liveCluster ?? true;
+    // live: the validator without failurePolicy, and a Patch that sets the initial one once;
+    // rendered: the validator whole, with the policy it starts with
+    const validatorShape = (o: KubeObject): KubeObject =>
+      o.kind !== "ValidatingWebhookConfiguration" ? o : live ? withoutFailurePolicy(o) : { ...o, webhooks: initialFailurePolicy(o).webhooks.map((w, i) => ({ ...((o.webhooks as object[])[i] ?? {}), failurePolicy: w.failurePolicy })) };
     const initialPolicy = (prefix: string, objs: readonly KubeObject[], created: readonly pulumi.Resource[], parent: pulumi.Resource) =>
       objs.forEach((o, i) => {
-        if (o.kind !== "ValidatingWebhookConfiguration") return;
+        if (o.kind !== "ValidatingWebhookConfiguration" || !live) return;
         const { name: vName, webhooks } = initialFailurePolicy(o);
         validatorInits.push(
           new k8s.admissionregistration.v1.ValidatingWebhookConfigurationPatch(`${prefix}-${vName}-initial-failure-policy`, { metadata: { name: vName, annotations: { "pulumi.com/patchForce": "true" } }, webhooks }, { parent, dependsOn: [created[i]!], retainOnDelete: true, ignoreChanges: ["webhooks[*].failurePolicy"] }),
@@ -91,7 +102,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
       // istiod watches the CRDs from its start, so its Deployment waits for them; the revision's
       // RBAC, config maps, Service and webhooks are created meanwhile (gateways and tags still wait for istiod)
       const revisionObjectOptions = (o: KubeObject) => ({ ...istiodOwned(o), ...(o.kind === "Deployment" ? { dependsOn: crds } : {}) });
-      const created = registerObjects(`${name}-${r.name}`, objs.map(withoutFailurePolicy), { parent: group, dependsOn: [ns, ...base] }, revisionObjectOptions);
+      const created = registerObjects(`${name}-${r.name}`, objs.map(validatorShape), { parent: group, dependsOn: [ns, ...base] }, revisionObjectOptions);
       initialPolicy(`${name}-${r.name}`, objs, created, group);
       revisionGroups[r.name] = created;
       objs.forEach((o, i) => {
@@ -109,7 +120,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     this.defaultRevision = defaultRevision(istio);
     if (this.defaultRevision) {
       const validator = [defaultValidator(this.defaultRevision, shaped.revisions[this.defaultRevision] ?? [], istio.revisions.map((r) => r.name))];
-      const created = registerObjects(`${name}-default-tag`, validator.map(withoutFailurePolicy), { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
+      const created = registerObjects(`${name}-default-tag`, validator.map(validatorShape), { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
       initialPolicy(`${name}-default-tag`, validator, created, this);
     }
 

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
-import { toolPath } from "../../lib/tools.js";
+import { localKubeconfig, toolPath } from "../../lib/tools.js";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -103,7 +103,13 @@ describe("bad input is refused at preview, nothing applied", () => {
 describe("offline render", () => {
   it.each(["local", "dev", "staging", "prod"])("%s renders and passes a server-side dry-run", async (name) => {
     const out = mkdtempSync(path.join(os.tmpdir(), `obs-render-${name}-`));
-    const r = await timed(`render ${name}`, () => renderStack(name, out, { quiet: true }));
+    // a shell with KUBECONFIG set (the local one: a reachable cluster) renders all the same, without touching it
+    const kubeconfigBefore = process.env.KUBECONFIG;
+    if (name === "local") process.env.KUBECONFIG = localKubeconfig();
+    const r = await timed(`render ${name}`, () => renderStack(name, out, { quiet: true })).finally(() => {
+      if (kubeconfigBefore === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = kubeconfigBefore;
+    });
     console.log(`[e2e] render ${name}: ${r.files.length} objects in ${r.seconds.toFixed(1)}s`);
     expect(r.files.length).toBeGreaterThan(20);
     const crdDir = path.join(out, "0-crd");
@@ -113,6 +119,11 @@ describe("offline render", () => {
     kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     const nsFiles = readdirSync(manifests).filter((f) => f.includes("namespace"));
     for (const f of nsFiles) kubectl(["apply", "--server-side", "-f", path.join(manifests, f)]);
+    // a validator is rendered whole, with the failurePolicy it starts with (not the fields of a Patch)
+    for (const f of readdirSync(manifests).filter((f) => f.includes("validatingwebhookconfiguration"))) {
+      const v = parse(readFileSync(path.join(manifests, f), "utf8"));
+      for (const w of v.webhooks) expect([f, w.failurePolicy, w.clientConfig?.service?.name]).toEqual([f, "Ignore", expect.stringMatching(/^istiod-/)]);
+    }
     const dry = kubectl(["apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", manifests]);
     expect(dry.split("\n").filter(Boolean).length).toBe(readdirSync(manifests).length);
     for (const f of nsFiles) kubectl(["delete", "--wait=false", "-f", path.join(manifests, f)]);

@@ -39,6 +39,24 @@ beforeAll(async () => {
 });
 
 describe("IstioControlPlane", () => {
+  it("rendering to YAML (no live cluster): each validator whole with its initial failurePolicy, no Patch (a Patch renders into its object's file)", async () => {
+    const { IstioControlPlane } = await import("../../../components/istio/index.js");
+    const istio = parseConfig("dev", { kubernetes: { renderDir: "/tmp/out" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }] } }, { istio: ["1.30"] }).istio;
+    const before = created.length;
+    new IstioControlPlane("render", { istio, zipkinHost: "z", observabilityNamespace: "observability", clusterDomain: "cluster.local", retainOnDelete: false, liveCluster: false });
+    await new Promise((r) => setTimeout(r, 200));
+    const mine = created.slice(before).filter((c) => c.name.startsWith("render-"));
+    expect(mine.filter((c) => c.type.endsWith("ValidatingWebhookConfigurationPatch"))).toEqual([]);
+    const validators = mine.filter((c) => c.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration");
+    expect(validators.map((v) => v.inputs.metadata.name).sort()).toEqual(["istio-validator-1-30-istio-system", "istiod-default-validator"]);
+    for (const v of validators) {
+      expect(v.inputs.webhooks.map((w: any) => w.failurePolicy)).toEqual(["Ignore"]);
+      expect(v.inputs.webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
+    }
+    created.splice(before);
+    renderCalls.length = 0;
+  });
+
   it("creates the namespace, CRDs, one group per revision, tags, namespaces and mesh resources", async () => {
     const { IstioControlPlane } = await import("../../../components/istio/index.js");
     const istio = parseConfig("dev", { kubernetes: { context: "x" }, logging: { enabled: false }, grafana: { enabled: false }, kiali: { enabled: false }, jaeger: { kafkaPassword: "test-kafka-password", cassandraPassword: "test-cassandra-password" }, istio: { revisions: [{ name: "1-30", version: "1.30" }, { name: "1-31", version: "1.31" }], tags: { stable: "1-30", canary: "1-31" }, namespaces: { apps: "stable" }, samplingPercent: 5 } }, { istio: ["1.30", "1.31"] }).istio;
