@@ -54,6 +54,16 @@ export function adminPasswordScript(): string {
 export function grafanaDeploymentSpec(i: GrafanaPodInput): k8s.types.input.apps.v1.DeploymentSpec {
   const folders = Object.entries(i.dashboardConfigMaps) as [Folder, string][];
   const probe = { httpGet: { path: "/api/health", port: GRAFANA_PORT }, periodSeconds: 10, timeoutSeconds: 5 };
+  // what the init container and Grafana share: resources, a restricted container, the data, tmp and admin mounts
+  const containerBase = {
+    resources: { requests: { ...i.resources.requests }, limits: { ...i.resources.limits } },
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+  };
+  const baseMounts = [
+    { name: "data", mountPath: DATA_DIR },
+    { name: "tmp", mountPath: "/tmp" },
+    { name: "admin", mountPath: ADMIN_DIR, readOnly: true },
+  ];
   return {
     replicas: 1,
     // One pod owns the ReadWriteOnce volume (SQLite): the old pod goes before the new one starts.
@@ -73,13 +83,8 @@ export function grafanaDeploymentSpec(i: GrafanaPodInput): k8s.types.input.apps.
             image: GRAFANA_IMAGE,
             command: ["sh", "-c", adminPasswordScript()],
             env: grafanaEnv(i),
-            resources: { requests: { ...i.resources.requests }, limits: { ...i.resources.limits } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-            volumeMounts: [
-              { name: "data", mountPath: DATA_DIR },
-              { name: "tmp", mountPath: "/tmp" },
-              { name: "admin", mountPath: ADMIN_DIR, readOnly: true },
-            ],
+            ...containerBase,
+            volumeMounts: [...baseMounts],
           },
         ],
         containers: [
@@ -93,12 +98,9 @@ export function grafanaDeploymentSpec(i: GrafanaPodInput): k8s.types.input.apps.
             // Liveness only asks whether the server answers at all: /api/health also checks the
             // database, and a database hiccup should take the pod out of the Service, not restart it.
             livenessProbe: { tcpSocket: { port: GRAFANA_PORT }, periodSeconds: 10, timeoutSeconds: 5, initialDelaySeconds: 60, failureThreshold: 10 },
-            resources: { requests: { ...i.resources.requests }, limits: { ...i.resources.limits } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            ...containerBase,
             volumeMounts: [
-              { name: "data", mountPath: DATA_DIR },
-              { name: "tmp", mountPath: "/tmp" },
-              { name: "admin", mountPath: ADMIN_DIR, readOnly: true },
+              ...baseMounts,
               { name: "datasources", mountPath: `${PROVISIONING_DIR}/datasources`, readOnly: true },
               { name: "dashboard-provider", mountPath: `${PROVISIONING_DIR}/dashboards`, readOnly: true },
               ...folders.map(([folder]) => ({ name: `dashboards-${folder.toLowerCase()}`, mountPath: `${DASHBOARDS_DIR}/${folder}`, readOnly: true })),
