@@ -103,6 +103,18 @@ describe(`real istiod ${REV} on the local cluster`, () => {
     expect(getJson(["get", "configmap", "istio-ca-root-cert", "-n", "demo"]).data["root-cert.pem"]).toContain("BEGIN CERTIFICATE");
   });
 
+  it("no drift once istiod has patched its fields (caBundle, fail-closed validator): a second preview plans no change and refresh finds none", async () => {
+    const validator = getJson(["get", "validatingwebhookconfiguration", `istio-validator-${REV}-istio-system`]);
+    expect(validator.webhooks.map((w: { failurePolicy: string }) => w.failurePolicy)).toEqual(validator.webhooks.map(() => "Fail"));
+    const preview = await timed("preview after istiod", () => stack.preview());
+    expect(Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0)).toEqual([]);
+    const refresh = await timed("refresh after istiod", () => stack.refresh());
+    expect(Object.entries(refresh.summary.resourceChanges ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0)).toEqual([]);
+    // and the validator is still istiod's: fail-closed, with its caBundle
+    const after = getJson(["get", "validatingwebhookconfiguration", `istio-validator-${REV}-istio-system`]);
+    for (const w of after.webhooks) expect([w.failurePolicy, !!w.clientConfig.caBundle]).toEqual(["Fail", true]);
+  });
+
   it("injects pods at admission: a workload in the stack's injected namespace, and the stack's ingress gateway", () => {
     kubectl(["create", "deployment", "web", "-n", "demo", "--image=nginx:1.27", "--replicas=2"]);
     kubectl(["rollout", "status", "deployment/web", "-n", "demo", "--timeout=120s"]);
