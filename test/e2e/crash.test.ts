@@ -146,12 +146,18 @@ describe("a killed npm run up is finished by the next one", () => {
       try {
         const killed = await npm(["up", "--", "--yes", "--skip-preview"], { killAt });
         const left = expectKilled(killed, midUpdate);
+        // The provider outlives the kill (its own process group) and exits by itself once it
+        // notices its engine is gone: within a second on a quiet machine, minutes later on a
+        // loaded one (twenty were seen). Whether it still runs when the next run starts is chance,
+        // so what is asserted is the outcome: after the next run, nothing of the killed run runs.
         const locked = stackLocks(pulumiEnvironment(), STACK).length > 0;
         if (midUpdate) expect(locked).toBe(true);
         const recovered = await npm(["up", "--", "--yes"]);
         recovery[point] = recovered.seconds;
         // what the killed run left was said, each in one line
-        if (left.length) expect(recovered.output).toMatch(/\[recover\] stopped \d+ process\(es\) a killed run left running: .*pulumi/);
+        if (/\[recover\] stopped/.test(recovered.output)) expect(recovered.output).toMatch(/\[recover\] stopped \d+ process\(es\) a killed run left running: \S+ \(pid \d+\)/);
+        // whatever of the killed run still ran when the next run started was stopped
+        expect(left.filter(alive)).toEqual([]);
         if (locked) expect(recovered.output).toMatch(/\[recover\] stack local: cleared the lock of pulumi pid \d+ .*which no longer runs/);
         if (midUpdate) expect(recovered.output).toMatch(/\[recover\] stack local: cleared \d+ operation\(s\) a killed run left pending/);
         await expectConverged(killed, recovered);
