@@ -161,10 +161,20 @@ function startTicks(pid: number): string | undefined {
 const ownMark = () => `${process.pid}:${startTicks(process.pid) ?? "0"}`;
 
 /** Whether the script a mark names still runs (the same pid with the same start time). */
+/** Whether the script a mark names still runs: same pid and start time, and not a zombie (a killed script nobody has reaped yet). */
 const markAlive = (mark: string) => {
   const [pid, start] = mark.split(":");
-  return startTicks(Number(pid)) === start;
+  return startTicks(Number(pid)) === start && processState(Number(pid)) !== "Z";
 };
+
+function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
 
 export interface MarkedProcess {
   readonly pid: number;
