@@ -10,18 +10,18 @@ import { repoRoot } from "../lib/tools.js";
 const USAGE = `
 usage: npm test
 
-The unit tier, then the end-to-end tier: npm run tools -- --for test builds or verifies every
-pinned tool first, and the e2e tier's global setup starts and stops its own local cluster
-(cluster-e2e; yours is not touched). Ends with one line, \`N passed, N failed\`, also written
-to .test-summary; exit 1 if anything failed. If the tools fail to build, the e2e tier counts as
-one failure.
+npm run tools -- --for test builds or verifies every pinned tool, then the unit tier runs (its
+injector-shape tests run the pinned istioctl), then the end-to-end tier, whose global setup
+starts and stops its own local cluster (cluster-e2e; yours is not touched). Ends with one line,
+\`N passed, N failed\`, also written to .test-summary; exit 1 if anything failed. If the tools
+fail to build, the e2e tier counts as one failure.
 
 options:
   -h, --help  this text
 
 examples:
   npm test
-  npm run test:unit        (the unit tier alone, no tools needed)
+  npm run test:unit        (the unit tier alone; the injector-shape tests need the pinned istioctl)
 `;
 
 cliArgs("npm test", USAGE, (args) => parseArgs({ args, strict: true, options: { ...HELP } }));
@@ -53,11 +53,11 @@ function tier(name: "unit" | "e2e"): Counts & { exit: number } {
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 const add = (c: Counts) => ((total.passed += c.passed), (total.failed += c.failed), (total.skipped += c.skipped));
 
-const unit = tier("unit");
-add(unit);
-
 console.log("\n=== tools (npm run tools -- --for test) ===");
 const tools = spawnSync(process.execPath, [path.join(repoRoot, "node_modules", "tsx", "dist", "cli.mjs"), path.join(repoRoot, "scripts", "tools.ts"), "--for", "test"], { cwd: repoRoot, stdio: "inherit" });
+
+const unit = tier("unit");
+add(unit);
 if (tools.status !== 0) {
   console.log("the e2e tier needs the pinned tools: npm run tools failed, so every e2e file counts as failed");
   total.failed += 1;

@@ -8,7 +8,11 @@ import os from "node:os";
 import path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { defaultValidator } from "../../components/istio/shape.js";
+import type { KubeObject } from "../../components/k8s/objects.js";
 import { ISTIOD } from "../../components/mesh/metrics.js";
+import { revisionObjects } from "../builders/istio-shapes.js";
 import { localClusterDir, pins, toolPath } from "../../lib/tools.js";
 import { status } from "../../scripts/lib/cluster.js";
 import { isIstiodPid, istiodHome, readIstiods, waitForIstiod, waitForIstiodGone, type IstiodEntry } from "../../scripts/lib/istiod.js";
@@ -101,6 +105,24 @@ describe(`real istiod ${REV} on the local cluster`, () => {
     }
     for (const w of getJson(["get", "mutatingwebhookconfiguration", `istio-sidecar-injector-${REV}`]).webhooks) expect(w.clientConfig.caBundle, w.name).toBeTruthy();
     expect(getJson(["get", "configmap", "istio-ca-root-cert", "-n", "demo"]).data["root-cert.pem"]).toContain("BEGIN CERTIFICATE");
+  });
+
+  it("the default tag's validator has the shape istioctl gives it (its own `tag generate default` on this cluster), with an object selector that also takes tag-labelled config", () => {
+    const r = istioctl("tag", "generate", "default", "--revision", REV);
+    expect(r.status, r.stderr).toBe(0);
+    const fromIstioctl = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject).find((o) => o?.kind === "ValidatingWebhookConfiguration" && o.metadata.name === "istiod-default-validator")!;
+    const rendered = revisionObjects(REV).find((o) => o.kind === "ValidatingWebhookConfiguration" && o.metadata.name === `istio-validator-${REV}-istio-system`)!;
+    const v = defaultValidator(REV, [rendered], ["1-31", REV]);
+    expect(v.metadata.name).toBe(fromIstioctl.metadata.name);
+    expect(v.metadata.labels).toEqual({ ...fromIstioctl.metadata.labels, "app.kubernetes.io/managed-by": "observability-stack" });
+    const [ours] = v.webhooks as any[];
+    // istioctl copies the caBundle istiod wrote into the live injector: istiod's field, which the stack never renders
+    const [{ clientConfig: { caBundle, ...clientConfig }, ...theirs }] = fromIstioctl.webhooks as any[];
+    expect(caBundle).toBeTruthy();
+    expect({ ...ours, objectSelector: undefined }).toEqual({ ...theirs, clientConfig, objectSelector: undefined });
+    expect(theirs.objectSelector).toEqual({ matchExpressions: [{ key: "istio.io/rev", operator: "DoesNotExist" }] });
+    // NotIn also matches objects without the label: unlabelled config, and config labelled with a tag
+    expect(ours.objectSelector).toEqual({ matchExpressions: [{ key: "istio.io/rev", operator: "NotIn", values: ["1-30", "1-31"] }] });
   });
 
   it("no drift once istiod has patched its fields (caBundle, fail-closed validator): a second preview plans no change and refresh finds none", async () => {

@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePrometheusConfig } from "../../components/prometheus/config.js";
 import { JOBS } from "../../components/mesh/metrics.js";
+import { kubeInjected } from "../builders/istio-shapes.js";
 import { buildRuleTests, renderRuleTestsYaml } from "../builders/rule-tests.js";
 import { renderRulesYaml } from "../../components/prometheus/rules.js";
 import { CONFIG_DIR, CONFIG_FILE, type PrometheusConfigInput, remoteWritePems, renderPrometheusYaml, RULES_FILE, SA_DIR, SECRETS_DIR } from "../../components/prometheus/scrape.js";
@@ -108,7 +109,7 @@ function execOpenssl(): string {
 
 // Discovery against the local cluster, never a scrape: `promtool check service-discovery` runs the
 // rendered jobs' Kubernetes discovery and relabelling and prints the targets it would scrape. The
-// pods are the real kube-inject output of the pinned istioctl 1.30 (test/unit/fixtures/injected).
+// pods are the real kube-inject output of the pinned istioctl 1.30 (test/builders/istio-shapes.ts).
 // The one rewrite: each kubernetes_sd_configs entry gets `kubeconfig_file` (the local cluster's
 // admin kubeconfig), since promtool runs outside a pod.
 describe("promtool check service-discovery against the local cluster (no scraping)", () => {
@@ -136,7 +137,7 @@ describe("promtool check service-discovery against the local cluster (no scrapin
     const helpers = await import("./helpers.js");
     kubectl = helpers.kubectl;
     sdDir = mkdtempSync(path.join(os.tmpdir(), "obs-e2e-sd-"));
-    const docs = parseAllDocuments(readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), "../unit/fixtures/injected/kube-inject-1.30.yaml"), "utf8")).map((d) => d.toJS());
+    const docs = parseAllDocuments(kubeInjected("1.30")).map((d) => d.toJS());
     const web = docs.find((d) => d?.metadata?.name === "web" && d.kind === "Deployment");
     // a namespace labelled with a revision tag, as an app team would (no stack config names it), and an excluded one
     kubectl(["apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: [TAGGED, EXCLUDED].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { "istio.io/rev": "prod-stable" } } })) }) });

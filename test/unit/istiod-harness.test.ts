@@ -1,11 +1,16 @@
 // What the local istiod supervisor takes from an istiod Deployment, on the Deployment and Service
-// istioctl 1.31 renders for the stack (fixture: test/unit/fixtures/istiod-1-31.json).
-import { readFileSync } from "node:fs";
+// the pinned istioctl 1.31 renders for the stack (test/builders/istio-shapes.ts).
 import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { configMapsOf, discoveryContainer, expandVars, istioVersionOf, istiodArgs, podFacts, resolveEnv, revisionOf, serviceRoutes, type Deployment, type Ports, type Service } from "../../scripts/lib/istiod.js";
 
-const fixture = JSON.parse(readFileSync(new URL("./fixtures/istiod-1-31.json", import.meta.url), "utf8")) as { deployment: Deployment; service: Service };
+import { revisionObjects } from "../builders/istio-shapes.js";
+
+const rendered = revisionObjects("1-31");
+const fixture = {
+  deployment: rendered.find((o) => o.kind === "Deployment" && o.metadata.name === "istiod-1-31") as unknown as Deployment,
+  service: rendered.find((o) => o.kind === "Service" && o.metadata.name === "istiod-1-31") as unknown as Service,
+};
 const dep = fixture.deployment;
 const svc: Service = { ...fixture.service, spec: { ...fixture.service.spec, clusterIP: "10.0.81.199", clusterIPs: ["10.0.81.199"] } };
 const ports: Ports = { http: 41001, grpc: 41002, secureGrpc: 41003, https: 41004, monitoring: 41005, ctrlz: 41006 };

@@ -1,14 +1,10 @@
-// Pods as the real injector shapes them: the pod templates of `istioctl kube-inject` output of the
-// pinned 1.30 and 1.31 (test/unit/fixtures/injected, written by test/builders/injected-pods.ts),
-// turned into the pods their controllers would create (names, uids and owner references are the
-// controllers' part; every annotation, label and container is the injector's).
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+// Pods as the real injector shapes them: the pod templates of the pinned 1.30 and 1.31 istioctl's
+// `kube-inject` output (generated when asked, test/builders/istio-shapes.ts), turned into the pods
+// their controllers would create (names, uids and owner references are the controllers' part;
+// every annotation, label and container is the injector's).
 import { parseAllDocuments } from "yaml";
 import type { PodLike } from "../../../components/istio/guard.js";
-
-const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/injected");
+import { kubeInjected } from "../../builders/istio-shapes.js";
 
 interface Workload {
   kind: "Deployment" | "StatefulSet" | "DaemonSet";
@@ -18,7 +14,7 @@ interface Workload {
 
 /** The workloads kube-inject wrote for an Istio version ("1.30", "1.31"). */
 export function injectedWorkloads(version: string): Workload[] {
-  return parseAllDocuments(readFileSync(path.join(dir, `kube-inject-${version}.yaml`), "utf8"))
+  return parseAllDocuments(kubeInjected(version))
     .map((d) => d.toJS() as Workload | null)
     .filter((w): w is Workload => !!w?.kind);
 }
@@ -27,7 +23,7 @@ let uid = 0;
 /** `n` pods of a workload of that version, in `namespace` (default: the fixture's), as its controller creates them. */
 export function podsOf(version: string, name: string, n = 1, namespace?: string): PodLike[] {
   const w = injectedWorkloads(version).find((x) => x.metadata.name === name);
-  if (!w) throw new Error(`no workload ${name} in kube-inject-${version}.yaml`);
+  if (!w) throw new Error(`no workload ${name} in istioctl ${version}'s kube-inject output`);
   const ns = namespace ?? w.metadata.namespace;
   const hash = `h${version.replace(".", "")}x`;
   return Array.from({ length: n }, (_, i) => {
