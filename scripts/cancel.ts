@@ -1,9 +1,9 @@
 // `npm run cancel -- --stack S`: ends what holds a stack's lock and clears it; the usage is below (--help).
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, isMain } from "./lib/args.js";
-import { lockHolderRuns, pulumiAsync, pulumiEnv, stackLocks, stopLeftovers, type StackLock } from "./lib/pulumi.js";
+import { lockHolderRuns, procStat, pulumiAsync, pulumiEnv, stackLocks, stopLeftovers, type StackLock } from "./lib/pulumi.js";
 import { preflight, projectDir } from "../lib/tools.js";
 
 const USAGE = `
@@ -26,18 +26,9 @@ examples:
 
 /** The pids whose parent is `pid` (the CLI's providers: they run in their own process groups). */
 function childrenOf(pid: number): number[] {
-  const kids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    const p = Number(entry);
-    if (!p) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) kids.push(p);
-    } catch {
-      // gone
-    }
-  }
-  return kids;
+  return readdirSync("/proc")
+    .map(Number)
+    .filter((p) => p && Number(procStat(p)?.[1]) === pid);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -148,33 +148,28 @@ function reportedOnce(program: Program): Program {
 /** Environment mark of the processes a script starts (the CLI, and through it the providers): `<pid>:<start>` of the script. */
 export const RUN_MARK = "OBS_STACK_RUN";
 
-/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or undefined when it does not run. */
-function startTicks(pid: number): string | undefined {
+/**
+ * A process's /proc/PID/stat fields after its command name, from field 3 on (state, ppid, pgrp,
+ * ...; the start time in clock ticks since boot, field 22, is [19]), or undefined when it does not run.
+ */
+export function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
 }
+
+const startTicks = (pid: number): string | undefined => procStat(pid)?.[19];
 
 const ownMark = () => `${process.pid}:${startTicks(process.pid) ?? "0"}`;
 
-/** Whether the script a mark names still runs (the same pid with the same start time). */
 /** Whether the script a mark names still runs: same pid and start time, and not a zombie (a killed script nobody has reaped yet). */
 const markAlive = (mark: string) => {
-  const [pid, start] = mark.split(":");
-  return startTicks(Number(pid)) === start && processState(Number(pid)) !== "Z";
+  const stat = procStat(Number(mark.split(":")[0]));
+  return !!stat && stat[19] === mark.split(":")[1] && stat[0] !== "Z";
 };
-
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
-}
 
 export interface MarkedProcess {
   readonly pid: number;

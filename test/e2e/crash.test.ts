@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubectl, stackWorkDir } from "./helpers.js";
 import { FIELD_MANAGER } from "../../components/k8s/objects.js";
-import { markedProcesses, pulumiAsync, pulumiEnv, RUN_MARK, runWithProgram, selectStackAsync, stackLocks, type MarkedProcess } from "../../scripts/lib/pulumi.js";
+import { markedProcesses, procStat, pulumiAsync, pulumiEnv, RUN_MARK, runWithProgram, selectStackAsync, stackLocks, type MarkedProcess } from "../../scripts/lib/pulumi.js";
 import { repoRoot } from "../../lib/tools.js";
 
 const STACK = "local";
@@ -35,12 +35,8 @@ interface Run {
 
 /** Process group of a pid (field 5 of /proc/PID/stat), or undefined when it is gone. */
 function pgrp(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-  } catch {
-    return undefined;
-  }
+  const stat = procStat(pid);
+  return stat ? Number(stat[2]) : undefined;
 }
 
 const alive = (p: MarkedProcess) => markedProcesses().some((q) => q.pid === p.pid && q.mark === p.mark);
