@@ -110,7 +110,8 @@ export function meshFromObjects(input: { istiods: readonly ObjectLike[]; pods: r
     const namespace = p.metadata?.namespace ?? "";
     if (namespace === ISTIO_NAMESPACE) continue;
     const revision = injectedRevision(p);
-    const pod: MeshPod = { namespace, name: p.metadata?.name ?? "", uid: p.metadata?.uid ?? "", ...(revision ? { revision } : {}), ...(podOwner(p) ? { owner: podOwner(p)! } : {}) };
+    const owner = podOwner(p);
+    const pod: MeshPod = { namespace, name: p.metadata?.name ?? "", uid: p.metadata?.uid ?? "", ...(revision ? { revision } : {}), ...(owner ? { owner } : {}) };
     pods.push(pod);
     if (revision) (podsByRevision[revision] ??= []).push(`${namespace}/${pod.name}`);
   }

@@ -9,7 +9,7 @@ import { ISTIO_NAMESPACE, MANAGED_BY_LABELS, podSecurityLabels } from "../k8s/la
 import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "./overlay.js";
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
-import { defaultValidator, ISTIOD_OWNED_FIELDS, initialFailurePolicy, shapeInstall, tagWebhook, withoutFailurePolicy } from "./shape.js";
+import { defaultValidator, ISTIOD_OWNED_FIELDS, initialFailurePolicy, shapeInstall, tagWebhook, withInitialFailurePolicy, withoutFailurePolicy } from "./shape.js";
 import { defaultRevision } from "./config.js";
 
 export { buildOverlay, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
@@ -85,8 +85,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     const live = args.liveCluster ?? true;
     // live: the validator without failurePolicy, and a Patch that sets the initial one once;
     // rendered: the validator whole, with the policy it starts with
-    const validatorShape = (o: KubeObject): KubeObject =>
-      o.kind !== "ValidatingWebhookConfiguration" ? o : live ? withoutFailurePolicy(o) : { ...o, webhooks: initialFailurePolicy(o).webhooks.map((w, i) => ({ ...((o.webhooks as object[])[i] ?? {}), failurePolicy: w.failurePolicy })) };
+    const validatorShape = live ? withoutFailurePolicy : withInitialFailurePolicy;
     const initialPolicy = (prefix: string, objs: readonly KubeObject[], created: readonly pulumi.Resource[], parent: pulumi.Resource) =>
       objs.forEach((o, i) => {
         if (o.kind !== "ValidatingWebhookConfiguration" || !live) return;

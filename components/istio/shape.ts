@@ -149,6 +149,13 @@ export function withoutFailurePolicy(o: KubeObject): KubeObject {
   return { ...o, webhooks: ((o.webhooks as WebhookLike[] | undefined) ?? []).map(({ failurePolicy: _f, ...w }) => w) };
 }
 
+/** A validator whole, each webhook with the failurePolicy it starts with (what an offline render writes). */
+export function withInitialFailurePolicy(o: KubeObject): KubeObject {
+  if (o.kind !== "ValidatingWebhookConfiguration") return o;
+  const initial = initialFailurePolicy(o).webhooks;
+  return { ...o, webhooks: ((o.webhooks as WebhookLike[] | undefined) ?? []).map((w, i) => ({ ...w, failurePolicy: initial[i]!.failurePolicy })) };
+}
+
 /**
  * The failurePolicy a validator starts with, as istioctl renders it (Ignore: config is accepted while
  * istiod cannot answer yet), for the Patch resource that applies it once; istiod switches it to Fail
