@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
-import { FIELD_MANAGER, FIELD_MANAGER_ANNOTATION, type KubeObject, registerObjects } from "../k8s/objects.js";
+import { FIELD_MANAGER, FIELD_MANAGER_ANNOTATION, type KubeObject, PATCH_FORCE_ANNOTATION, registerObjects } from "../k8s/objects.js";
 import { ADOPTED_ANNOTATION, LEGACY_INJECTION_LABEL } from "./guard.js";
 import { ISTIO_NAMESPACE, MANAGED_BY_LABELS, podSecurityLabels } from "../k8s/labels.js";
 import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "./overlay.js";
@@ -91,7 +91,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
         if (o.kind !== "ValidatingWebhookConfiguration" || !live) return;
         const { name: vName, webhooks } = initialFailurePolicy(o);
         validatorInits.push(
-          new k8s.admissionregistration.v1.ValidatingWebhookConfigurationPatch(`${prefix}-${vName}-initial-failure-policy`, { metadata: { name: vName, annotations: { "pulumi.com/patchForce": "true" } }, webhooks }, { parent, dependsOn: [created[i]!], retainOnDelete: true, ignoreChanges: ["webhooks[*].failurePolicy"] }),
+          new k8s.admissionregistration.v1.ValidatingWebhookConfigurationPatch(`${prefix}-${vName}-initial-failure-policy`, { metadata: { name: vName, annotations: { [PATCH_FORCE_ANNOTATION]: "true" } }, webhooks }, { parent, dependsOn: [created[i]!], retainOnDelete: true, ignoreChanges: ["webhooks[*].failurePolicy"] }),
         );
       });
     const revisionGroups: Record<string, pulumi.Resource[]> = {};
@@ -134,7 +134,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
       // applied after it without the label, drops it. The marker annotation keeps the old value, so the
       // Namespace plans no change later. The Patch is retained: deleting it would relinquish every field
       // of that manager.
-      const take = legacy === undefined ? undefined : new k8s.core.v1.NamespacePatch(`${name}-ns-${nsName}-legacy-label`, { metadata: { name: nsName, labels: { ...labels, [LEGACY_INJECTION_LABEL]: "removed-by-observability-stack" }, annotations: { [FIELD_MANAGER_ANNOTATION]: FIELD_MANAGER, "pulumi.com/patchForce": "true" } } }, { parent: this, retainOnDelete: true });
+      const take = legacy === undefined ? undefined : new k8s.core.v1.NamespacePatch(`${name}-ns-${nsName}-legacy-label`, { metadata: { name: nsName, labels: { ...labels, [LEGACY_INJECTION_LABEL]: "removed-by-observability-stack" }, annotations: { [FIELD_MANAGER_ANNOTATION]: FIELD_MANAGER, [PATCH_FORCE_ANNOTATION]: "true" } } }, { parent: this, retainOnDelete: true });
       if (take) pulumi.log.info(`namespace ${nsName}: its legacy ${LEGACY_INJECTION_LABEL}=${legacy} label is removed, so that istio.io/rev=${target} decides its injection`, this);
       const annotations = adopted !== undefined ? { [ADOPTED_ANNOTATION]: adopted } : undefined;
       appNamespaces[nsName] = new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels, ...(annotations ? { annotations } : {}) } }, { parent: this, retainOnDelete: retain, ...(take ? { dependsOn: [take] } : {}) });

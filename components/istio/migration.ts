@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IstioConfig } from "./config.js";
+import { FIELD_MANAGER_ANNOTATION } from "../k8s/objects.js";
 import { type MeshWorkload, type ObservedMesh, RESTART_ANNOTATION, type WorkloadKind } from "./guard.js";
 
 /** The field manager of every migration patch: fixed, so a later patch of the same workload owns what an earlier one set. */
@@ -83,7 +84,7 @@ const PATCH_TYPES: Record<WorkloadKind, typeof k8s.apps.v1.DeploymentPatch | typ
 /** The only change a migration makes to a workload: one pod-template annotation, under its own field manager. */
 export function restartPatchArgs(w: Pick<MeshWorkload, "namespace" | "name">, value: pulumi.Input<string>) {
   return {
-    metadata: { name: w.name, namespace: w.namespace, annotations: { "pulumi.com/patchFieldManager": MIGRATION_FIELD_MANAGER } },
+    metadata: { name: w.name, namespace: w.namespace, annotations: { [FIELD_MANAGER_ANNOTATION]: MIGRATION_FIELD_MANAGER } },
     spec: { template: { metadata: { annotations: { [RESTART_ANNOTATION]: value } } } },
   };
 }

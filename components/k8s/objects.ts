@@ -59,6 +59,8 @@ function mergeDeps(a: pulumi.CustomResourceOptions["dependsOn"], b: pulumi.Custo
 export const FIELD_MANAGER = "observability-stack";
 /** The provider's per-object field manager annotation (pulumi-kubernetes pkg/metadata/annotations.go). */
 export const FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager";
+/** The provider's annotation that makes a Patch resource take fields other managers own (force). */
+export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
 
 type Metadata = pulumi.Input<Record<string, unknown>> | undefined;
 
