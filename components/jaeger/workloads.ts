@@ -14,6 +14,7 @@ import type { JaegerConfig, ResourcesConfig } from "./config.js";
 import { HEALTH_PATH, type JaegerRole } from "./jaeger-config.js";
 import { type EnvVar, KAFKA_BIN, KAFKA_UID, KAFKA_VOLUME_PATH, kafkaEnvName } from "./kafka.js";
 import { IMAGES, NAMES, PORTS } from "./topology.js";
+import { apartOnNodes } from "../k8s/spread.js";
 
 type Container = k8s.types.input.core.v1.Container;
 
@@ -59,10 +60,7 @@ const podSecurity = (fsGroup?: number) => ({ ...seccomp, runAsNonRoot: true, ...
 const cqlshUser = { env: [{ name: "HOME", value: "/tmp" }], securityContext: restrictedAs(CASSANDRA_UID) };
 
 /** Anti-affinity on the node name: a hard rule for quorum members in staging and prod, preferred otherwise. */
-export function spreadOver(app: string, required = false): k8s.types.input.core.v1.Affinity {
-  const term = { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: backendSelector(app) } };
-  return { podAntiAffinity: required ? { requiredDuringSchedulingIgnoredDuringExecution: [term] } : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } };
-}
+export const spreadOver = (app: string, required = false): k8s.types.input.core.v1.Affinity => apartOnNodes(backendSelector(app), required);
 
 /**
  * Kafka's readiness: this broker answers, and it is in sync for every partition it holds a

@@ -2,6 +2,7 @@
 // imported for checking only). The component wires them into resources.
 import { createHmac } from "node:crypto";
 import { contentHash, SECRETS_HASH_ANNOTATION } from "../k8s/hash.js";
+import { apartOnNodes, overZones } from "../k8s/spread.js";
 import { labels, selectorLabels } from "../k8s/labels.js";
 import { scrapeAnnotations } from "../mesh/metrics.js";
 import type * as k8s from "@pulumi/kubernetes";
@@ -147,11 +148,7 @@ export function zoneScript(): string {
 
 /** Hard (staging, prod) or preferred anti-affinity on the node name; topology spread over zones. */
 export function spreadOverNodes(selector: Record<string, string>, required: boolean): Pick<PodSpec, "affinity" | "topologySpreadConstraints"> {
-  const term = { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selector } };
-  return {
-    affinity: { podAntiAffinity: required ? { requiredDuringSchedulingIgnoredDuringExecution: [term] } : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } },
-    topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }],
-  };
+  return { affinity: apartOnNodes(selector, required), topologySpreadConstraints: overZones(selector) };
 }
 
 export function esStatefulSetSpec(i: ElasticsearchSpecInput): k8s.types.input.apps.v1.StatefulSetSpec {

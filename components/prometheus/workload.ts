@@ -2,6 +2,7 @@
 // functions so they are tested without the Pulumi engine; the component only registers them.
 import type * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../k8s/hash.js";
+import { apartOnNodes } from "../k8s/spread.js";
 import type { PrometheusConfig } from "./config.js";
 import { renderRulesYaml } from "./rules.js";
 import { CONFIG_DIR, CONFIG_FILE, ISTIO_CERTS_DIR, POD_NAME_ENV, type PrometheusConfigInput, remoteWritePems, renderPrometheusYaml, RULES_FILE, SECRETS_DIR } from "./scrape.js";
@@ -106,7 +107,7 @@ export function statefulSetSpec(i: StatefulSetSpecInput): k8s.types.input.apps.v
       spec: {
         serviceAccountName: i.serviceAccountName,
         // Replicas on different nodes where the scheduler can (one node's loss keeps one scraping).
-        ...(config.replicas > 1 ? { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: i.selector } } }] } } } : {}),
+        ...(config.replicas > 1 ? { affinity: apartOnNodes(i.selector) } : {}),
         securityContext: { runAsNonRoot: true, runAsUser: NOBODY, runAsGroup: NOBODY, fsGroup: NOBODY, seccompProfile: { type: "RuntimeDefault" } },
         // Time to finish the head block write on shutdown instead of replaying the WAL on start.
         terminationGracePeriodSeconds: 300,

@@ -4,6 +4,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { type HeadlessStatefulSet, headlessStatefulSet, DATA_VOLUME } from "../../k8s/statefulset.js";
 import { podHost } from "../../k8s/hosts.js";
+import { apartOnNodes, overZones } from "../../k8s/spread.js";
 import { scrapeAnnotations } from "../../mesh/metrics.js";
 import type { AlertingConfig } from "./config.js";
 import { SECRETS_DIR } from "./alertmanager.js";
@@ -59,8 +60,8 @@ export function alertmanagerWorkload(i: AlertmanagerWorkloadInput): HeadlessStat
   const pod: k8s.types.input.core.v1.PodSpec = {
     securityContext: { runAsNonRoot: true, runAsUser: NOBODY, runAsGroup: NOBODY, fsGroup: NOBODY, seccompProfile: { type: "RuntimeDefault" } },
     // Spread over nodes so one node's loss leaves a majority (and its silences) serving.
-    affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: i.selector } } }] } },
-    topologySpreadConstraints: c.replicas > 1 ? [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: i.selector } }] : undefined,
+    affinity: apartOnNodes(i.selector),
+    topologySpreadConstraints: c.replicas > 1 ? overZones(i.selector) : undefined,
     containers: [
       {
         name: "alertmanager",
