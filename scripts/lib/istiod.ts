@@ -12,15 +12,16 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { Agent, request as httpsRequest } from "node:https";
-import { createServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { findTool, MissingToolError, pins } from "../../lib/tools.js";
+import { ISTIO_NAMESPACE } from "../../components/k8s/labels.js";
+import { findTool, localClusterDir, MissingToolError, pins } from "../../lib/tools.js";
 import { quantityBytes, validated } from "../../lib/units.js";
 import { startEgressProxy, type Route } from "./egress-proxy.js";
+import { freePort, portFree } from "./net.js";
 
-export const ISTIO_NAMESPACE = "istio-system";
 /** What the cluster's `status` and `down` look for on an istiod's command line. */
 export const ISTIOD_BINARY = "pilot-discovery";
 
@@ -65,26 +66,22 @@ export interface IstiodsFile {
   routes: Record<string, string>;
 }
 
-const istiodsPathIn = (dir: string) => path.join(dir, "istiods.json");
-/** The supervisor's state file in a cluster folder (default: OBS_CLUSTER_DIR's). */
-export const istiodsPath = (dir = defaultClusterDir()): string => istiodsPathIn(dir);
+/** The supervisor's state file in a cluster folder (default: the local cluster's, OBS_CLUSTER_DIR). */
+export const istiodsPath = (dir = localClusterDir()): string => path.join(dir, "istiods.json");
 export const egressSocketPath = (dir: string): string => path.join(dir, "egress.sock");
 /** A revision's folder: its kubeconfig (a token of its ServiceAccount), token, and working dir `work/`. */
 export const istiodHome = (dir: string, rev: string): string => path.join(dir, "istiod", rev);
-function defaultClusterDir(): string {
-  return process.env.OBS_CLUSTER_DIR ?? path.join(process.env.OBS_CACHE_DIR ?? path.join(os.homedir(), ".cache", "observability-stack"), "cluster");
-}
 
-export function readIstiods(dir = defaultClusterDir()): IstiodsFile | undefined {
+export function readIstiods(dir = localClusterDir()): IstiodsFile | undefined {
   try {
-    return JSON.parse(readFileSync(istiodsPathIn(dir), "utf8"));
+    return JSON.parse(readFileSync(istiodsPath(dir), "utf8"));
   } catch {
     return undefined;
   }
 }
 
 /** Waits until the revision's istiod answers /ready (per the supervisor); throws with its state and log tail. */
-export async function waitForIstiod(revision: string, seconds = 120, dir = defaultClusterDir()): Promise<IstiodEntry> {
+export async function waitForIstiod(revision: string, seconds = 120, dir = localClusterDir()): Promise<IstiodEntry> {
   const deadline = Date.now() + seconds * 1000;
   let last: IstiodEntry | undefined;
   while (Date.now() < deadline) {
@@ -97,7 +94,7 @@ export async function waitForIstiod(revision: string, seconds = 120, dir = defau
 }
 
 /** Waits until the supervisor has stopped the revision's istiod (its Deployment is gone). */
-export async function waitForIstiodGone(revision: string, seconds = 60, dir = defaultClusterDir()): Promise<void> {
+export async function waitForIstiodGone(revision: string, seconds = 60, dir = localClusterDir()): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     if (!readIstiods(dir)?.revisions[revision]) return;
@@ -293,12 +290,17 @@ export function serviceRoutes(services: Service[], deployments: Deployment[]): M
 class Api {
   private readonly agent: Agent;
   private readonly base: URL;
+  /** The API server and its CA, as the admin kubeconfig names them (istiod's kubeconfig takes both). */
+  readonly server: string;
+  readonly caData: string;
   constructor(kubeconfig: string) {
     const kc = parse(readFileSync(kubeconfig, "utf8"));
     const ctx = kc.contexts.find((c: { name: string }) => c.name === kc["current-context"]).context;
     const cluster = kc.clusters.find((c: { name: string }) => c.name === ctx.cluster).cluster;
     const user = kc.users.find((u: { name: string }) => u.name === ctx.user).user;
     const b64 = (s: string) => Buffer.from(s, "base64");
+    this.server = cluster.server;
+    this.caData = cluster["certificate-authority-data"];
     this.base = new URL(cluster.server);
     if (this.base.hostname !== "127.0.0.1") throw new Error(`the supervisor talks only to an API server on 127.0.0.1, not ${cluster.server}`);
     this.agent = new Agent({ keepAlive: true, ca: b64(cluster["certificate-authority-data"]), cert: b64(user["client-certificate-data"]), key: b64(user["client-key-data"]) });
@@ -380,26 +382,6 @@ interface Running {
   retryTimer?: NodeJS.Timeout;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv: Server = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
 function httpOk(port: number, p: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = httpGet({ host: "127.0.0.1", port, path: p, timeout: 2000 }, (res) => {
@@ -456,7 +438,7 @@ export class Supervisor {
   private save(): void {
     this.file.updatedAt = new Date().toISOString();
     this.file.routes = Object.fromEntries([...this.routes].map(([k, r]) => [k, `${r.service} -> istiod ${r.revision} ${r.listener}${this.file.revisions[r.revision]?.ports ? ` 127.0.0.1:${this.file.revisions[r.revision]!.ports![r.listener]}` : ""}`]));
-    const target = istiodsPathIn(this.dir);
+    const target = istiodsPath(this.dir);
     writeFileSync(`${target}.tmp`, JSON.stringify(this.file, null, 2));
     renameSync(`${target}.tmp`, target);
   }
@@ -682,8 +664,6 @@ export class Supervisor {
   private async writeKubeconfig(home: string, pod: PodFacts, r: Running): Promise<string> {
     mkdirSync(home, { recursive: true });
     await this.requestToken(home, pod, r);
-    const admin = parse(readFileSync(path.join(this.dir, "kubeconfig"), "utf8"));
-    const cluster = admin.clusters.find((c: { name: string }) => c.name === admin.contexts.find((x: { name: string }) => x.name === admin["current-context"]).context.cluster).cluster;
     const file = path.join(home, "kubeconfig");
     const user = `${pod.namespace}/${pod.serviceAccountName}`;
     writeFileSync(
@@ -692,7 +672,7 @@ export class Supervisor {
 kind: Config
 clusters:
 - name: local
-  cluster: { server: "${cluster.server}", certificate-authority-data: "${cluster["certificate-authority-data"]}" }
+  cluster: { server: "${this.api.server}", certificate-authority-data: "${this.api.caData}" }
 users:
 - name: "${user}"
   user: { tokenFile: "${path.join(home, "token")}" }
