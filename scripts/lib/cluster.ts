@@ -5,11 +5,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { egressSocketPath, isIstiodPid, readIstiods, type IstiodEntry } from "./istiod.js";
+import { freePort } from "./net.js";
 import { runSync } from "./sh.js";
 import { localClusterDir, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
 
@@ -105,18 +105,6 @@ export function kubectl(args: string[], opts: { input?: string; allowFail?: bool
   const r = run(opts.input)`${toolPath("kubectl")} --kubeconfig ${kubeconfigPath} ${args}`;
   if (r.exitCode !== 0 && !opts.allowFail) throw new Error(`kubectl ${args.join(" ")} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function openssl(args: string[]): void {
@@ -288,30 +276,42 @@ export async function up(): Promise<void> {
   writeFileSync(statePath, JSON.stringify(state, null, 2));
   writeKubeconfig(state.ports.apiserver);
   writeEgressConfig();
-  const log = (c: Component) => path.join(logDir, `${c}.log`);
+  const launch = (c: Component) => ready(c, state, start(c, ...argsFor(c, state)), t0);
   try {
-    start("etcd", ...argsFor("etcd", state));
-    await waitFor("etcd", 30, () => run()`curl -s --max-time 2 ${`http://127.0.0.1:${state.ports.etcd}/health`}`.stdout.includes('"health":"true"'), log("etcd"));
+    await launch("etcd");
     say(`etcd ready (${Date.now() - t0} ms)`);
-    start("kube-apiserver", ...argsFor("kube-apiserver", state));
-    await waitFor("kube-apiserver", 90, () => healthy(state.ports.apiserver, "/readyz"), log("kube-apiserver"));
+    await launch("kube-apiserver");
     say(`kube-apiserver ready on https://127.0.0.1:${state.ports.apiserver} (${Date.now() - t0} ms)`);
-    start("kube-controller-manager", ...argsFor("kube-controller-manager", state));
-    start("kube-scheduler", ...argsFor("kube-scheduler", state));
-    await waitFor("kube-controller-manager", 60, () => healthy(state.ports.controllerManager, "/healthz"), log("kube-controller-manager"));
-    await waitFor("kube-scheduler", 60, () => healthy(state.ports.scheduler, "/healthz"), log("kube-scheduler"));
+    await Promise.all([launch("kube-controller-manager"), launch("kube-scheduler")]);
     say(`controller-manager and scheduler healthy (${Date.now() - t0} ms)`);
     kubectl(["apply", "-f", "-"], { input: bootstrapObjects() });
-    start("kwok", ...argsFor("kwok", state));
-    await waitFor(`${NODE_COUNT} kwok nodes Ready`, 60, () => readyNodes() >= NODE_COUNT, log("kwok"));
-    await waitFor("the default ServiceAccount", 60, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"], { allowFail: true }).includes("default"), log("kube-controller-manager"));
-    const supervisor = start("istiod-supervisor", ...argsFor("istiod-supervisor", state));
-    await waitIstiods(supervisor, t0);
+    await launch("kwok");
+    await waitFor("the default ServiceAccount", 60, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"], { allowFail: true }).includes("default"), path.join(logDir, "kube-controller-manager.log"));
+    await launch("istiod-supervisor");
     say(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${NODE_COUNT} nodes; kubeconfig ${kubeconfigPath}`);
   } catch (e) {
     say(`up failed; stopping what started`);
     down({ quiet: true, keepLogs: true });
     throw e;
+  }
+}
+
+/** Waits until a component just started (pid) answers as it should, at `up` and at a restart alike. */
+function ready(c: Component, s: State, pid: number, t0: number): Promise<void> {
+  const log = path.join(logDir, `${c}.log`);
+  switch (c) {
+    case "etcd":
+      return waitFor("etcd", 30, () => run()`curl -s --max-time 2 ${`http://127.0.0.1:${s.ports.etcd}/health`}`.stdout.includes('"health":"true"'), log);
+    case "kube-apiserver":
+      return waitFor("kube-apiserver", 90, () => healthy(s.ports.apiserver, "/readyz"), log);
+    case "kube-controller-manager":
+      return waitFor(c, 60, () => healthy(s.ports.controllerManager, "/healthz"), log);
+    case "kube-scheduler":
+      return waitFor(c, 60, () => healthy(s.ports.scheduler, "/healthz"), log);
+    case "kwok":
+      return waitFor(`${NODE_COUNT} kwok nodes Ready`, 60, () => readyNodes() >= NODE_COUNT, log);
+    case "istiod-supervisor":
+      return waitIstiods(pid, t0);
   }
 }
 
@@ -327,21 +327,15 @@ function compatible(s: State): boolean {
  */
 async function restart(s: State, components: ComponentStatus[]): Promise<void> {
   const t0 = Date.now();
-  const log = (c: Component) => path.join(logDir, `${c}.log`);
   const dead = components.filter((c) => !c.running).map((c) => c.name);
   say(dead.length ? `${dead.join(", ")} not running: starting ${dead.length === 1 ? "it" : "them"} again on the kept data, CA and ports (${clusterDir})` : `every component runs but the API server is not ready: waiting for it`);
   for (const c of COMPONENTS) {
     if (!dead.includes(c)) continue;
-    const pid = start(c, ...argsFor(c, s));
-    if (c === "etcd") await waitFor("etcd", 30, () => run()`curl -s --max-time 2 ${`http://127.0.0.1:${s.ports.etcd}/health`}`.stdout.includes('"health":"true"'), log(c));
-    if (c === "kube-controller-manager") await waitFor(c, 60, () => healthy(s.ports.controllerManager, "/healthz"), log(c));
-    if (c === "kube-scheduler") await waitFor(c, 60, () => healthy(s.ports.scheduler, "/healthz"), log(c));
-    if (c === "kwok") await waitFor(`${NODE_COUNT} kwok nodes Ready`, 60, () => readyNodes() >= NODE_COUNT, log(c));
-    if (c === "istiod-supervisor") await waitIstiods(pid, t0);
-    // the API server also once etcd is back (it may have lost it), before the components that need it
-    if (c === "kube-apiserver" || (c === "etcd" && !dead.includes("kube-apiserver"))) await waitFor("kube-apiserver", 90, () => healthy(s.ports.apiserver, "/readyz"), log("kube-apiserver"));
+    await ready(c, s, start(c, ...argsFor(c, s)), t0);
+    // the running API server also, once etcd is back (it may have lost it), before the components that need it
+    if (c === "etcd" && !dead.includes("kube-apiserver")) await ready("kube-apiserver", s, 0, t0);
   }
-  if (!dead.length) await waitFor("kube-apiserver", 90, () => healthy(s.ports.apiserver, "/readyz"), log("kube-apiserver"));
+  if (!dead.length) await ready("kube-apiserver", s, 0, t0);
   say(`up again in ${((Date.now() - t0) / 1000).toFixed(1)}s with its data: API server https://127.0.0.1:${s.ports.apiserver}; kubeconfig ${kubeconfigPath}`);
 }
 
@@ -381,14 +375,21 @@ function istiodPids(): { revision: string; pid: number }[] {
 
 function stopIstiods(istiods: { revision: string; pid: number }[], quiet?: boolean): void {
   for (const { revision, pid } of istiods) {
-    if (isIstiodPid(pid)) {
-      process.kill(pid, "SIGTERM");
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline && isIstiodPid(pid)) spawnSync("sleep", ["0.2"]);
-      if (isIstiodPid(pid)) process.kill(pid, "SIGKILL");
-    }
+    if (isIstiodPid(pid)) stopProcess(pid, () => isIstiodPid(pid), 15_000);
     if (!quiet) say(`stopped istiod ${revision} (pid ${pid})`);
   }
+}
+
+/** SIGTERM, then SIGKILL if it still runs after `graceMs`. */
+function stopProcess(pid: number, running: () => boolean, graceMs: number): void {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return; // gone
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && running()) spawnSync("sleep", ["0.2"]);
+  if (running()) process.kill(pid, "SIGKILL");
 }
 
 function pidFileValue(file: string): number | undefined {
@@ -435,14 +436,7 @@ export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
     const pid = pidOf(c);
     if (pid === undefined) continue;
     if (ownsPid(c, pid)) {
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        /* gone */
-      }
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && ownsPid(c, pid)) spawnSync("sleep", ["0.2"]);
-      if (ownsPid(c, pid)) process.kill(pid, "SIGKILL");
+      stopProcess(pid, () => ownsPid(c, pid), 10_000);
       if (!opts.quiet) say(`stopped ${c} (pid ${pid})`);
     } else if (!opts.quiet) say(`${c}: pid ${pid} is not running (stale pid file)`);
   }
