@@ -2,10 +2,10 @@
 // rules become PodMonitor, ServiceMonitor, ScrapeConfig and PrometheusRule objects for an
 // existing Prometheus Operator (kube-prometheus-stack). They are built from the same MeshJob
 // definitions (scrape.ts) and rule groups (rules.ts) as the server's prometheus.yml.
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { JOBS } from "../mesh/metrics.js";
 import { labels as recipeLabels } from "../k8s/labels.js";
+import { type KubeObjectResource, registerObjects } from "../k8s/objects.js";
 import type { PrometheusConfig } from "./config.js";
 import { buildRules } from "./rules.js";
 import { type MeshJob, meshJobs, type MeshMtls, type RelabelConfig, usesMtlsScraping } from "./scrape.js";
@@ -118,12 +118,12 @@ export interface PrometheusMonitorsArgs {
 
 /** The stack's jobs and rules for an existing Prometheus Operator; its CRDs must be installed. */
 export class PrometheusMonitors extends pulumi.ComponentResource {
-  readonly objects: k8s.apiextensions.CustomResource[];
+  readonly objects: KubeObjectResource[];
 
   constructor(name: string, args: PrometheusMonitorsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("obs:prometheus:PrometheusMonitors", name, {}, opts);
     const objects = operatorObjects({ config: args.config, meshMtls: args.meshMtls, namespace: args.namespace, name, labels: recipeLabels("prometheus", name, "metrics"), runbookUrl: args.runbookUrl });
-    this.objects = objects.map((o) => new k8s.apiextensions.CustomResource(`${o.metadata.name}-${o.kind.toLowerCase()}`, { ...o }, { parent: this }));
+    this.objects = registerObjects(name, objects.map((o) => ({ ...o })), { parent: this });
     this.registerOutputs({ objects: objects.map((o) => `${o.kind}/${o.metadata.name}`) });
   }
 }
