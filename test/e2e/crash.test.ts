@@ -5,7 +5,7 @@
 //
 // One stack on one cluster for every point: `destroy` between points empties the cluster again.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubectl, stackWorkDir } from "./helpers.js";
 import { FIELD_MANAGER } from "../../components/k8s/objects.js";
-import { markedProcesses, procStat, pulumiAsync, pulumiEnv, runWithProgram, selectStackAsync, stackLocks, type MarkedProcess } from "../../scripts/lib/pulumi.js";
+import { markedProcesses, procStat, pulumiAsync, pulumiEnv, RUN_MARK, runWithProgram, selectStackAsync, stackLocks, type MarkedProcess } from "../../scripts/lib/pulumi.js";
 import { repoRoot } from "../../lib/tools.js";
 
 const STACK = "local";
@@ -31,12 +31,36 @@ interface Run {
   seconds: number;
   /** Processes of the run (marked by the script) alive just before the kill. */
   marked: MarkedProcess[];
+  /** The mark the script gives what it starts (`<pid>:<start ticks>` of the script), read just before the kill. */
+  scriptMark?: string;
 }
 
 /** Process group of a pid (field 5 of /proc/PID/stat), or undefined when it is gone. */
 function pgrp(pid: number): number | undefined {
   const stat = procStat(pid);
   return stat ? Number(stat[2]) : undefined;
+}
+
+const cmdline = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+};
+
+/**
+ * The mark of `npm run up`'s script in process group `group`: of the processes there whose command
+ * line runs scripts/stack.ts (npm's shell, tsx's CLI, and the node process tsx starts), the
+ * innermost one, which is the script itself.
+ */
+function scriptMarkIn(group: number): string | undefined {
+  const runs = readdirSync("/proc")
+    .map(Number)
+    .filter((pid) => pid && Number(procStat(pid)?.[2]) === group && cmdline(pid).includes("scripts/stack.ts"));
+  const script = runs.find((pid) => !runs.some((other) => Number(procStat(other)?.[1]) === pid));
+  const start = script ? procStat(script)?.[19] : undefined;
+  return script && start ? `${script}:${start}` : undefined;
 }
 
 const alive = (p: MarkedProcess) => markedProcesses().some((q) => q.pid === p.pid && q.mark === p.mark);
@@ -51,6 +75,7 @@ function npm(args: string[], opts: { killAt?: RegExp; atKill?: (marked: MarkedPr
   let output = "";
   let updating = false;
   let marked: MarkedProcess[] = [];
+  let scriptMark: string | undefined;
   let fired = false;
   const onLine = (line: string) => {
     output += `${line}\n`;
@@ -59,12 +84,13 @@ function npm(args: string[], opts: { killAt?: RegExp; atKill?: (marked: MarkedPr
     fired = true;
     // the run's own processes: the script's mark names a pid of this process group
     marked = markedProcesses().filter((p) => pgrp(Number(p.mark.split(":")[0])) === child.pid);
+    scriptMark = scriptMarkIn(child.pid!);
     opts.atKill?.(marked);
     if (opts.killGroup !== false) process.kill(-child.pid!, "SIGKILL");
   };
   createInterface({ input: child.stdout! }).on("line", onLine);
   createInterface({ input: child.stderr! }).on("line", (l) => (output += `${l}\n`));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, output, seconds: (Date.now() - t0) / 1000, marked })));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, output, seconds: (Date.now() - t0) / 1000, marked, scriptMark })));
 }
 
 /** kind/namespace/name of every object of the stack in the state (Patches own no object). */
@@ -100,10 +126,16 @@ async function expectConverged(killed: Run, recovered: Run): Promise<void> {
   expect(recovered.output).not.toMatch(/pending operations from previous deployment/);
 }
 
-/** The killed run was cut where asked; mid-update, its provider outlived the kill (it runs in its own process group). */
+/**
+ * The killed run was cut where asked, before its script ended; mid-update, its CLI ran and its
+ * provider outlived the kill (it runs in its own process group). After the update the CLI may
+ * already have exited: only the script is known to run then.
+ */
 function expectKilled(killed: Run, midUpdate: boolean): MarkedProcess[] {
   expect(killed.code).not.toBe(0);
-  expect(killed.marked.some((p) => p.command.startsWith("pulumi"))).toBe(true);
+  expect(killed.scriptMark).toMatch(/^\d+:\d+$/);
+  for (const p of killed.marked) expect(p.mark).toBe(killed.scriptMark);
+  if (midUpdate) expect(killed.marked.some((p) => p.command === "pulumi")).toBe(true);
   const left = killed.marked.filter(alive);
   if (midUpdate) expect(left.map((p) => p.command)).toContain("pulumi-resource-kubernetes");
   return left;
@@ -144,14 +176,18 @@ describe("a killed npm run up is finished by the next one", () => {
         const left = expectKilled(killed, midUpdate);
         // The provider outlives the kill (its own process group) and exits by itself once it
         // notices its engine is gone: within a second on a quiet machine, minutes later on a
-        // loaded one (twenty were seen). Whether it still runs when the next run starts is chance,
-        // so what is asserted is the outcome: after the next run, nothing of the killed run runs.
+        // loaded one (twenty were seen), so whether it still runs when the next run starts is
+        // chance. A process of the killed run that surely does: a sleep carrying its mark.
+        const straggler = spawn("sleep", ["600"], { env: { ...process.env, [RUN_MARK]: killed.scriptMark }, detached: true, stdio: "ignore" });
+        straggler.unref();
+        const stragglerProc: MarkedProcess = { pid: straggler.pid!, mark: killed.scriptMark!, command: "sleep" };
         const locked = stackLocks(pulumiEnvironment(), STACK).length > 0;
         if (midUpdate) expect(locked).toBe(true);
         const recovered = await npm(["up", "--", "--yes"]);
         recovery[point] = recovered.seconds;
         // what the killed run left was said, each in one line
-        if (/\[recover\] stopped/.test(recovered.output)) expect(recovered.output).toMatch(/\[recover\] stopped \d+ process\(es\) a killed run left running: \S+ \(pid \d+\)/);
+        expect(recovered.output).toMatch(new RegExp(`\\[recover\\] stopped \\d+ process\\(es\\) a killed run left running: .*sleep \\(pid ${straggler.pid}\\)`));
+        expect(alive(stragglerProc)).toBe(false);
         // whatever of the killed run still ran when the next run started was stopped
         expect(left.filter(alive)).toEqual([]);
         if (locked) expect(recovered.output).toMatch(/\[recover\] stack local: cleared the lock of pulumi pid \d+ .*which no longer runs/);
