@@ -102,7 +102,7 @@ export const istioSchema = obj(
       { doc: "gateways (upgraded in place, see README)" },
     ),
     accessLog: bool({ doc: "Envoy access log to /dev/stdout as JSON (the EFK pipeline relies on it)", default: true }),
-    defaultRevision: str({ doc: "revision the `default` tag points at (what `istioctl tag set default` sets): its istiod validates Istio config without a revision label or labelled with a tag; default: obs:istio.tags.default, else the first revision", default: "" }),
+    defaultRevision: str({ doc: "revision the `default` tag points at (what `istioctl tag set default` sets): its injector webhook istio-revision-tag-default (namespaces labelled istio.io/rev=default or istio-injection=enabled; istioctl's commands talk to this revision when given none) and its istiod validates Istio config without a revision label or labelled with a tag; default: obs:istio.tags.default, else the first revision", default: "" }),
     migration: obj(
       {
         batchSize: num({ doc: "workloads restarted at once when their namespace moves to another revision (the next batch waits for these rollouts)", default: 5, min: 1, max: 1000, integer: true }),
@@ -143,7 +143,7 @@ export function checkIstio(i: IstioConfig, pinnedVersions: readonly string[], is
     if (!revNames.includes(rev)) issues.push({ key: `obs:istio.tags.${tag}`, value: rev, allowed: `a revision in obs:istio.revisions (${revNames.join(", ") || "none"})` });
     if (revNames.includes(tag)) issues.push({ key: `obs:istio.tags.${tag}`, value: rev, allowed: "a tag name that is not also a revision name" });
   }
-  const targets = [...revNames, ...Object.keys(i.tags)];
+  const targets = [...revNames, ...Object.keys(revisionTags(i))];
   for (const [ns, target] of Object.entries(i.namespaces)) {
     if (!targets.includes(target)) issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: `a revision or tag (${targets.join(", ") || "none"})` });
     if (ns === ISTIO_NAMESPACE || ns === "kube-system") issues.push({ key: `obs:istio.namespaces.${ns}`, value: target, allowed: "an application namespace (istio-system and kube-system are never injected)" });
@@ -222,10 +222,20 @@ export function checkSidecarScope(i: IstioConfig, issues: Issue[]): void {
   if (Object.keys(i.sidecarScope.extraHosts).length && !i.sidecarScope.enabled) issues.push({ key: "obs:istio.sidecarScope.enabled", value: false, allowed: "true when obs:istio.sidecarScope.extraHosts is set (the hosts go into the Sidecars it creates)" });
 }
 
-/** The revision a namespace label resolves to, through tags. */
+/** The revision a namespace label resolves to, through tags (the default tag included). */
 export function effectiveRevision(istio: IstioConfig, target: string): string | undefined {
   if (istio.revisions.some((r) => r.name === target)) return target;
-  return istio.tags[target];
+  return revisionTags(istio)[target];
+}
+
+/**
+ * Every tag the stack sets, tag -> revision: `obs:istio.tags` and the `default` tag, which always
+ * exists while a revision does (what `istioctl tag set default` sets; istioctl reads it to pick the
+ * revision its commands talk to when given none).
+ */
+export function revisionTags(istio: IstioConfig): Record<string, string> {
+  const def = defaultRevision(istio);
+  return { ...istio.tags, ...(def ? { default: def } : {}) };
 }
 
 /** The revision the `default` tag points at: `obs:istio.defaultRevision`, else `obs:istio.tags.default`, else the first revision. */

@@ -10,7 +10,7 @@ import { buildOverlay, gatewayDisruptionBudgets, TRACING_PROVIDER } from "./over
 import { externalServiceObjects, sidecarScopes } from "./egress.js";
 import { renderManifest } from "./render.js";
 import { defaultValidator, ISTIOD_OWNED_FIELDS, initialFailurePolicy, shapeInstall, tagWebhook, withInitialFailurePolicy, withoutFailurePolicy } from "./shape.js";
-import { defaultRevision } from "./config.js";
+import { defaultRevision, revisionTags } from "./config.js";
 
 export { buildOverlay, TRACING_PROVIDER, ZIPKIN_PORT } from "./overlay.js";
 export { shapeInstall, tagWebhook, compareVersions, defaultValidator, DEFAULT_VALIDATOR } from "./shape.js";
@@ -112,7 +112,8 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     // one group whatever revision renders them: moving gateways.revision updates them in place, rolling
     registerObjects(`${name}-gateway`, shaped.gateways, { parent: this, dependsOn: Object.values(revisionGroups).flat() });
 
-    const tagObjects = Object.entries(istio.tags).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
+    // the tags' injector webhooks, the default tag's among them (istioctl's commands find their revision by it)
+    const tagObjects = Object.entries(revisionTags(istio)).map(([tag, rev]) => tagWebhook(tag, rev, shaped.revisions[rev] ?? []));
     registerObjects(`${name}-tag`, tagObjects, { parent: this, dependsOn: Object.values(revisionGroups).flat() }, istiodOwned);
 
     // the default tag's validator (`istioctl tag set default`): one object, moving with obs:istio.defaultRevision
@@ -161,7 +162,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
 
     this.namespace = ns.metadata.name;
     this.revisions = istio.revisions.map((r) => r.name);
-    this.tags = { ...istio.tags };
+    this.tags = revisionTags(istio);
     this.registerOutputs({ namespace: this.namespace, revisions: this.revisions, tags: this.tags });
   }
 }

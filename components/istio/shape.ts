@@ -67,9 +67,19 @@ interface WebhookLike {
   [k: string]: unknown;
 }
 
+/** The legacy selectors `istioctl tag set default` adds (its shape from the pinned istioctl's `tag generate default`). */
+const LEGACY_HOOKS = {
+  /** namespaces labelled istio-injection=enabled */
+  namespace: { name: "namespace.sidecar-injector.istio.io", namespaceSelector: { matchExpressions: [{ key: "istio-injection", operator: "In", values: ["enabled"] }] } },
+  /** pods labelled sidecar.istio.io/inject=true in namespaces and pods that name no revision */
+  object: { name: "object.sidecar-injector.istio.io", namespaceSelector: { matchExpressions: [{ key: "istio-injection", operator: "DoesNotExist" }, { key: "istio.io/rev", operator: "DoesNotExist" }] }, objectSelector: { matchExpressions: [{ key: "sidecar.istio.io/inject", operator: "In", values: ["true"] }, { key: "istio.io/rev", operator: "DoesNotExist" }] } },
+};
+
 /**
  * The equivalent of `istioctl tag set <tag> --revision <rev>`: a copy of the revision's
- * injector webhook that selects namespaces (and pods) labelled `istio.io/rev=<tag>`.
+ * injector webhook that selects namespaces (and pods) labelled `istio.io/rev=<tag>`. The `default`
+ * tag also takes, as istioctl's does, namespaces labelled `istio-injection=enabled` and pods
+ * labelled `sidecar.istio.io/inject=true` where no revision is named.
  */
 export function tagWebhook(tag: string, revision: string, revisionObjects: readonly KubeObject[]): KubeObject {
   const injector = revisionObjects.find((o) => o.kind === "MutatingWebhookConfiguration" && o.metadata.name === `istio-sidecar-injector-${revision}`);
@@ -83,6 +93,12 @@ export function tagWebhook(tag: string, revision: string, revisionObjects: reado
       namespaceSelector: retarget(w.namespaceSelector, revision, tag),
       objectSelector: retarget(w.objectSelector, revision, tag),
     }));
+  if (tag === "default") {
+    const nsHook = webhooks.find((w) => w.namespaceSelector?.matchExpressions?.some((e) => e.key === "istio.io/rev" && e.operator === "In"));
+    const objHook = webhooks.find((w) => w.objectSelector?.matchExpressions?.some((e) => e.key === "istio.io/rev" && e.operator === "In"));
+    if (!nsHook || !objHook) throw new Error(`revision ${revision}'s injector webhook lacks its namespace or object hook; it cannot back the default tag`);
+    webhooks.push({ ...structuredClone(nsHook), ...structuredClone(LEGACY_HOOKS.namespace) }, { ...structuredClone(objHook), ...structuredClone(LEGACY_HOOKS.object) });
+  }
   return {
     apiVersion: injector.apiVersion,
     kind: "MutatingWebhookConfiguration",

@@ -1,7 +1,7 @@
 // `canary status` (pure): per namespace the desired and the running revisions (the revision that
 // injected each pod's sidecar), each tag's target in config and in the cluster, which revisions are
 // removable. scripts/canary.ts reads the cluster (observe.ts) and prints these lines.
-import { defaultRevision, type IstioConfig } from "./config.js";
+import { revisionTags, type IstioConfig } from "./config.js";
 import { namespaceRevisions, type ObservedMesh } from "./guard.js";
 
 export function canaryStatus(stack: string, istio: IstioConfig, observed: ObservedMesh): string[] {
@@ -22,12 +22,12 @@ export function canaryStatus(stack: string, istio: IstioConfig, observed: Observ
   }
   lines.push("", "TAG                  CONFIG -> REVISION    CLUSTER -> REVISION");
   const clusterTags = observed.tags ?? {};
-  for (const tag of [...new Set([...Object.keys(istio.tags), ...Object.keys(clusterTags)])].sort()) lines.push(`${tag.padEnd(20)} ${(istio.tags[tag] ?? "-").padEnd(21)} ${clusterTags[tag] ?? "-"}`);
+  const tags = revisionTags(istio);
+  for (const tag of [...new Set([...Object.keys(tags), ...Object.keys(clusterTags)])].sort()) lines.push(`${tag.padEnd(20)} ${(tags[tag] ?? "-").padEnd(21)} ${clusterTags[tag] ?? "-"}`);
   lines.push("", "REVISION             REMOVABLE");
   for (const rev of [...new Set([...observed.revisions, ...istio.revisions.map((r) => r.name)])].sort()) {
     const users = [
-      ...Object.entries(istio.tags).filter(([, r]) => r === rev).map(([t]) => `tag ${t}`),
-      ...(defaultRevision(istio) === rev ? ["the default tag (obs:istio.defaultRevision)"] : []),
+      ...Object.entries(tags).filter(([, r]) => r === rev).map(([t]) => (t === "default" ? "the default tag (obs:istio.defaultRevision)" : `tag ${t}`)),
       ...Object.entries(desired).filter(([, r]) => r === rev).map(([ns]) => `namespace ${ns}`),
       ...((observed.podsByRevision[rev] ?? []).length ? [`${observed.podsByRevision[rev]!.length} pod(s)`] : []),
     ];

@@ -10,6 +10,7 @@ import { parse, stringify } from "yaml";
 import { pins, toolPath } from "../../lib/tools.js";
 import { waitForIstiod, waitForIstiodGone } from "../../scripts/lib/istiod.js";
 import { e2eEnv, getJson, kubectl, kubeconfigPath, stackWorkDir } from "./helpers.js";
+import { workloadYaml } from "../builders/workloads.js";
 
 let dir: string;
 const timings: Record<string, number> = {};
@@ -82,27 +83,8 @@ async function allOn(ns: string, rev: "1-30" | "1-31", count: number, seconds = 
 }
 
 const apply = (yaml: string) => spawnSync(toolPath("kubectl"), ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], { input: yaml, encoding: "utf8" });
-const statefulSet = (ns: string, name: string) => `apiVersion: apps/v1
-kind: StatefulSet
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  serviceName: ${name}
-  replicas: 1
-  selector: { matchLabels: { app: ${name} } }
-  template:
-    metadata: { labels: { app: ${name} } }
-    spec: { containers: [{ name: ${name}, image: "redis:7.4" }] }
-`;
-const stuckDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: stuck, namespace: shop }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: stuck } }
-  template:
-    metadata: { labels: { app: stuck } }
-    spec: { nodeSelector: { obs-e2e/no-such-node: "true" }, containers: [{ name: stuck, image: "nginx:1.27" }] }
-`;
+const statefulSet = (ns: string, name: string) => workloadYaml({ kind: "StatefulSet", name, namespace: ns, image: "redis:7.4" });
+const stuckDeployment = workloadYaml({ kind: "Deployment", name: "stuck", namespace: "shop", image: "nginx:1.27", nodeSelector: { "obs-e2e/no-such-node": "true" } });
 const virtualService = (name: string, labels: string, weight: number) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: ${name}, namespace: shop${labels ? `, labels: { ${labels} }` : ""} }
@@ -213,6 +195,7 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     expect(p.code, p.out).toBe(0);
     const summary = readFileSync(summaryFile, "utf8");
     expect(summary).toContain("- moves revision tag `stable`");
+    expect(summary).toContain("- moves revision tag `default`");
     expect(summary).toContain("- restarts `shop/deployment/web` (rolling)");
     expect(summary).toContain("- restarts `shop/statefulset/db` (rolling)");
     expect(summary).toContain("- restarts `legacy/deployment/old-app` (rolling)");
@@ -231,7 +214,10 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     figures["pods re-injected, step 2"] = shop.length + legacy.length;
     expect(pods("blog").map((p) => p.metadata.uid).sort()).toEqual(blogBefore);
     expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-31");
-    // the default validator moved with the tag, and failurePolicy stayed istiod's
+    // the default tag's injector and validator moved, and failurePolicy stayed istiod's
+    const defaultTag = getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-default"]);
+    expect(defaultTag.metadata.labels["istio.io/rev"]).toBe("1-31");
+    for (const w of defaultTag.webhooks) expect(w.clientConfig.service.name).toBe("istiod-1-31");
     const validator = getJson(["get", "validatingwebhookconfiguration", "istiod-default-validator", "--show-managed-fields"]);
     expect(validator.metadata.labels["istio.io/rev"]).toBe("1-31");
     expect(validator.webhooks[0].clientConfig.service.name).toBe("istiod-1-31");

@@ -57,7 +57,7 @@ describe("config schema", () => {
   it("rejects a namespace mapped to a tag or revision that does not exist", () => {
     const raw = base();
     raw.istio.namespaces = { apps: "canary" };
-    expect(problems(raw)).toEqual(['obs:istio.namespaces.apps = "canary": a revision or tag (1-30, stable)']);
+    expect(problems(raw)).toEqual(['obs:istio.namespaces.apps = "canary": a revision or tag (1-30, stable, default)']);
   });
 
   it("rejects a tag pointing at an unknown revision", () => {

@@ -13,7 +13,10 @@ const rendered = (rev: string): KubeObject[] => [
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
     metadata: { name: `istio-sidecar-injector-${rev}`, labels: { "istio.io/rev": rev } },
-    webhooks: [{ name: "rev.namespace.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}` } }, namespaceSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] } }],
+    webhooks: [
+      { name: "rev.namespace.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}` } }, namespaceSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] } },
+      { name: "rev.object.sidecar-injector.istio.io", clientConfig: { service: { name: `istiod-${rev}` } }, objectSelector: { matchExpressions: [{ key: "istio.io/rev", operator: "In", values: [rev] }] } },
+    ],
   },
   // the shape istioctl renders (1.30/1.31): fail-open until istiod switches it
   {
@@ -99,6 +102,19 @@ describe("IstioControlPlane", () => {
     expect(dflt.inputs.webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
     expect(dflt.inputs.webhooks[0].objectSelector).toEqual({ matchExpressions: [{ key: "istio.io/rev", operator: "NotIn", values: ["1-30", "1-31"] }] });
     expect(cp.defaultRevision).toBe("1-30");
+    // ... and its injector webhook, which istioctl reads to find the revision its commands talk to
+    const tagHooks = created.filter((c) => c.type === "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration" && c.inputs.metadata.name.startsWith("istio-revision-tag-"));
+    expect(tagHooks.map((t) => [t.inputs.metadata.name, t.inputs.metadata.labels["istio.io/rev"]]).sort()).toEqual([
+      ["istio-revision-tag-canary", "1-31"],
+      ["istio-revision-tag-default", "1-30"],
+      ["istio-revision-tag-stable", "1-30"],
+    ]);
+    const defaultHook = tagHooks.find((t) => t.inputs.metadata.name === "istio-revision-tag-default")!;
+    // its two revision hooks, and istioctl's two for the legacy labels
+    expect(defaultHook.inputs.webhooks.map((w: any) => w.name)).toEqual(["default.namespace.sidecar-injector.istio.io", "default.object.sidecar-injector.istio.io", "namespace.sidecar-injector.istio.io", "object.sidecar-injector.istio.io"]);
+    for (const w of defaultHook.inputs.webhooks) expect(w.clientConfig.service.name).toBe("istiod-1-30");
+    expect(defaultHook.inputs.webhooks[0].namespaceSelector.matchExpressions).toContainEqual({ key: "istio.io/rev", operator: "In", values: ["default"] });
+    expect(cp.tags).toEqual({ stable: "1-30", canary: "1-31", default: "1-30" });
     // each revision rendered once, with its own version and gateways only on the first
     expect(renderCalls.map((c) => [c.version, c.overlay.spec.revision, c.overlay.spec.components.ingressGateways[0].enabled])).toEqual([
       ["1.30", "1-30", true],

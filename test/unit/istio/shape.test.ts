@@ -49,6 +49,22 @@ describe("shaping istioctl output", () => {
     expect(hooks[0]!.clientConfig.service.name).toBe("istiod-1-30");
   });
 
+  it("the default tag also takes the legacy labels, as istioctl's does (on the pinned istioctl's render)", () => {
+    const objects = revisionObjects("1-30");
+    const plain = tagWebhook("stable", "1-30", objects).webhooks as { name: string; namespaceSelector: any; objectSelector: any; clientConfig: any }[];
+    const hooks = tagWebhook("default", "1-30", objects).webhooks as typeof plain;
+    expect(plain.length).toBe(2);
+    expect(hooks.length).toBe(4);
+    for (const h of hooks) expect(h.clientConfig.service).toMatchObject({ name: "istiod-1-30", path: "/inject" });
+    const legacyNs = hooks.find((h) => h.name === "namespace.sidecar-injector.istio.io")!;
+    expect(legacyNs.namespaceSelector).toEqual({ matchExpressions: [{ key: "istio-injection", operator: "In", values: ["enabled"] }] });
+    // the rest of the hook is the revision's own namespace hook (retargeted selectors aside)
+    expect({ ...legacyNs, name: undefined, namespaceSelector: undefined }).toEqual({ ...hooks[0], name: undefined, namespaceSelector: undefined });
+    const legacyObj = hooks.find((h) => h.name === "object.sidecar-injector.istio.io")!;
+    expect(legacyObj.objectSelector.matchExpressions).toContainEqual({ key: "sidecar.istio.io/inject", operator: "In", values: ["true"] });
+    expect(legacyObj.namespaceSelector.matchExpressions).toEqual([{ key: "istio-injection", operator: "DoesNotExist" }, { key: "istio.io/rev", operator: "DoesNotExist" }]);
+  });
+
   it("refuses a tag on a revision without an injector", () => {
     expect(() => tagWebhook("t", "1-30", [])).toThrow(/revision 1-30 renders no injector webhook/);
   });
