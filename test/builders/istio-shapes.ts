@@ -12,47 +12,14 @@ import { readStackConfig } from "../../config/target.js";
 import { renderRevisions } from "../../components/istio/index.js";
 import type { KubeObject } from "../../components/k8s/objects.js";
 import { toolPath } from "../../lib/tools.js";
+import { workloadsYaml } from "./workloads.js";
 
-const APPS = `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web, namespace: shop }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec: { containers: [{ name: web, image: "nginx:1.27" }] }
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: { name: db, namespace: shop }
-spec:
-  serviceName: db
-  replicas: 1
-  selector: { matchLabels: { app: db } }
-  template:
-    metadata: { labels: { app: db } }
-    spec: { containers: [{ name: db, image: "postgres:17" }] }
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: { name: agent, namespace: shop }
-spec:
-  selector: { matchLabels: { app: agent } }
-  template:
-    metadata: { labels: { app: agent } }
-    spec: { containers: [{ name: agent, image: "busybox:1.37" }] }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: batch, namespace: shop }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: batch } }
-  template:
-    metadata: { labels: { app: batch, sidecar.istio.io/inject: "false" } }
-    spec: { containers: [{ name: batch, image: "busybox:1.37" }] }
-`;
+const APPS = workloadsYaml([
+  { kind: "Deployment", name: "web", namespace: "shop", image: "nginx:1.27", replicas: 2 },
+  { kind: "StatefulSet", name: "db", namespace: "shop", image: "postgres:17" },
+  { kind: "DaemonSet", name: "agent", namespace: "shop", image: "busybox:1.37" },
+  { kind: "Deployment", name: "batch", namespace: "shop", image: "busybox:1.37", podLabels: { "sidecar.istio.io/inject": "false" } },
+]);
 
 /** Revision name per pinned Istio version. */
 const REVISIONS: Record<string, string> = { "1.30": "1-30", "1.31": "1-31" };
