@@ -171,6 +171,9 @@ export function pinnedTools(): { name: string; version: string }[] {
 
 export const STAMP = "tool.json";
 
+/** kwok's PortForward CRD, kept from its module beside the kwok binary by `npm run tools` (the local cluster registers it). */
+export const KWOK_PORTFORWARD_CRD = "kwok.x-k8s.io_portforwards.yaml";
+
 export class MissingToolError extends Error {
   /** Set when the tool is pinned but found nowhere (not for a bad override or an unpinned version). */
   missing?: ToolRef;

@@ -194,6 +194,6 @@ main()
     process.exitCode = 1;
   })
   .finally(() => {
-    clusterDown({ quiet: true });
+    clusterDown({ quiet: true, remove: true });
     rmSync(project, { recursive: true, force: true });
   });

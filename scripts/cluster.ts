@@ -3,10 +3,10 @@ import { parseArgs } from "node:util";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
 import { clusterDir, down, kubeconfigPath, reset, status, up } from "./lib/cluster.js";
 
-const COMMANDS = ["up", "down", "reset", "status", "kubeconfig"] as const;
+const COMMANDS = ["up", "down", "delete", "reset", "status", "kubeconfig"] as const;
 
 const USAGE = `
-usage: npm run cluster -- up|down|reset|status|kubeconfig
+usage: npm run cluster -- up|down|delete|reset|status|kubeconfig
 
 The embedded local control plane: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler on 127.0.0.1, plus kwok simulating the nodes. No container runs, except
@@ -17,8 +17,9 @@ commands:
   up          starts it; already up: nothing to do; components that died (a killed run, a
               crash) start again on the kept data, CA and ports; a state folder from an
               incompatible version is removed and a fresh cluster started (said in one line)
-  down        stops the processes it started (istiods included) and removes its state
-  reset       removes its state (all its data) and starts a fresh, empty cluster
+  down        stops the processes it started (istiods included); its data stays for the next up
+  delete      stops them and removes its state folder (all its data)
+  reset       removes its state folder (all its data) and starts a fresh, empty cluster
   status      each component's pid, the API server's health and each istiod's state and ports;
               exit 1 unless all components run and /readyz is ok
   kubeconfig  prints the path of its admin kubeconfig
@@ -53,6 +54,9 @@ async function main(cmd: (typeof COMMANDS)[number]): Promise<number> {
       return 0;
     case "down":
       down();
+      return 0;
+    case "delete":
+      down({ remove: true });
       return 0;
     case "status": {
       const s = status();

@@ -5,7 +5,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { cliArgs, HELP, UsageError } from "./lib/args.js";
-import { binariesOf, cacheEntriesOf, cacheRoot, describeTool, findTool, GROUP_NAMES, groupIstio, groupTools, isIstioBinary, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
+import { binariesOf, cacheEntriesOf, cacheRoot, describeTool, findTool, GROUP_NAMES, groupIstio, groupTools, isIstioBinary, KWOK_PORTFORWARD_CRD, MissingToolError, type ModuleTool, pinnedTools, pins, STAMP, TOOL_GROUPS, type ToolGroup, type ToolRef, toolDir, toolsRoot } from "../lib/tools.js";
 
 // every cache entry --only can name: the pinned ones and kubectl alone (the up group's smaller build)
 const allEntries = [...pinnedTools(), { name: "kubectl", version: pins.kubernetes.version }];
@@ -106,6 +106,8 @@ interface Recipe {
   extraReplaces?: Record<string, string>;
   /** Build from a writable copy of the module itself instead of a wrapper module. */
   fromCopy?: (srcDir: string) => void;
+  /** Files of the module kept beside the binaries (name in the tool dir -> path in the module), hashed in the stamp like them. */
+  files?: Record<string, string>;
 }
 
 function recipe(name: string, version: string): Recipe {
@@ -119,10 +121,12 @@ function recipe(name: string, version: string): Recipe {
   switch (name) {
     case "pulumi":
     case "etcd":
-    case "kwok":
     case "jaeger":
     case "actionlint":
       return simple(pins[name]);
+    case "kwok":
+      // the local cluster registers kwok's PortForward kind (istiod's ports reached through the API server, scripts/lib/istiod.ts)
+      return { ...simple(pins.kwok), files: { [KWOK_PORTFORWARD_CRD]: `kustomize/crd/bases/${KWOK_PORTFORWARD_CRD}` } };
     case "kube-score":
       return simple(pins[name]);
     case "promtool":
@@ -271,7 +275,8 @@ async function buildTool(name: string, version: string, index: string): Promise<
     // one package: name the binary (etcd's main package is its module root, go would call it "server")
     const output = r.packages.length === 1 ? path.join(tmpOut, binariesOf(name)[0]!) : tmpOut + "/";
     await go(`go build ${name}`, ["build", "-trimpath", "-ldflags", ldflags, "-o", output, ...r.packages], modDir);
-    const stamp = { name, version, module: r.module, moduleVersion: r.moduleVersion, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - buildStart) / 1000), sha256: hashes(tmpOut, binariesOf(name)) };
+    for (const [file, inModule] of Object.entries(r.files ?? {})) cpSync(path.join(info.Dir, inModule), path.join(tmpOut, file));
+    const stamp = { name, version, module: r.module, moduleVersion: r.moduleVersion, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - buildStart) / 1000), sha256: hashes(tmpOut, keptFiles(name, version)) };
     writeFileSync(path.join(tmpOut, STAMP), JSON.stringify(stamp, null, 2) + "\n");
     await verifyRuns(name, version, tmpOut);
     const finalDir = toolDir(name, version);
@@ -293,11 +298,14 @@ function makeWritable(dir: string): void {
   chmodSync(dir, 0o755);
 }
 
+/** What a tool's cache entry holds and its stamp hashes: its binaries and the module files its recipe keeps. */
+const keptFiles = (name: string, version: string): string[] => [...binariesOf(name), ...Object.keys(recipe(name, version).files ?? {})];
+
 function hashes(dir: string, bins: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const b of bins) {
     const p = path.join(dir, b);
-    if (!existsSync(p)) throw new BuildError(`expected binary ${b} was not produced`);
+    if (!existsSync(p)) throw new BuildError(`expected ${b} in ${dir}, it is not there`);
     out[b] = createHash("sha256").update(readFileSync(p)).digest("hex");
   }
   return out;
@@ -321,8 +329,9 @@ function verifyCached(name: string, version: string): boolean {
   if (!existsSync(stampPath)) return false;
   try {
     const stamp = JSON.parse(readFileSync(stampPath, "utf8"));
-    const now = hashes(dir, binariesOf(name));
-    return Object.entries(stamp.sha256 as Record<string, string>).every(([b, h]) => now[b] === h) && binariesOf(name).every((b) => stamp.sha256[b]);
+    const kept = keptFiles(name, version);
+    const now = hashes(dir, kept);
+    return Object.entries(stamp.sha256 as Record<string, string>).every(([b, h]) => now[b] === h) && kept.every((b) => stamp.sha256[b]);
   } catch {
     return false;
   }

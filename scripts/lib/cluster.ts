@@ -8,10 +8,10 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { egressSocketPath, isIstiodPid, readIstiods, type IstiodEntry } from "./istiod.js";
+import { egressSocketPath, isIstiodPid, NODE_ADDRESS, readIstiods, type IstiodEntry } from "./istiod.js";
 import { freePort } from "./net.js";
 import { runSync } from "./sh.js";
-import { localClusterDir, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
+import { KWOK_PORTFORWARD_CRD, localClusterDir, pins, preflight, repoRoot, TOOL_GROUPS, toolPath } from "../../lib/tools.js";
 
 // fixed when this module loads: a process drives one cluster
 export const clusterDir = localClusterDir();
@@ -113,23 +113,38 @@ function openssl(args: string[]): void {
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr}`);
 }
 
+/** A key and a certificate signed by the cluster's CA, `<name>.key` and `<name>.crt` in the pki folder. */
+function signCert(name: string, subj: string, ext?: string): void {
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
+  const extArgs: string[] = [];
+  if (ext) {
+    writeFileSync(path.join(pkiDir, `${name}.ext`), ext);
+    extArgs.push("-extfile", `${name}.ext`);
+  }
+  openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", CERT_DAYS, ...extArgs]);
+}
+const CERT_DAYS = "3650";
+
 function makePki(): void {
   mkdirSync(pkiDir, { recursive: true });
-  const days = "3650";
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", days, "-subj", "/CN=observability-stack-local-ca"]);
-  const sign = (name: string, subj: string, ext?: string) => {
-    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
-    const extArgs: string[] = [];
-    if (ext) {
-      writeFileSync(path.join(pkiDir, `${name}.ext`), ext);
-      extArgs.push("-extfile", `${name}.ext`);
-    }
-    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", days, ...extArgs]);
-  };
-  sign("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n");
-  sign("admin", "/O=system:masters/CN=observability-stack-admin", "extendedKeyUsage=clientAuth\n");
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", CERT_DAYS, "-subj", "/CN=observability-stack-local-ca"]);
+  signCert("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n");
+  signCert("admin", "/O=system:masters/CN=observability-stack-admin", "extendedKeyUsage=clientAuth\n");
   openssl(["genrsa", "-out", "sa.key", "2048"]);
   openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+}
+
+/**
+ * What kwok's kubelet endpoint needs before kwok starts: its serving certificate (for the nodes'
+ * address, which the API server verifies against the CA; made here also for a cluster kept from
+ * before it existed) and kwok's PortForward kind, kept beside the kwok binary by `npm run tools`.
+ */
+function prepareKwok(): void {
+  if (!existsSync(path.join(pkiDir, "kubelet.crt"))) signCert("kubelet", "/CN=kwok-kubelet", `subjectAltName=IP:${NODE_ADDRESS}\nextendedKeyUsage=serverAuth\n`);
+  const crd = path.join(path.dirname(toolPath("kwok")), KWOK_PORTFORWARD_CRD);
+  if (!existsSync(crd)) throw new Error(`${crd} is missing (kwok's PortForward CRD, kept beside the kwok binary): run npm run tools`);
+  kubectl(["apply", "--server-side", "--force-conflicts", "-f", crd]);
+  kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", crd]);
 }
 
 /** The API server's `cluster` egress (webhooks, aggregated APIs, nodes) goes to the istiod supervisor's CONNECT proxy. */
@@ -196,16 +211,16 @@ function argsFor(c: Component, s: State): [string, string[]] {
       return [toolPath("etcd"), ["--name=obs-local", `--data-dir=${path.join(clusterDir, "etcd")}`, `--listen-client-urls=http://127.0.0.1:${s.ports.etcd}`, `--advertise-client-urls=http://127.0.0.1:${s.ports.etcd}`, `--listen-peer-urls=http://127.0.0.1:${s.ports.etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${s.ports.etcdPeer}`, `--initial-cluster=obs-local=http://127.0.0.1:${s.ports.etcdPeer}`, "--quota-backend-bytes=4294967296", "--log-level=warn"]];
     case "kube-apiserver":
       // Admission webhooks are on: their calls leave through the egress proxy to the real istiods.
-      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", `--advertise-address=${s.advertiseAddress ?? hostAddress()}`, `--egress-selector-config-file=${egressConfigPath}`, `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--allow-privileged=true", "--v=0"]];
+      return [toolPath("kube-apiserver"), [`--etcd-servers=http://127.0.0.1:${s.ports.etcd}`, "--bind-address=127.0.0.1", `--advertise-address=${s.advertiseAddress ?? hostAddress()}`, `--egress-selector-config-file=${egressConfigPath}`, `--secure-port=${s.ports.apiserver}`, `--cert-dir=${p("serving")}`, `--tls-cert-file=${p("apiserver.crt")}`, `--tls-private-key-file=${p("apiserver.key")}`, `--client-ca-file=${p("ca.crt")}`, "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${p("sa.pub")}`, `--service-account-signing-key-file=${p("sa.key")}`, "--service-cluster-ip-range=10.0.0.0/16", "--authorization-mode=RBAC", "--allow-privileged=true", "--kubelet-preferred-address-types=InternalIP", `--kubelet-certificate-authority=${p("ca.crt")}`, "--v=0"]];
     case "kube-controller-manager":
       return [toolPath("kube-controller-manager"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.controllerManager}`, "--leader-elect=false", `--service-account-private-key-file=${p("sa.key")}`, `--root-ca-file=${p("ca.crt")}`, `--cluster-signing-cert-file=${p("ca.crt")}`, `--cluster-signing-key-file=${p("ca.key")}`, "--use-service-account-credentials=true", "--v=0"]];
     case "kube-scheduler":
       return [toolPath("kube-scheduler"), [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`, "--bind-address=127.0.0.1", `--secure-port=${s.ports.scheduler}`, "--leader-elect=false", "--v=0"]];
     case "kwok":
-      return [toolPath("kwok"), [`--kubeconfig=${kc}`, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.244.0.0/16", "--node-ip=10.1.0.1", "--node-lease-duration-seconds=40", `--server-address=127.0.0.1:${s.ports.kwok}`, `--config=${path.join(repoRoot, "scripts", "cluster", "kwok-stages.yaml")}`]];
+      return [toolPath("kwok"), [`--kubeconfig=${kc}`, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.244.0.0/16", `--node-ip=${NODE_ADDRESS}`, "--node-lease-duration-seconds=40", `--server-address=127.0.0.1:${s.ports.kwok}`, `--tls-cert-file=${p("kubelet.crt")}`, `--tls-private-key-file=${p("kubelet.key")}`, "--enable-crds=PortForward", `--config=${path.join(repoRoot, "scripts", "cluster", "kwok-stages.yaml")}`]];
     case "istiod-supervisor":
       // TypeScript run by Node through tsx's loader, one process (its command line names the component)
-      return [process.execPath, ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, path.join(repoRoot, "scripts", "lib", "istiod.ts"), "istiod-supervisor", clusterDir]];
+      return [process.execPath, ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href, path.join(repoRoot, "scripts", "lib", "istiod.ts"), "istiod-supervisor", clusterDir, String(s.ports.kwok)]];
   }
 }
 
@@ -262,7 +277,7 @@ export async function up(): Promise<void> {
     if (s && compatible(s)) return restart(s, st.components);
     const why = !s ? "no readable state" : `a state from another version (format ${s.format}, Kubernetes ${s.kubernetesVersion}; this code: format ${STATE_FORMAT}, Kubernetes ${pins.kubernetes.version})`;
     say(`${clusterDir} holds ${why}: removing it and starting a fresh, empty cluster`);
-    down({ quiet: true });
+    down({ quiet: true, remove: true });
   }
   const t0 = Date.now();
   mkdirSync(clusterDir, { recursive: true });
@@ -276,27 +291,32 @@ export async function up(): Promise<void> {
   writeFileSync(statePath, JSON.stringify(state, null, 2));
   writeKubeconfig(state.ports.apiserver);
   writeEgressConfig();
-  const launch = (c: Component) => ready(c, state, start(c, ...argsFor(c, state)), t0);
   try {
-    await launch("etcd");
+    await launch("etcd", state, t0);
     say(`etcd ready (${Date.now() - t0} ms)`);
-    await launch("kube-apiserver");
+    await launch("kube-apiserver", state, t0);
     say(`kube-apiserver ready on https://127.0.0.1:${state.ports.apiserver} (${Date.now() - t0} ms)`);
-    await Promise.all([launch("kube-controller-manager"), launch("kube-scheduler")]);
+    await Promise.all([launch("kube-controller-manager", state, t0), launch("kube-scheduler", state, t0)]);
     say(`controller-manager and scheduler healthy (${Date.now() - t0} ms)`);
     kubectl(["apply", "-f", "-"], { input: bootstrapObjects() });
-    await launch("kwok");
+    await launch("kwok", state, t0);
     await waitFor("the default ServiceAccount", 60, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"], { allowFail: true }).includes("default"), path.join(logDir, "kube-controller-manager.log"));
-    await launch("istiod-supervisor");
+    await launch("istiod-supervisor", state, t0);
     say(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${NODE_COUNT} nodes; kubeconfig ${kubeconfigPath}`);
   } catch (e) {
     say(`up failed; stopping what started`);
-    down({ quiet: true, keepLogs: true });
+    down({ quiet: true, remove: true, keepLogs: true });
     throw e;
   }
 }
 
-/** Waits until a component just started (pid) answers as it should, at `up` and at a restart alike. */
+/** Starts a component (kwok after what it needs, prepareKwok) and waits until it answers, at `up` and at a restart alike. */
+function launch(c: Component, s: State, t0: number): Promise<void> {
+  if (c === "kwok") prepareKwok();
+  return ready(c, s, start(c, ...argsFor(c, s)), t0);
+}
+
+/** Waits until a component just started (pid) answers as it should. */
 function ready(c: Component, s: State, pid: number, t0: number): Promise<void> {
   const log = path.join(logDir, `${c}.log`);
   switch (c) {
@@ -331,7 +351,7 @@ async function restart(s: State, components: ComponentStatus[]): Promise<void> {
   say(dead.length ? `${dead.join(", ")} not running: starting ${dead.length === 1 ? "it" : "them"} again on the kept data, CA and ports (${clusterDir})` : `every component runs but the API server is not ready: waiting for it`);
   for (const c of COMPONENTS) {
     if (!dead.includes(c)) continue;
-    await ready(c, s, start(c, ...argsFor(c, s)), t0);
+    await launch(c, s, t0);
     // the running API server also, once etcd is back (it may have lost it), before the components that need it
     if (c === "etcd" && !dead.includes("kube-apiserver")) await ready("kube-apiserver", s, 0, t0);
   }
@@ -342,7 +362,7 @@ async function restart(s: State, components: ComponentStatus[]): Promise<void> {
 /** Stops the cluster and removes its state folder (its data), then starts a fresh one: `npm run cluster -- reset`. */
 export async function reset(): Promise<void> {
   if (existsSync(clusterDir)) {
-    down({ quiet: true });
+    down({ quiet: true, remove: true });
     say(`removed ${clusterDir} (reset): starting a fresh, empty cluster`);
   }
   await up();
@@ -429,7 +449,12 @@ allowVolumeExpansion: true
 ${nodes.join("")}`;
 }
 
-export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
+/**
+ * Stops the processes the cluster started (istiods included). Its state folder (etcd's data, the
+ * CA, the ports) stays for the next `up` unless `remove` (`npm run cluster -- delete`, `reset`);
+ * `keepLogs` keeps the logs of a removed one.
+ */
+export function down(opts: { quiet?: boolean; remove?: boolean; keepLogs?: boolean } = {}): void {
   // the supervisor stops its istiods on SIGTERM; any left (it was killed) go by their recorded pids
   const istiods = istiodPids();
   for (const c of [...COMPONENTS].reverse()) {
@@ -441,6 +466,10 @@ export function down(opts: { quiet?: boolean; keepLogs?: boolean } = {}): void {
     } else if (!opts.quiet) say(`${c}: pid ${pid} is not running (stale pid file)`);
   }
   stopIstiods(istiods, opts.quiet);
+  if (!opts.remove) {
+    if (!opts.quiet && existsSync(clusterDir)) say(`data kept in ${clusterDir}: \`npm run cluster -- up\` starts it again on it, \`delete\` removes it`);
+    return;
+  }
   if (opts.keepLogs) {
     for (const d of ["etcd", "pki", "pids"]) rmSync(path.join(clusterDir, d), { recursive: true, force: true });
     rmSync(statePath, { force: true });

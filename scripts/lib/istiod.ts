@@ -37,6 +37,32 @@ export const LISTENERS = {
 export type Listener = keyof typeof LISTENERS;
 export type Ports = Record<Listener, number>;
 
+/**
+ * The simulated nodes' address (kwok's --node-ip) and the kubelet port the API server dials there
+ * (its default: the nodes record none). kwok answers that kubelet API (port-forward: `kubectl
+ * port-forward`, `istioctl version`) on 127.0.0.1; the egress proxy carries the API server there.
+ */
+export const NODE_ADDRESS = "10.1.0.1";
+export const KUBELET_PORT = 10250;
+
+/** An istiod pod, as the supervisor reads it. */
+export interface Pod {
+  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+}
+
+/**
+ * kwok's PortForward for an istiod pod: each istiod port (its default, as the pod spec names it)
+ * to that revision's listener on 127.0.0.1. Owned by the pod, so it goes with it.
+ */
+export function portForwardOf(pod: Pod, ports: Ports): Record<string, unknown> {
+  return {
+    apiVersion: "kwok.x-k8s.io/v1alpha1",
+    kind: "PortForward",
+    metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid }] },
+    spec: { forwards: (Object.keys(LISTENERS) as Listener[]).map((l) => ({ ports: [LISTENERS[l].defaultPort], target: { address: "127.0.0.1", port: ports[l] } })) },
+  };
+}
+
 export interface IstiodEntry {
   revision: string;
   /** The pinned Istio minor ("1.30") the Deployment's image tag maps to. */
@@ -131,7 +157,7 @@ export interface Service {
 }
 
 /** The revision an istiod Deployment serves: its istio.io/rev label ("default" without one). */
-export const revisionOf = (d: Deployment): string => d.metadata.labels?.["istio.io/rev"] || "default";
+export const revisionOf = (d: Deployment | Pod): string => d.metadata.labels?.["istio.io/rev"] || "default";
 const suffix = (rev: string) => (rev === "default" ? "" : `-${rev}`);
 /** The ConfigMaps istiod reads at start (mesh config, injector): started without them it skips injection for good. */
 export const configMapsOf = (rev: string): string[] => [`istio${suffix(rev)}`, `istio-sidecar-injector${suffix(rev)}`];
@@ -307,9 +333,9 @@ class Api {
   }
 
   /** One request; resolves with the status and parsed body (404 is a result, not an error). */
-  call(method: string, p: string, body?: unknown, timeoutMs = 20_000): Promise<{ status: number; body: any }> {
+  call(method: string, p: string, body?: unknown, timeoutMs = 20_000, contentType = "application/json"): Promise<{ status: number; body: any }> {
     return new Promise((resolve, reject) => {
-      const req = httpsRequest(new URL(p, this.base), { method, agent: this.agent, timeout: timeoutMs, headers: { accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) } }, (res) => {
+      const req = httpsRequest(new URL(p, this.base), { method, agent: this.agent, timeout: timeoutMs, headers: { accept: "application/json", ...(body ? { "content-type": contentType } : {}) } }, (res) => {
         let data = "";
         res.setEncoding("utf8");
         res.on("data", (d) => (data += d));
@@ -407,13 +433,22 @@ export class Supervisor {
   private readonly file: IstiodsFile;
   private deployments = new Map<string, Deployment>();
   private services: Service[] = [];
+  private pods = new Map<string, Pod>();
+  /** The PortForward last applied per pod (its JSON), so a change applies only what differs. */
+  private forwarded = new Map<string, string>();
+  private forwarding: Promise<void> = Promise.resolve();
+  private forwardQueued = false;
   private routes = new Map<string, { revision: string; listener: Listener; service: string }>();
   private readonly running = new Map<string, Running>();
   private closed = false;
   private proxy?: Server;
   private syncedKinds = new Set<string>();
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** kwok's kubelet API on 127.0.0.1, where the proxy sends the API server's node connections. */
+    private readonly kubeletPort: number,
+  ) {
     this.api = new Api(path.join(dir, "kubeconfig"));
     const previous = readIstiods(dir);
     this.file = { format: 1, supervisorPid: process.pid, egressSocket: egressSocketPath(dir), synced: false, updatedAt: new Date().toISOString(), revisions: {}, routes: {} };
@@ -467,6 +502,12 @@ export class Supervisor {
         this.services = this.services.filter((x) => x.metadata.name !== s.metadata.name);
         if (type !== "DELETED") this.services.push(s);
       }),
+      this.inform("pods", `/api/v1/namespaces/${ISTIO_NAMESPACE}/pods?labelSelector=app%3Distiod`, (items) => {
+        this.pods = new Map(items.map((p: Pod) => [p.metadata.name, p]));
+      }, (type, p: Pod) => {
+        if (type === "DELETED") this.pods.delete(p.metadata.name);
+        else this.pods.set(p.metadata.name, p);
+      }),
     ]);
   }
 
@@ -493,11 +534,41 @@ export class Supervisor {
   /** Something changed: recompute the routes and bring every revision in line, one operation per revision at a time. */
   private changed(): void {
     this.routes = serviceRoutes(this.services, [...this.deployments.values()]);
-    if (this.syncedKinds.size === 2) {
+    if (this.syncedKinds.has("deployments") && this.syncedKinds.has("services")) {
       for (const rev of new Set([...this.wanted().keys(), ...Object.keys(this.file.revisions), ...this.running.keys()])) this.serial(rev);
       this.file.synced = true;
     }
     this.save();
+    this.forward();
+  }
+
+  /**
+   * Brings the PortForward of every istiod pod in line with its revision's ports, one pass at a
+   * time (a pass waiting covers later calls). A failure is said and retried at the next change.
+   */
+  private forward(): void {
+    if (this.forwardQueued) return;
+    this.forwardQueued = true;
+    this.forwarding = this.forwarding.then(async () => {
+      this.forwardQueued = false;
+      for (const name of this.forwarded.keys()) if (!this.pods.has(name)) this.forwarded.delete(name);
+      for (const pod of this.pods.values()) {
+        const ports = this.file.revisions[revisionOf(pod)]?.ports;
+        if (!ports || pod.metadata.deletionTimestamp) continue;
+        const want = portForwardOf(pod, ports);
+        const json = JSON.stringify(want);
+        if (this.forwarded.get(pod.metadata.name) === json) continue;
+        const p = `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${pod.metadata.namespace}/portforwards/${pod.metadata.name}?fieldManager=obs-istiod-supervisor&force=true`;
+        try {
+          const r = await this.api.call("PATCH", p, want, 20_000, "application/apply-patch+yaml");
+          if (r.status !== 200 && r.status !== 201) throw new Error(`${r.status} ${r.body?.message ?? JSON.stringify(r.body).slice(0, 200)}`);
+          this.forwarded.set(pod.metadata.name, json);
+          this.say(`port-forward to pod ${pod.metadata.name}: istiod ${revisionOf(pod)}'s listeners on 127.0.0.1 (monitoring ${LISTENERS.monitoring.defaultPort} -> ${ports.monitoring})`);
+        } catch (e) {
+          this.say(`port-forward to pod ${pod.metadata.name}: ${(e as Error).message}`);
+        }
+      }
+    });
   }
 
   private wanted(): Map<string, Deployment> {
@@ -540,6 +611,7 @@ export class Supervisor {
   }
 
   private route(host: string, port: number): Route {
+    if (host === NODE_ADDRESS && port === KUBELET_PORT) return { port: this.kubeletPort };
     const hit = this.routes.get(`${host}:${port}`);
     if (!hit) return { refused: "not the ClusterIP and port of an istiod Service (the only addresses it serves, on 127.0.0.1)" };
     const e = this.file.revisions[hit.revision];
@@ -605,6 +677,7 @@ export class Supervisor {
       r.spec = spec;
       this.say(`istiod ${rev}: started ${ISTIOD_BINARY} ${version} (pid ${child.pid}); http 127.0.0.1:${ports.http}, webhooks 127.0.0.1:${ports.https}, monitoring 127.0.0.1:${ports.monitoring}`);
       this.save();
+      this.forward();
     } catch (err) {
       return this.fail(rev, r, (err as Error).message);
     }
@@ -757,11 +830,11 @@ current-context: istiod
   }
 }
 
-// `node --import tsx scripts/lib/istiod.ts istiod-supervisor <cluster dir>`: how cluster.ts starts it
+// `node --import tsx scripts/lib/istiod.ts istiod-supervisor <cluster dir> <kwok's port>`: how cluster.ts starts it
 if (process.argv[2] === "istiod-supervisor" && process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  const dir = process.argv[3];
-  if (!dir) throw new Error("usage: istiod.ts istiod-supervisor <cluster dir>");
-  new Supervisor(dir).run().catch((e) => {
+  const [dir, kubeletPort] = [process.argv[3], Number(process.argv[4])];
+  if (!dir || !kubeletPort) throw new Error("usage: istiod.ts istiod-supervisor <cluster dir> <kwok's port>");
+  new Supervisor(dir, kubeletPort).run().catch((e) => {
     console.error(`[istiods] ${(e as Error).stack ?? e}`);
     process.exit(1);
   });

@@ -87,7 +87,7 @@ spec:
     await stack.workspace.removeStack("smoke");
   });
 
-  it("on a cluster of its own: istioctl's render applied starts an istiod; status lists it; a rollout restarts it; down stops it, also after the supervisor was killed", async () => {
+  it("on a cluster of its own: istioctl's render applied starts an istiod; status lists it; a rollout restarts it; down stops it, also after the supervisor was killed, and keeps the data for the next up; delete removes it", async () => {
     const dir = `${localClusterDir()}-life`;
     const t0 = Date.now();
     const up = await clusterCli(dir, "up");
@@ -119,13 +119,29 @@ spec:
       process.kill(readIstiods(dir)!.supervisorPid, "SIGKILL");
       await new Promise((r) => setTimeout(r, 500));
       expect(isIstiodPid(again.pid!)).toBe(true);
+      const namespaceUid = () => kctl(["get", "namespace", "istio-system", "-o", "jsonpath={.metadata.uid}"]).stdout;
+      const uidBefore = namespaceUid();
+      expect(uidBefore).not.toBe("");
       const down = await clusterCli(dir, "down");
       expect(down.code, down.out).toBe(0);
       expect(down.out).toContain(`stopped istiod 1-30 (pid ${again.pid})`);
       expect(isIstiodPid(again.pid!)).toBe(false);
+      // down keeps the data for the next up: the same cluster comes back, its istiod ready again
+      expect(down.out).toContain(`data kept in ${dir}`);
+      expect(existsSync(path.join(dir, "etcd"))).toBe(true);
+      const t1 = Date.now();
+      const back = await clusterCli(dir, "up");
+      expect(back.code, back.out).toBe(0);
+      const ready = /\[cluster\] istiod 1-30 ready on 127\.0\.0\.1:\d+ \((\d+) ms since up began\)/.exec(back.out);
+      expect(ready, back.out).not.toBeNull();
+      console.log(`[e2e cluster] up over the data down kept: every istiod ready ${(Number(ready![1]) / 1000).toFixed(1)}s after up began (command ${((Date.now() - t1) / 1000).toFixed(1)}s)`);
+      expect(namespaceUid()).toBe(uidBefore);
+      expect(readIstiods(dir)!.revisions["1-30"]!.ports).toEqual(again.ports);
+      const removed = await clusterCli(dir, "delete");
+      expect(removed.code, removed.out).toBe(0);
       expect(existsSync(dir)).toBe(false);
     } finally {
-      if (existsSync(dir)) await clusterCli(dir, "down");
+      if (existsSync(dir)) await clusterCli(dir, "delete");
     }
   });
 });

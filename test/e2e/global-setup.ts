@@ -20,7 +20,7 @@ export default async function setup(): Promise<() => void> {
   console.log(`[e2e] cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return () => {
     const istiods = cluster.status().istiods.filter((i) => i.running);
-    cluster.down();
+    cluster.down({ remove: true });
     const left = istiods.filter((i) => isIstiodPid(i.pid!));
     if (left.length) throw new Error(`cluster down left istiod(s) running: ${left.map((i) => `${i.revision} (pid ${i.pid})`).join(", ")}`);
   };

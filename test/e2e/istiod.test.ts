@@ -107,10 +107,22 @@ describe(`real istiod ${REV} on the local cluster`, () => {
     expect(getJson(["get", "configmap", "istio-ca-root-cert", "-n", "demo"]).data["root-cert.pem"]).toContain("BEGIN CERTIFICATE");
   });
 
-  it("the default tag's validator has the shape istioctl gives it (its own `tag generate default` on this cluster), with an object selector that also takes tag-labelled config", () => {
-    const r = istioctl("tag", "generate", "default", "--revision", REV);
+  it("the default tag has the shape istioctl gives it (its own `tag generate default` on this cluster): the same injector hooks, and a validator with an object selector that also takes tag-labelled config", () => {
+    // --overwrite: the stack has set the default tag already (generate only prints, it changes nothing)
+    const r = istioctl("tag", "generate", "default", "--revision", REV, "--overwrite");
     expect(r.status, r.stderr).toBe(0);
-    const fromIstioctl = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject).find((o) => o?.kind === "ValidatingWebhookConfiguration" && o.metadata.name === "istiod-default-validator")!;
+    // the injector webhook the stack applied: istioctl's hooks, its legacy istio-injection ones included (names aside; caBundle is istiod's)
+    const hooks = (o: KubeObject) => ((o.webhooks as any[]) ?? []).map(({ name: _name, clientConfig: { caBundle: _ca, ...cc }, ...w }) => JSON.stringify({ ...w, clientConfig: cc })).sort();
+    const generated = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
+    const injectorFromIstioctl = generated.find((o) => o?.kind === "MutatingWebhookConfiguration")!;
+    const applied = getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-default"]) as KubeObject;
+    expect(injectorFromIstioctl.metadata.name).toBe(applied.metadata.name);
+    // istioctl's object as the API server would store it (its defaults filled in): a server-side dry run under another name
+    const asStored = JSON.parse(kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], { input: JSON.stringify({ ...injectorFromIstioctl, metadata: { ...injectorFromIstioctl.metadata, name: "istioctl-default-tag-dry-run" } }) })) as KubeObject;
+    expect(hooks(applied).length).toBe(4);
+    expect(hooks(applied)).toEqual(hooks(asStored));
+    expect(applied.metadata.labels).toMatchObject({ "istio.io/rev": REV, "istio.io/tag": "default" });
+    const fromIstioctl = generated.find((o) => o?.kind === "ValidatingWebhookConfiguration" && o.metadata.name === "istiod-default-validator")!;
     const rendered = revisionObjects(REV).find((o) => o.kind === "ValidatingWebhookConfiguration" && o.metadata.name === `istio-validator-${REV}-istio-system`)!;
     const v = defaultValidator(REV, [rendered], ["1-31", REV]);
     expect(v.metadata.name).toBe(fromIstioctl.metadata.name);
@@ -176,16 +188,26 @@ spec:
     kubectl(["delete", "virtualservice", "valid", "-n", "demo"]);
   });
 
-  it("istioctl's runbook checks work with the pinned istioctl: tag list, x precheck, x version over istiod's 127.0.0.1 xDS", () => {
+  it("istioctl's runbook checks work with the pinned istioctl: tag list, x precheck, version (a port-forward into the istiod pod), x version over istiod's 127.0.0.1 xDS", () => {
     const tags = istioctl("tag", "list");
     expect(tags.status, tags.stderr).toBe(0);
     expect(tags.stdout).toMatch(new RegExp(`^stable\\s+${REV}\\s+demo\\s*$`, "m"));
+    // the default tag the stack sets: istioctl's commands below talk to its revision without --revision
+    expect(tags.stdout).toMatch(new RegExp(`^default\\s+${REV}\\s`, "m"));
     const precheck = istioctl("x", "precheck");
     expect(precheck.status, precheck.stderr).toBe(0);
     expect(precheck.stdout + precheck.stderr).toContain("No issues found when checking the cluster");
-    const version = istioctl("x", "version", "--xds-address", `127.0.0.1:${istiod.ports!.secureGrpc}`, "--authority", `istiod-${REV}.istio-system.svc`);
-    expect(version.status, version.stderr).toBe(0);
-    expect(version.stdout).toContain(`control plane version: ${IMAGE_TAG}`);
+    // the API server port-forwards into the pod through kwok's kubelet API, to istiod's 127.0.0.1 monitoring port
+    const plain = istioctl("version");
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain(`control plane version: ${IMAGE_TAG}`);
+    const asJson = istioctl("version", "-o", "json");
+    expect(asJson.status, asJson.stderr).toBe(0);
+    const mesh = JSON.parse(asJson.stdout).meshVersion as { Component: string; Revision: string; Info: { version: string } }[];
+    expect(mesh).toEqual([expect.objectContaining({ Component: "istiod", Revision: REV, Info: expect.objectContaining({ version: IMAGE_TAG }) })]);
+    const xds = istioctl("x", "version", "--xds-address", `127.0.0.1:${istiod.ports!.secureGrpc}`, "--authority", `istiod-${REV}.istio-system.svc`);
+    expect(xds.status, xds.stderr).toBe(0);
+    expect(xds.stdout).toContain(`control plane version: ${IMAGE_TAG}`);
   });
 
   it("/metrics on the 127.0.0.1 monitoring port lists the istiod metrics the stack uses (those only a proxy produces: in the pinned source)", async () => {

@@ -2,7 +2,7 @@
 // the pinned istioctl 1.31 renders for the stack (test/builders/istio-shapes.ts).
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { configMapsOf, discoveryContainer, expandVars, istioVersionOf, istiodArgs, podFacts, resolveEnv, revisionOf, serviceRoutes, type Deployment, type Ports, type Service } from "../../scripts/lib/istiod.js";
+import { configMapsOf, discoveryContainer, expandVars, istioVersionOf, istiodArgs, listenerForPort, podFacts, portForwardOf, resolveEnv, revisionOf, serviceRoutes, type Deployment, type Ports, type Service } from "../../scripts/lib/istiod.js";
 
 import { revisionObjects } from "../builders/istio-shapes.js";
 
@@ -78,5 +78,18 @@ describe("istiod harness: from the rendered Deployment", () => {
     // a Service that selects no istiod, or an istiod of another revision, gets no route
     expect(serviceRoutes([{ ...svc, spec: { ...svc.spec, selector: { app: "istiod", "istio.io/rev": "1-30" } } }], [dep]).size).toBe(0);
     expect(serviceRoutes([{ ...svc, spec: { ...svc.spec, selector: { app: "istio-ingressgateway" } } }], [dep]).size).toBe(0);
+  });
+
+  it("forwards every port the rendered istiod pod declares, and istioctl's 15014, to its listener on 127.0.0.1; owned by the pod", () => {
+    const pod = { metadata: { name: "istiod-1-31-5d9c7b6f4-x2x7q", namespace: "istio-system", uid: "0b8f3c1e-1111-2222-3333-444455556666", labels: dep.spec.template.metadata!.labels } };
+    const pf = portForwardOf(pod, ports) as { metadata: any; spec: { forwards: { ports: number[]; target: { address: string; port: number } }[] } };
+    expect(revisionOf(pod)).toBe("1-31");
+    expect(pf.metadata).toMatchObject({ name: pod.metadata.name, namespace: "istio-system", ownerReferences: [{ kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid }] });
+    const target = (port: number) => pf.spec.forwards.find((f) => f.ports.includes(port))?.target;
+    const declared = (discoveryContainer(dep).ports ?? []).map((p: { containerPort: number }) => p.containerPort);
+    expect(declared.length).toBeGreaterThanOrEqual(3);
+    for (const port of [...declared, 15014]) expect(target(port), `port ${port}`).toEqual({ address: "127.0.0.1", port: ports[listenerForPort(port)!] });
+    // every target is one of this revision's listeners, each once
+    expect(pf.spec.forwards.map((f) => f.target.port).sort()).toEqual(Object.values(ports).sort());
   });
 });

@@ -33,7 +33,7 @@ const SCRIPTS: { script: string; command: string; before?: string[]; names: stri
   { script: "bench.ts", command: "npm run bench", names: ["--runs N", "default: 3", "--out FILE", "default: bench-results.json", "example"] },
   { script: "cancel.ts", command: "npm run cancel", names: ["--stack S", "default: local", "SIGINT", "example"] },
   { script: "canary.ts", command: "npm run canary", before: ["status"], names: ["status", "--stack S", "default: local", "example"] },
-  { script: "cluster.ts", command: "npm run cluster", names: ["up", "down", "reset", "status", "kubeconfig", "example"] },
+  { script: "cluster.ts", command: "npm run cluster", names: ["up", "down", "delete", "reset", "status", "kubeconfig", "example"] },
   { script: "config-reference.ts", command: "npm run docs:config", names: ["-h, --help", "example"] },
   { script: "pr-comment.ts", command: "npx tsx scripts/pr-comment.ts", before: ["pr"], names: ["pr|issue", "--stack S", "--pr N", "--body-file FILE", "default: github-actions[bot]", "example"] },
   { script: "render.ts", command: "npm run render", names: ["--stack S", "default: local", "--out DIR", "required", "example"] },
