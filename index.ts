@@ -9,7 +9,7 @@ import { ACCESS_ALIAS, Logging, LOGS_ALIAS } from "./components/logging/index.js
 import { Prometheus, PrometheusMonitors } from "./components/prometheus/index.js";
 import { Alertmanager } from "./components/prometheus/alerting/index.js";
 import { INGESTER_GROUP, NAMES as JAEGER_NAMES, SPANS_TOPIC, Jaeger, zipkinHost as collectorZipkinHost } from "./components/jaeger/index.js";
-import { namespaceRevisions, type ObservedMesh, removalProblems } from "./components/istio/guard.js";
+import { migrationTarget, namespaceRevisions, type ObservedMesh, removalProblems } from "./components/istio/guard.js";
 import { IstioMigration, planMigration } from "./components/istio/migration.js";
 import { ISTIO_NAMESPACE, MANAGED_BY_LABELS, podSecurityLabels } from "./components/k8s/labels.js";
 import { Grafana } from "./components/grafana/index.js";
@@ -73,7 +73,7 @@ export default async function main(): Promise<Record<string, unknown>> {
 
   const istio = new IstioControlPlane("istio", { istio: cfg.istio, zipkinHost, observabilityNamespace: cfg.namespace, clusterDomain: cfg.clusterDomain, retainOnDelete: cfg.retainOnDelete, liveCluster: target !== undefined, ...(observed ? { liveNamespaces: { legacy: observed.legacyNamespaces ?? {}, adopted: observed.adoptedNamespaces ?? {} } } : {}) }, { providers: { kubernetes: k8sProvider } });
   // the second half of a canary step: workloads whose pods run another revision than their namespace's restart
-  if (observed) new IstioMigration("istio-migration", { istio: cfg.istio, plan: planMigration(namespaceRevisions(cfg.istio), observed, cfg.istio.migration.batchSize), after: [istio] }, { providers: { kubernetes: k8sProvider } });
+  if (observed) new IstioMigration("istio-migration", { istio: cfg.istio, plan: planMigration(migrationTarget(cfg.istio, observed), observed, cfg.istio.migration.batchSize), after: [istio] }, { providers: { kubernetes: k8sProvider } });
 
   const observability = new k8s.core.v1.Namespace("observability", { metadata: { name: cfg.namespace, labels: { ...MANAGED_BY_LABELS, ...podSecurityLabels("restricted") } } }, { provider: k8sProvider, retainOnDelete: cfg.retainOnDelete });
 

@@ -1,6 +1,6 @@
 // Guard rails of the canary upgrade (pure): what the injector wrote on pods, read into one view of
 // the mesh; a revision leaves the stack only when nothing uses it.
-import { effectiveRevision, type IstioConfig } from "./config.js";
+import { effectiveRevision, type IstioConfig, revisionTags } from "./config.js";
 import { ISTIO_NAMESPACE } from "../k8s/labels.js";
 
 /** The kinds whose pods a canary step restarts. */
@@ -30,6 +30,8 @@ export interface MeshWorkload {
   readonly name: string;
   /** The value of RESTART_ANNOTATION on its pod template (set by an earlier migration), if any. */
   readonly restartedFor?: string;
+  /** Its pod template's injection labels, which the injectors' object selectors read where the namespace names no revision. */
+  readonly podLabels?: { readonly rev?: string; readonly inject?: string };
 }
 
 export interface ObservedMesh {
@@ -49,6 +51,8 @@ export interface ObservedMesh {
   readonly workloads?: readonly MeshWorkload[];
   /** Revision tags in the cluster (their injector webhooks' labels): tag -> revision. */
   readonly tags?: Readonly<Record<string, string>>;
+  /** Namespaces being deleted: nothing in them is restarted. */
+  readonly terminatingNamespaces?: readonly string[];
 }
 
 // The subset of the Kubernetes objects read (what @kubernetes/client-node returns, as plain JSON).
@@ -59,6 +63,8 @@ interface Meta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: { kind: string; name: string; controller?: boolean }[];
+  /** Set while the object is being deleted. */
+  deletionTimestamp?: unknown;
 }
 export interface PodLike {
   metadata?: Meta;
@@ -118,7 +124,9 @@ export function meshFromObjects(input: { istiods: readonly ObjectLike[]; pods: r
   const namespacesByLabel: Record<string, string[]> = {};
   const legacyNamespaces: Record<string, string> = {};
   const adoptedNamespaces: Record<string, string> = {};
+  const terminatingNamespaces: string[] = [];
   for (const n of input.namespaces) {
+    if (n.metadata?.deletionTimestamp) terminatingNamespaces.push(n.metadata.name!);
     const labels = n.metadata?.labels ?? {};
     const adopted = n.metadata?.annotations?.[ADOPTED_ANNOTATION];
     if (adopted !== undefined) adoptedNamespaces[n.metadata!.name!] = adopted;
@@ -126,22 +134,76 @@ export function meshFromObjects(input: { istiods: readonly ObjectLike[]; pods: r
     if (labels[LEGACY_INJECTION_LABEL] !== undefined) legacyNamespaces[n.metadata!.name!] = labels[LEGACY_INJECTION_LABEL]!;
   }
   const workloads: MeshWorkload[] = (input.workloads ?? [])
-    .filter((w) => WORKLOAD_KINDS.includes(w.kind as WorkloadKind) && w.metadata?.namespace !== ISTIO_NAMESPACE)
+    .filter((w) => WORKLOAD_KINDS.includes(w.kind as WorkloadKind) && w.metadata?.namespace !== ISTIO_NAMESPACE && !w.metadata?.deletionTimestamp)
     .map((w) => {
       const restartedFor = w.spec?.template?.metadata?.annotations?.[RESTART_ANNOTATION];
-      return { kind: w.kind as WorkloadKind, namespace: w.metadata!.namespace!, name: w.metadata!.name!, ...(restartedFor ? { restartedFor } : {}) };
+      const labels = w.spec?.template?.metadata?.labels ?? {};
+      const podLabels = { ...(labels["istio.io/rev"] ? { rev: labels["istio.io/rev"] } : {}), ...(labels["sidecar.istio.io/inject"] ? { inject: labels["sidecar.istio.io/inject"] } : {}) };
+      return { kind: w.kind as WorkloadKind, namespace: w.metadata!.namespace!, name: w.metadata!.name!, ...(restartedFor ? { restartedFor } : {}), ...(Object.keys(podLabels).length ? { podLabels } : {}) };
     });
   const tags: Record<string, string> = {};
   for (const h of input.tagWebhooks ?? []) {
     const l = h.metadata?.labels ?? {};
     if (l["istio.io/tag"] && l["istio.io/rev"]) tags[l["istio.io/tag"]] = l["istio.io/rev"];
   }
-  return { revisions, podsByRevision, namespacesByLabel, legacyNamespaces, adoptedNamespaces, pods, workloads, tags };
+  return { revisions, podsByRevision, namespacesByLabel, legacyNamespaces, adoptedNamespaces, pods, workloads, tags, terminatingNamespaces };
 }
 
 /** Namespace -> the revision its label resolves to, from config. */
 export function namespaceRevisions(istio: IstioConfig): Record<string, string> {
   return Object.fromEntries(Object.entries(istio.namespaces).map(([ns, target]) => [ns, effectiveRevision(istio, target) ?? target]));
+}
+
+/**
+ * Namespaces outside config whose injection follows a tag the stack sets: labelled
+ * `istio.io/rev=<tag>` (no legacy label, which would take precedence), or `istio-injection=enabled`,
+ * which the default tag's injector serves as istioctl's does. Moving the tag moves them, so their
+ * workloads restart with the stack's. A namespace labelled with a revision itself, or with another
+ * legacy value, is left to whoever labelled it. namespace -> the label and the revision after this update.
+ */
+export function tagFollowers(istio: IstioConfig, observed: ObservedMesh): Record<string, { readonly label: string; readonly revision: string }> {
+  const tags = revisionTags(istio);
+  const legacy = observed.legacyNamespaces ?? {};
+  const followers: Record<string, { label: string; revision: string }> = {};
+  for (const [ns, value] of Object.entries(legacy)) {
+    if (!(ns in istio.namespaces) && value === "enabled" && tags.default) followers[ns] = { label: `${LEGACY_INJECTION_LABEL}=enabled`, revision: tags.default };
+  }
+  for (const [label, names] of Object.entries(observed.namespacesByLabel)) {
+    const revision = tags[label];
+    if (!revision || istio.revisions.some((r) => r.name === label)) continue;
+    for (const ns of names) if (!(ns in istio.namespaces) && legacy[ns] === undefined) followers[ns] = { label: `istio.io/rev=${label}`, revision };
+  }
+  return followers;
+}
+
+/** namespaceRevisions plus the namespaces outside config that follow one of its tags: whose workloads the migration looks at. */
+export function meshNamespaceRevisions(istio: IstioConfig, observed: ObservedMesh): Record<string, string> {
+  const followers = Object.entries(tagFollowers(istio, observed)).map(([ns, f]) => [ns, f.revision]);
+  // tagFollowers leaves config's namespaces out: config's label wins
+  return { ...namespaceRevisions(istio), ...Object.fromEntries(followers) };
+}
+
+/**
+ * The revision a workload's pods are injected by after this update, where the stack decides it,
+ * else undefined (also in a namespace being deleted, and for a workload being deleted, which
+ * meshFromObjects leaves out): its namespace's (meshNamespaceRevisions); in a namespace that names no revision
+ * (no `istio.io/rev`, no `istio-injection` label), what its pod labels select as the injectors'
+ * object selectors do: `istio.io/rev=<tag>` the tag's revision, `sidecar.istio.io/inject=true`
+ * the default tag's (istioctl's legacy object hook, which the stack renders too).
+ */
+export function migrationTarget(istio: IstioConfig, observed: ObservedMesh): (w: MeshWorkload) => string | undefined {
+  const namespaces = meshNamespaceRevisions(istio, observed);
+  const labelled = new Set([...Object.values(observed.namespacesByLabel).flat(), ...Object.keys(observed.legacyNamespaces ?? {})]);
+  const tags = revisionTags(istio);
+  const isRevision = (name: string) => istio.revisions.some((r) => r.name === name);
+  const terminating = new Set(observed.terminatingNamespaces ?? []);
+  return (w) => {
+    if (terminating.has(w.namespace)) return undefined;
+    if (namespaces[w.namespace] !== undefined) return namespaces[w.namespace];
+    if (labelled.has(w.namespace) || !w.podLabels || w.podLabels.inject === "false") return undefined;
+    if (w.podLabels.rev !== undefined) return isRevision(w.podLabels.rev) ? undefined : tags[w.podLabels.rev];
+    return w.podLabels.inject === "true" ? tags.default : undefined;
+  };
 }
 
 /** One message per revision that config removes while something still uses it. */

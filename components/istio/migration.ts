@@ -2,8 +2,9 @@
 // revision changed are restarted, so that their pods are injected again by the new revision.
 //
 // The plan is made from the cluster as it is (observe.ts): a Deployment, StatefulSet or DaemonSet
-// in a namespace of obs:istio.namespaces restarts when one of its pods runs a sidecar injected by
-// another revision than its namespace's (after this update). That covers a moved tag, a
+// in a namespace of obs:istio.namespaces, or outside it where its namespace's or its pods' own
+// label follows a tag of the stack (guard.ts migrationTarget), restarts when one of its pods runs a sidecar injected
+// by another revision than its namespace's (after this update). That covers a moved tag, a
 // relabelled namespace and an adopted legacy `istio-injection` namespace (index.ts removes the
 // label first) alike, and it converges: whatever a killed run, a failed rollout or a hand-made
 // restart left behind is restarted by the next `up`.
@@ -45,15 +46,18 @@ export interface MigrationPlan {
 export const workloadId = (w: Pick<MeshWorkload, "kind" | "namespace" | "name">) => `${w.namespace}/${w.kind.toLowerCase()}/${w.name}`;
 
 /**
- * What this update restarts: `desired` is namespace -> revision after the update (namespaceRevisions).
- * Only namespaces of config are looked at; pods without a sidecar never make a workload restart.
+ * What this update restarts: `target` gives a workload's revision after the update (guard.ts
+ * migrationTarget: config's namespaces, namespaces and pods that follow its tags), undefined for a
+ * workload the stack does not decide, which is never looked at. Pods without a sidecar never make
+ * a workload restart.
  */
-export function planMigration(desired: Readonly<Record<string, string>>, observed: ObservedMesh, batchSize: number): MigrationPlan {
+export function planMigration(target: (w: MeshWorkload) => string | undefined, observed: ObservedMesh, batchSize: number): MigrationPlan {
   const restarts: PlannedRestart[] = [];
   const kept: { workload: MeshWorkload; value: string }[] = [];
-  const workloads = [...(observed.workloads ?? [])].filter((w) => desired[w.namespace] !== undefined).sort((a, b) => workloadId(a).localeCompare(workloadId(b)));
+  const workloads = [...(observed.workloads ?? [])].sort((a, b) => workloadId(a).localeCompare(workloadId(b)));
   for (const w of workloads) {
-    const to = desired[w.namespace]!;
+    const to = target(w);
+    if (to === undefined) continue;
     const stale = (observed.pods ?? []).filter((p) => p.namespace === w.namespace && p.owner?.kind === w.kind && p.owner.name === w.name && p.revision !== undefined && p.revision !== to);
     if (stale.length) {
       const from: Record<string, number> = {};

@@ -2,10 +2,11 @@
 // injected each pod's sidecar), each tag's target in config and in the cluster, which revisions are
 // removable. scripts/canary.ts reads the cluster (observe.ts) and prints these lines.
 import { revisionTags, type IstioConfig } from "./config.js";
-import { namespaceRevisions, type ObservedMesh } from "./guard.js";
+import { meshNamespaceRevisions, type ObservedMesh, tagFollowers } from "./guard.js";
 
 export function canaryStatus(stack: string, istio: IstioConfig, observed: ObservedMesh): string[] {
-  const desired = namespaceRevisions(istio);
+  const desired = meshNamespaceRevisions(istio, observed);
+  const followers = tagFollowers(istio, observed);
   const lines = [`stack ${stack}: revisions running: ${observed.revisions.join(", ") || "none"}; in config: ${istio.revisions.map((r) => `${r.name} (${r.version})`).join(", ")}`];
   lines.push("", "NAMESPACE            LABEL (config)        DESIRED REVISION   RUNNING PODS BY REVISION");
   const running: Record<string, Record<string, number>> = {};
@@ -18,8 +19,9 @@ export function canaryStatus(stack: string, istio: IstioConfig, observed: Observ
   for (const ns of [...new Set([...Object.keys(desired), ...Object.keys(running)])].sort()) {
     const pods = Object.entries(running[ns] ?? {}).map(([r, n]) => `${r}: ${n}`).join(", ") || "-";
     const moving = running[ns] && desired[ns] && Object.keys(running[ns]!).some((r) => r !== desired[ns]) ? "  (restart pending)" : "";
-    lines.push(`${ns.padEnd(20)} ${(istio.namespaces[ns] ?? "-").padEnd(21)} ${(desired[ns] ?? "-").padEnd(18)} ${pods}${moving}`);
+    lines.push(`${ns.padEnd(20)} ${(istio.namespaces[ns] ?? (followers[ns] ? `${followers[ns]!.label} (own)` : "-")).padEnd(21)} ${(desired[ns] ?? "-").padEnd(18)} ${pods}${moving}`);
   }
+  if (Object.keys(followers).length) lines.push("(own): a namespace outside obs:istio.namespaces whose own label follows a tag of the stack; its workloads restart when the tag moves");
   lines.push("", "TAG                  CONFIG -> REVISION    CLUSTER -> REVISION");
   const clusterTags = observed.tags ?? {};
   const tags = revisionTags(istio);

@@ -105,7 +105,7 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
   });
   afterAll(async () => {
     await npmRun("destroy", ["scripts/stack.ts", "destroy", "--stack", "local", "--yes"]);
-    for (const ns of ["shop", "blog", "legacy"]) kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"], { allowFail: true });
+    for (const ns of ["shop", "blog", "legacy", "team", "solo"]) kubectl(["delete", "namespace", ns, "--ignore-not-found", "--wait=false"], { allowFail: true });
     console.log(`[e2e canary timings, s] ${JSON.stringify(timings)}`);
     console.log(`[e2e canary figures] ${JSON.stringify(figures)}`);
   });
@@ -132,11 +132,20 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     expect(apply(statefulSet("shop", "db")).status).toBe(0);
     kubectl(["create", "deployment", "news", "-n", "blog", "--image=nginx:1.27", "--replicas=2"]);
     expect(apply(statefulSet("blog", "cache")).status).toBe(0);
-    for (const [ns, w] of [["shop", "deployment/web"], ["shop", "statefulset/db"], ["blog", "deployment/news"], ["blog", "statefulset/cache"]]) kubectl(["rollout", "status", w!, "-n", ns!, "--timeout=180s"]);
+    // a namespace outside the stack that follows its tag by its own label, as a team would label it
+    kubectl(["create", "namespace", "team"]);
+    kubectl(["label", "namespace", "team", "istio.io/rev=stable"]);
+    kubectl(["create", "deployment", "api", "-n", "team", "--image=nginx:1.27"]);
+    // and an unlabelled namespace whose pods opt in themselves (the default tag's legacy object hook)
+    kubectl(["create", "namespace", "solo"]);
+    expect(apply(workloadYaml({ kind: "Deployment", name: "tool", namespace: "solo", image: "nginx:1.27", podLabels: { "sidecar.istio.io/inject": "true" } })).status).toBe(0);
+    for (const [ns, w] of [["shop", "deployment/web"], ["shop", "statefulset/db"], ["blog", "deployment/news"], ["blog", "statefulset/cache"], ["team", "deployment/api"], ["solo", "deployment/tool"]]) kubectl(["rollout", "status", w!, "-n", ns!, "--timeout=180s"]);
     // a workload whose pods can never be scheduled (no node matches): injected, but its rollouts never finish
     expect(apply(stuckDeployment).status).toBe(0);
     await allOn("shop", "1-30", 4);
     await allOn("blog", "1-30", 3);
+    await allOn("team", "1-30", 1);
+    await allOn("solo", "1-30", 1);
   });
 
   it("step 1: 1-31 beside 1-30 with a canary tag; blog relabelled onto it; SIGKILL of `npm run up` during its migration, then a plain re-run converges", async () => {
@@ -177,7 +186,7 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     });
     const r = await up("remove refused");
     expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/removing revision '1-30' is refused: 5 running pod\(s\) injected by it \(legacy\/old-app-[a-z0-9-]+, shop\/(web|db|stuck)-/);
+    expect(r.out).toMatch(/removing revision '1-30' is refused: 7 running pod\(s\) injected by it \(legacy\/old-app-[a-z0-9-]+, shop\/(web|db|stuck)-/);
     expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-30");
     expect(getJson(["get", "deployment", "istiod-1-30", "-n", "istio-system"]).metadata.name).toBe("istiod-1-30");
     await allOn("shop", "1-30", 4);
@@ -200,6 +209,8 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     expect(summary).toContain("- restarts `shop/statefulset/db` (rolling)");
     expect(summary).toContain("- restarts `legacy/deployment/old-app` (rolling)");
     expect(summary).toContain("- restarts `shop/deployment/stuck` (rolling)");
+    expect(summary).toContain("- restarts `team/deployment/api` (rolling)");
+    expect(summary).toContain("- restarts `solo/deployment/tool` (rolling)");
     expect(summary).not.toContain("blog/");
     const blogBefore = pods("blog").map((p) => p.metadata.uid).sort();
     const failed = await up("tag -> 1-31 (one rollout past its bound)");
@@ -211,7 +222,13 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     expect(r.code, r.out).toBe(0);
     const shop = await allOn("shop", "1-31", 3);
     const legacy = await allOn("legacy", "1-31", 1);
-    figures["pods re-injected, step 2"] = shop.length + legacy.length;
+    const team = await allOn("team", "1-31", 1);
+    const solo = await allOn("solo", "1-31", 1);
+    figures["pods re-injected, step 2"] = shop.length + legacy.length + team.length + solo.length;
+    // the stack owns nothing of team's: its namespace keeps its own label, its Deployment got only the restart annotation
+    expect(getJson(["get", "namespace", "team"]).metadata.labels["istio.io/rev"]).toBe("stable");
+    const api = getJson(["get", "deployment", "api", "-n", "team"]);
+    expect(Object.keys(api.spec.template.metadata.annotations ?? {})).toEqual(["istio.observability-stack/restarted-for"]);
     expect(pods("blog").map((p) => p.metadata.uid).sort()).toEqual(blogBefore);
     expect(getJson(["get", "mutatingwebhookconfiguration", "istio-revision-tag-stable"]).webhooks[0].clientConfig.service.name).toBe("istiod-1-31");
     // the default tag's injector and validator moved, and failurePolicy stayed istiod's
@@ -247,6 +264,7 @@ describe("canary control-plane upgrade 1.30 -> 1.31 with real istiods", () => {
     expect(r.out).toMatch(/shop\s+stable\s+1-31\s+1-31: 3\n/);
     expect(r.out).toMatch(/blog\s+canary\s+1-31\s+1-31: 3\n/);
     expect(r.out).toMatch(/legacy\s+stable\s+1-31\s+1-31: 1\n/);
+    expect(r.out).toMatch(/team\s+istio\.io\/rev=stable \(own\)\s+1-31\s+1-31: 1\n/);
     expect(r.out).toMatch(/stable\s+1-31\s+1-31/);
     expect(r.out).toMatch(/1-30\s+yes/);
   });

@@ -129,6 +129,18 @@ describe("canary status", () => {
     expect(lines).toContain("1-31                 no: used by tag stable, the default tag (obs:istio.defaultRevision), namespace shop, namespace blog, 3 pod(s)");
   });
 
+  it("lists a namespace outside config that follows a tag by its own label, with the revision the tag moves it to", () => {
+    const observed = meshFromObjects({
+      istiods: [istiod("1-30"), istiod("1-31")],
+      pods: [...podsOf("1.30", "web", 2, "team-a")],
+      namespaces: [{ metadata: { name: "team-a", labels: { "istio.io/rev": "stable" } } }],
+    });
+    const lines = canaryStatus("local", istio2({ tags: { stable: "1-31" }, namespaces: { shop: "stable" }, defaultRevision: "1-31" }), observed);
+    expect(lines).toContain("team-a               istio.io/rev=stable (own) 1-31               1-30: 2  (restart pending)");
+    expect(lines.some((l) => l.startsWith("(own): a namespace outside obs:istio.namespaces"))).toBe(true);
+    expect(lines).toContain("1-31                 no: used by tag stable, the default tag (obs:istio.defaultRevision), namespace shop, namespace team-a");
+  });
+
   it("shows a revision nothing uses as removable", () => {
     const observed = meshFromObjects({ istiods: [istiod("1-30"), istiod("1-31")], pods: [...podsOf("1.31", "web", 2, "shop")], namespaces: [] });
     const lines = canaryStatus("local", istio2({ tags: { stable: "1-31" }, namespaces: { shop: "stable" }, defaultRevision: "1-31" }), observed);

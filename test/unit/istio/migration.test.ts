@@ -2,7 +2,7 @@
 // its resources under Pulumi mocks.
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../config/index.js";
-import { meshFromObjects, namespaceRevisions, RESTART_ANNOTATION } from "../../../components/istio/guard.js";
+import { meshFromObjects, meshNamespaceRevisions, migrationTarget, RESTART_ANNOTATION } from "../../../components/istio/guard.js";
 import { describeRestart, MIGRATION_FIELD_MANAGER, planMigration } from "../../../components/istio/migration.js";
 import { type Created, recordResources } from "../mocks.js";
 import { podsOf, workloadObjects } from "./injected.js";
@@ -26,7 +26,7 @@ function canaryStep() {
 describe("planning the migration", () => {
   it("restarts every workload of a moved namespace whose pods run another revision, names each, and nothing else", () => {
     const { istio, observed } = canaryStep();
-    const plan = planMigration(namespaceRevisions(istio), observed, 2);
+    const plan = planMigration(migrationTarget(istio, observed), observed, 2);
     expect(plan.batches.map((b) => b.map(describeRestart))).toEqual([
       ["blog/deployment/web: 2 pod(s) on 1-30 -> 1-31", "shop/daemonset/agent: 3 pod(s) on 1-30 -> 1-31"],
       ["shop/deployment/web: 2 pod(s) on 1-30 -> 1-31", "shop/statefulset/db: 1 pod(s) on 1-30 -> 1-31"],
@@ -36,11 +36,80 @@ describe("planning the migration", () => {
     for (const r of plan.batches.flat()) expect(r.value).toMatch(/^1-31-[0-9a-f]{10}$/);
   });
 
+  it("also restarts the workloads of namespaces outside config whose own label follows a tag the stack moves, and only those", () => {
+    const istio = config({ tags: { stable: "1-31" }, defaultRevision: "1-31", namespaces: { shop: "stable" } });
+    const ns = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels } });
+    const names = ["shop", "team-a", "team-b", "pinned", "opted-out", "plain"];
+    const observed = meshFromObjects({
+      istiods: [istiod("1-30"), istiod("1-31")],
+      pods: names.flatMap((n) => podsOf("1.30", "web", 1, n)),
+      namespaces: [
+        ns("team-a", { "istio.io/rev": "stable" }),
+        ns("team-b", { "istio-injection": "enabled" }),
+        ns("pinned", { "istio.io/rev": "1-30" }),
+        // the legacy label takes precedence over istio.io/rev in every injector: not injected by the tag
+        ns("opted-out", { "istio-injection": "disabled", "istio.io/rev": "stable" }),
+      ],
+      workloads: names.flatMap((n) => workloadObjects("1.30", n).filter((w) => w.metadata.name === "web")),
+    });
+    expect(meshNamespaceRevisions(istio, observed)).toEqual({ shop: "1-31", "team-a": "1-31", "team-b": "1-31" });
+    const plan = planMigration(migrationTarget(istio, observed), observed, 10);
+    expect(plan.batches.flat().map(describeRestart)).toEqual([
+      "shop/deployment/web: 1 pod(s) on 1-30 -> 1-31",
+      "team-a/deployment/web: 1 pod(s) on 1-30 -> 1-31",
+      "team-b/deployment/web: 1 pod(s) on 1-30 -> 1-31",
+    ]);
+    // config's label wins over what the namespace has in the cluster now
+    const relabelled = config({ tags: { stable: "1-31" }, defaultRevision: "1-31", namespaces: { shop: "stable", "team-a": "1-30" } });
+    expect(meshNamespaceRevisions(relabelled, observed)["team-a"]).toBe("1-30");
+  });
+
+  it("in a namespace that names no revision, follows what the pod labels select: istio.io/rev=<tag> its tag, sidecar.istio.io/inject=true the default tag", () => {
+    const istio = config({ tags: { stable: "1-31" }, defaultRevision: "1-31" });
+    const web = (ns: string, labels: Record<string, string>) =>
+      workloadObjects("1.30", ns)
+        .filter((w) => w.metadata.name === "web")
+        .map((w) => ({ ...w, spec: { ...w.spec, template: { ...w.spec.template, metadata: { ...w.spec.template.metadata, labels: { ...w.spec.template.metadata.labels, ...labels } } } } }));
+    const cases: [string, Record<string, string>][] = [
+      ["by-tag", { "istio.io/rev": "stable" }],
+      ["by-default", { "sidecar.istio.io/inject": "true" }],
+      ["by-revision", { "istio.io/rev": "1-30" }],
+      ["unlabelled", {}],
+      ["labelled-ns", { "sidecar.istio.io/inject": "true" }],
+    ];
+    const observed = meshFromObjects({
+      istiods: [istiod("1-30"), istiod("1-31")],
+      pods: cases.flatMap(([ns]) => podsOf("1.30", "web", 1, ns)),
+      // a namespace label is what the injectors read first: pod labels do not count there
+      namespaces: [{ metadata: { name: "labelled-ns", labels: { "istio.io/rev": "1-30" } } }],
+      workloads: cases.flatMap(([ns, labels]) => web(ns, labels)),
+    });
+    expect(planMigration(migrationTarget(istio, observed), observed, 10).batches.flat().map(describeRestart)).toEqual([
+      "by-default/deployment/web: 1 pod(s) on 1-30 -> 1-31",
+      "by-tag/deployment/web: 1 pod(s) on 1-30 -> 1-31",
+    ]);
+  });
+
+  it("restarts nothing in a namespace being deleted, nor a workload being deleted (their rollouts could never finish)", () => {
+    const istio = config({ tags: { stable: "1-31" }, namespaces: { shop: "stable", gone: "stable" } });
+    const deleting = { deletionTimestamp: "2026-12-02T10:00:00Z" };
+    const observed = meshFromObjects({
+      istiods: [istiod("1-30"), istiod("1-31")],
+      pods: [...podsOf("1.30", "web", 1, "shop"), ...podsOf("1.30", "db", 1, "shop"), ...podsOf("1.30", "web", 1, "gone")],
+      namespaces: [{ metadata: { name: "gone", labels: { "istio.io/rev": "stable" }, ...deleting } }],
+      workloads: [
+        ...workloadObjects("1.30", "shop").map((w) => (w.metadata.name === "db" ? { ...w, metadata: { ...w.metadata, ...deleting } } : w)),
+        ...workloadObjects("1.30", "gone").filter((w) => w.metadata.name === "web"),
+      ],
+    });
+    expect(planMigration(migrationTarget(istio, observed), observed, 10).batches.flat().map(describeRestart)).toEqual(["shop/deployment/web: 1 pod(s) on 1-30 -> 1-31"]);
+  });
+
   it("converges: once the pods run 1-31 nothing restarts, and a workload restarted before keeps its value (no change planned)", () => {
     const istio = config({ tags: { stable: "1-31" }, namespaces: { shop: "stable" } });
     const workloads = workloadObjects("1.31", "shop").map((w) => (w.metadata.name === "web" ? { ...w, spec: { ...w.spec, template: { ...w.spec.template, metadata: { ...w.spec.template.metadata, annotations: { ...w.spec.template.metadata.annotations, [RESTART_ANNOTATION]: "1-31-0123456789" } } } } } : w));
     const observed = meshFromObjects({ istiods: [istiod("1-31")], pods: [...podsOf("1.31", "web", 2, "shop"), ...podsOf("1.31", "db", 1, "shop")], namespaces: [], workloads });
-    const plan = planMigration(namespaceRevisions(istio), observed, 5);
+    const plan = planMigration(migrationTarget(istio, observed), observed, 5);
     expect(plan.batches).toEqual([]);
     expect(plan.kept.map((k) => [k.workload.name, k.value])).toEqual([["web", "1-31-0123456789"]]);
   });
@@ -49,12 +118,13 @@ describe("planning the migration", () => {
     const istio = config({ tags: { stable: "1-31" }, namespaces: { shop: "stable" } });
     const leftOver = podsOf("1.30", "web", 1, "shop");
     const observed = (pods: ReturnType<typeof podsOf>) => meshFromObjects({ istiods: [istiod("1-30"), istiod("1-31")], pods, namespaces: [], workloads: workloadObjects("1.30", "shop").filter((w) => w.metadata.name === "web") });
-    const first = planMigration(namespaceRevisions(istio), observed([...podsOf("1.30", "web", 2, "shop")]), 5).batches.flat();
-    const again = planMigration(namespaceRevisions(istio), observed([...leftOver, ...podsOf("1.31", "web", 1, "shop")]), 5).batches.flat();
+    const plan = (o: ReturnType<typeof observed>) => planMigration(migrationTarget(istio, o), o, 5);
+    const first = plan(observed([...podsOf("1.30", "web", 2, "shop")])).batches.flat();
+    const again = plan(observed([...leftOver, ...podsOf("1.31", "web", 1, "shop")])).batches.flat();
     expect(again.map(describeRestart)).toEqual(["shop/deployment/web: 1 pod(s) on 1-30 -> 1-31"]);
     expect(again[0]!.value).not.toBe(first[0]!.value);
     // the same cluster state gives the same plan: preview and up agree
-    expect(planMigration(namespaceRevisions(istio), observed([...leftOver]), 5)).toEqual(planMigration(namespaceRevisions(istio), observed([...leftOver]), 5));
+    expect(plan(observed([...leftOver]))).toEqual(plan(observed([...leftOver])));
   });
 });
 
@@ -68,7 +138,7 @@ describe("the migration's resources", () => {
     const { IstioMigration } = await import("../../../components/istio/migration.js");
     const { istio, observed } = canaryStep();
     const withPause = { ...istio, migration: { ...istio.migration, batchSize: 2, pauseSeconds: 1 } };
-    const plan = planMigration(namespaceRevisions(withPause), observed, 2);
+    const plan = planMigration(migrationTarget(withPause, observed), observed, 2);
     const t0 = Date.now();
     const m = new IstioMigration("istio-migration", { istio: withPause, plan, after: [] });
     expect(m.restarting).toEqual(["blog/deployment/web", "shop/daemonset/agent", "shop/deployment/web", "shop/statefulset/db"]);
