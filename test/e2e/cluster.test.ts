@@ -43,6 +43,19 @@ describe("embedded local cluster", () => {
     expect(listen.map((l) => l.trim().split(/\s+/)[3])).toEqual([`127.0.0.1:${apiPort}`]);
   });
 
+  it("every socket a component of the cluster listens on (kwok's kubelet API included) is on 127.0.0.1; istiod's own are checked in istiod.test.ts", () => {
+    const pidOf = Object.fromEntries(status().components.map((c) => [c.name, c.pid]));
+    const pids = new Set(Object.values(pidOf).filter((p): p is number => !!p));
+    // ss -tulnp: one line per listening TCP socket and bound UDP socket, with the processes holding it
+    const lines = spawnSync("ss", ["-tulnpH"], { encoding: "utf8" }).stdout.trim().split("\n");
+    const ours = lines
+      .map((l) => ({ local: l.trim().split(/\s+/)[4]!, pids: [...l.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])) }))
+      .filter((x) => x.pids.some((p) => pids.has(p)));
+    const holders = new Set(ours.flatMap((x) => x.pids));
+    for (const c of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]) expect(holders.has(pidOf[c]!), c).toBe(true);
+    expect(ours.filter((x) => !/^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):\d+$/.test(x.local))).toEqual([]);
+  });
+
   it("binds a PersistentVolumeClaim and completes a Job", async () => {
     kubectl(["apply", "-f", "-"], {
       input: `apiVersion: v1
