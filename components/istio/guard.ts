@@ -177,10 +177,9 @@ export function tagFollowers(istio: IstioConfig, observed: ObservedMesh): Record
 }
 
 /** namespaceRevisions plus the namespaces outside config that follow one of its tags: whose workloads the migration looks at. */
-export function meshNamespaceRevisions(istio: IstioConfig, observed: ObservedMesh): Record<string, string> {
-  const followers = Object.entries(tagFollowers(istio, observed)).map(([ns, f]) => [ns, f.revision]);
+export function meshNamespaceRevisions(istio: IstioConfig, observed: ObservedMesh, followers = tagFollowers(istio, observed)): Record<string, string> {
   // tagFollowers leaves config's namespaces out: config's label wins
-  return { ...namespaceRevisions(istio), ...Object.fromEntries(followers) };
+  return { ...namespaceRevisions(istio), ...Object.fromEntries(Object.entries(followers).map(([ns, f]) => [ns, f.revision])) };
 }
 
 /**

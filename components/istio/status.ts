@@ -5,8 +5,8 @@ import { revisionTags, type IstioConfig } from "./config.js";
 import { meshNamespaceRevisions, type ObservedMesh, tagFollowers } from "./guard.js";
 
 export function canaryStatus(stack: string, istio: IstioConfig, observed: ObservedMesh): string[] {
-  const desired = meshNamespaceRevisions(istio, observed);
   const followers = tagFollowers(istio, observed);
+  const desired = meshNamespaceRevisions(istio, observed, followers);
   const lines = [`stack ${stack}: revisions running: ${observed.revisions.join(", ") || "none"}; in config: ${istio.revisions.map((r) => `${r.name} (${r.version})`).join(", ")}`];
   lines.push("", "NAMESPACE            LABEL (config)        DESIRED REVISION   RUNNING PODS BY REVISION");
   const running: Record<string, Record<string, number>> = {};
