@@ -161,6 +161,15 @@ export function procStat(pid: number): string[] | undefined {
   }
 }
 
+/** A process's command line (/proc/PID/cmdline), argument by argument, or undefined when it does not run. */
+export function procArgs(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
 const startTicks = (pid: number): string | undefined => procStat(pid)?.[19];
 
 const ownMark = () => `${process.pid}:${startTicks(process.pid) ?? "0"}`;

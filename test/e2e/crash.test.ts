@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubectl, stackWorkDir } from "./helpers.js";
 import { FIELD_MANAGER } from "../../components/k8s/objects.js";
-import { markedProcesses, procStat, pulumiAsync, pulumiEnv, RUN_MARK, runWithProgram, selectStackAsync, stackLocks, type MarkedProcess } from "../../scripts/lib/pulumi.js";
+import { markedProcesses, procArgs, procStat, pulumiAsync, pulumiEnv, RUN_MARK, runWithProgram, selectStackAsync, stackLocks, type MarkedProcess } from "../../scripts/lib/pulumi.js";
 import { repoRoot } from "../../lib/tools.js";
 
 const STACK = "local";
@@ -41,14 +41,6 @@ function pgrp(pid: number): number | undefined {
   return stat ? Number(stat[2]) : undefined;
 }
 
-const cmdline = (pid: number): string => {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-  } catch {
-    return "";
-  }
-};
-
 /**
  * The mark of `npm run up`'s script in process group `group`: of the processes there whose command
  * line runs scripts/stack.ts (npm's shell, tsx's CLI, and the node process tsx starts), the
@@ -57,7 +49,7 @@ const cmdline = (pid: number): string => {
 function scriptMarkIn(group: number): string | undefined {
   const runs = readdirSync("/proc")
     .map(Number)
-    .filter((pid) => pid && Number(procStat(pid)?.[2]) === group && cmdline(pid).includes("scripts/stack.ts"));
+    .filter((pid) => pid && Number(procStat(pid)?.[2]) === group && procArgs(pid)?.some((a) => a.includes("scripts/stack.ts")));
   const script = runs.find((pid) => !runs.some((other) => Number(procStat(other)?.[1]) === pid));
   const start = script ? procStat(script)?.[19] : undefined;
   return script && start ? `${script}:${start}` : undefined;
