@@ -99,7 +99,8 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   const { LanguageServer } = require("@pulumi/pulumi/automation/server");
   const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
   const server = new grpc.Server({ "grpc.max_receive_message_length": 1024 * 1024 * 400 });
-  const languageServer = new LanguageServer(reportedOnce(program));
+  ownConnectionsPerRun();
+  const languageServer = failedUnlessStarted(new LanguageServer(reportedOnce(program)));
   server.addService(langrpc.LanguageRuntimeService, languageServer);
   const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
   const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"] });
@@ -115,6 +116,58 @@ export async function runWithProgram(program: Program, args: string[], env: Node
   const signal = stopOnSignal();
   if (signal) process.exit(signal === "SIGINT" ? 130 : 143);
   return { code, stdout, stderr };
+}
+
+/**
+ * Each run's connections to the engine and resource monitor on their own subchannels. grpc-js
+ * shares subchannels process-wide by address; a finished run's engine subchannel, left in
+ * reconnect backoff by the SDK's last calls, was handed to a later run whose engine happened to
+ * get the same 127.0.0.1 port, and that run's first call failed at once with "14 UNAVAILABLE:
+ * No connection established. Last error: null". The engine and monitor clients are created with
+ * the SDK's grpcClientOptions, so the option goes there (read when a run creates its clients).
+ */
+export function ownConnectionsPerRun(): void {
+  const settings = require("@pulumi/pulumi/runtime/settings");
+  settings.grpcClientOptions["grpc.use_local_subchannel_pool"] = 1;
+}
+
+/** What a run says when the program never started (see failedUnlessStarted). */
+export const PROGRAM_NOT_STARTED =
+  "the program never started: the Pulumi SDK's first call to the engine failed, so the engine was about to take this run as a program that declares no resources (an up would delete them all); the run is failed instead and nothing was changed. Run the command again";
+
+type RunCallback = (err: Error | null | undefined, resp?: { getError(): string; setError(m: string): void }) => void;
+
+/**
+ * The SDK's language server registers the stack's root resource before it calls the program, and
+ * when that first call fails with a gRPC error it swallows the error (it reads gRPC errors as the
+ * engine shutting down) and reports a run that declared nothing as a success. The engine would
+ * then plan to delete every resource of the stack. A run whose program never started fails here,
+ * with PROGRAM_NOT_STARTED and what the SDK reported, whatever the SDK made of it.
+ */
+function failedUnlessStarted<T extends { run(call: unknown, callback: RunCallback): unknown }>(languageServer: T): T {
+  const run = languageServer.run.bind(languageServer);
+  const program = (languageServer as unknown as { program: Program }).program;
+  let started = false;
+  (languageServer as unknown as { program: Program }).program = Object.assign(async () => {
+    started = true;
+    return program();
+  }, program.preload ? { preload: program.preload } : {});
+  languageServer.run = (call, callback) => {
+    // the CLI calls Run once per pass (an up without --skip-preview: preview, then update)
+    started = false;
+    let answered = false;
+    return run(call, (err, resp) => {
+      if (answered) return;
+      answered = true;
+      if (started) return callback(err, resp);
+      const why = err?.message || resp?.getError();
+      const message = why ? `${PROGRAM_NOT_STARTED} (${why})` : PROGRAM_NOT_STARTED;
+      if (err || !resp) return callback(new Error(message));
+      resp.setError(message);
+      callback(undefined, resp);
+    });
+  };
+  return languageServer;
 }
 
 /** The project program: index.ts's default export. Importing it has no side effects, so it can be preloaded. */
