@@ -56,7 +56,10 @@ export async function renderStack(stack: string, outDir: string, opts: { quiet?:
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  return { files: listFiles(out), seconds: (Date.now() - t0) / 1000 };
+  const files = listFiles(out);
+  // a successful run that wrote nothing declared nothing: never hand an empty render on as a review
+  if (!files.some((f) => f.endsWith(".yaml"))) throw new Error(`render of stack '${stack}' wrote no object to ${out}, though the engine reported success`);
+  return { files, seconds: (Date.now() - t0) / 1000 };
 }
 
 function listFiles(dir: string): string[] {

@@ -39,7 +39,7 @@ const CRITICAL = 1;
 function kubeScore(files: readonly string[]): Finding[] {
   // exit code 1 means "critical findings": the JSON is read either way
   const r = spawnSync(toolPath("kube-score"), ["score", "--output-format", "json", "--kubernetes-version", "v1.34", ...files], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0 && r.status !== 1) throw new Error(`kube-score failed (${r.status}): ${r.stderr}`);
+  if ((r.status !== 0 && r.status !== 1) || !r.stdout.trim()) throw new Error(`kube-score on ${files.length} file(s) failed (exit ${r.status}, no JSON report): ${r.stderr}`);
   return (JSON.parse(r.stdout) as ScoredObject[]).flatMap((o) =>
     o.checks
       .filter((c) => !c.skipped && c.grade === CRITICAL)
