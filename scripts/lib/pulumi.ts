@@ -96,12 +96,10 @@ export const runsProgram = (command: string) => command === "up" || command === 
  */
 export async function runWithProgram(program: Program, args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; capture?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const grpc = require("@grpc/grpc-js");
-  const { LanguageServer } = require("@pulumi/pulumi/automation/server");
   const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
   const server = new grpc.Server({ "grpc.max_receive_message_length": 1024 * 1024 * 400 });
   ownConnectionsPerRun();
-  const languageServer = failedUnlessStarted(new LanguageServer(reportedOnce(program)));
-  server.addService(langrpc.LanguageRuntimeService, languageServer);
+  server.addService(langrpc.LanguageRuntimeService, failedUnlessStarted(program));
   const port: number = await new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, p: number) => (err ? reject(err) : resolve(p))));
   const child = spawn(toolPath("pulumi"), [...args, `--client=127.0.0.1:${port}`], { env, cwd: opts.cwd ?? projectDir, stdio: ["inherit", opts.capture ? "pipe" : "inherit", opts.capture ? "pipe" : "inherit"] });
   const stopOnSignal = stopTreeOnSignal(child);
@@ -138,25 +136,23 @@ export const PROGRAM_NOT_STARTED =
 type RunCallback = (err: Error | null | undefined, resp?: { getError(): string; setError(m: string): void }) => void;
 
 /**
- * The SDK's language server registers the stack's root resource before it calls the program, and
- * when that first call fails with a gRPC error it swallows the error (it reads gRPC errors as the
- * engine shutting down) and reports a run that declared nothing as a success. The engine would
- * then plan to delete every resource of the stack. A run whose program never started fails here,
- * with PROGRAM_NOT_STARTED and what the SDK reported, whatever the SDK made of it.
+ * The SDK's language server serving `program`. It registers the stack's root resource before it
+ * calls the program, and when that first call fails with a gRPC error it swallows the error (it
+ * reads gRPC errors as the engine shutting down) and reports a run that declared nothing as a
+ * success. The engine would then plan to delete every resource of the stack. A run whose program
+ * never started fails here, with PROGRAM_NOT_STARTED and what the SDK reported, whatever the SDK
+ * made of it.
  */
-function failedUnlessStarted<T extends { run(call: unknown, callback: RunCallback): unknown }>(languageServer: T): T {
-  const run = languageServer.run.bind(languageServer);
-  const program = (languageServer as unknown as { program: Program }).program;
+function failedUnlessStarted(program: Program): { run(call: unknown, callback: RunCallback): unknown } {
+  const { LanguageServer } = require("@pulumi/pulumi/automation/server");
   let started = false;
-  (languageServer as unknown as { program: Program }).program = Object.assign(async () => {
-    started = true;
-    return program();
-  }, program.preload ? { preload: program.preload } : {});
-  languageServer.run = (call, callback) => {
+  const languageServer = new LanguageServer(reportedOnce(program, () => (started = true)));
+  const run = languageServer.run.bind(languageServer);
+  languageServer.run = (call: unknown, callback: RunCallback) => {
     // the CLI calls Run once per pass (an up without --skip-preview: preview, then update)
     started = false;
     let answered = false;
-    return run(call, (err, resp) => {
+    return run(call, (err: Error | null | undefined, resp?: Parameters<RunCallback>[1]) => {
       if (answered) return;
       answered = true;
       if (started) return callback(err, resp);
@@ -178,13 +174,15 @@ export const projectProgram: Program = Object.assign(async () => (await importPr
  * The program with its RunErrors (config and guard errors: the message is the whole story)
  * reported once. The in-process language server both logs a RunError and returns it to the
  * engine, which prints each; an error it reads as a gRPC cancellation is returned only. The run
- * still fails: the language server turns what it collected into the run's error.
+ * still fails: the language server turns what it collected into the run's error. `onStart` is
+ * called as the program starts.
  */
-function reportedOnce(program: Program): Program {
+function reportedOnce(program: Program, onStart: () => void): Program {
   const grpc = require("@grpc/grpc-js");
   const { RunError } = require("@pulumi/pulumi/errors");
   return Object.assign(
     async () => {
+      onStart();
       try {
         return await program();
       } catch (e) {
