@@ -169,8 +169,9 @@ export function tagFollowers(istio: IstioConfig, observed: ObservedMesh): Record
     if (!(ns in istio.namespaces) && value === "enabled" && tags.default) followers[ns] = { label: `${LEGACY_INJECTION_LABEL}=enabled`, revision: tags.default };
   }
   for (const [label, names] of Object.entries(observed.namespacesByLabel)) {
+    // a tag is never named like a revision (config checks it): a namespace labelled with a revision itself finds no tag
     const revision = tags[label];
-    if (!revision || istio.revisions.some((r) => r.name === label)) continue;
+    if (!revision) continue;
     for (const ns of names) if (!(ns in istio.namespaces) && legacy[ns] === undefined) followers[ns] = { label: `istio.io/rev=${label}`, revision };
   }
   return followers;
@@ -194,13 +195,13 @@ export function migrationTarget(istio: IstioConfig, observed: ObservedMesh): (w:
   const namespaces = meshNamespaceRevisions(istio, observed);
   const labelled = new Set([...Object.values(observed.namespacesByLabel).flat(), ...Object.keys(observed.legacyNamespaces ?? {})]);
   const tags = revisionTags(istio);
-  const isRevision = (name: string) => istio.revisions.some((r) => r.name === name);
   const terminating = new Set(observed.terminatingNamespaces ?? []);
   return (w) => {
     if (terminating.has(w.namespace)) return undefined;
     if (namespaces[w.namespace] !== undefined) return namespaces[w.namespace];
     if (labelled.has(w.namespace) || !w.podLabels || w.podLabels.inject === "false") return undefined;
-    if (w.podLabels.rev !== undefined) return isRevision(w.podLabels.rev) ? undefined : tags[w.podLabels.rev];
+    // pods labelled with a revision itself find no tag (tags are never named like revisions): left alone
+    if (w.podLabels.rev !== undefined) return tags[w.podLabels.rev];
     return w.podLabels.inject === "true" ? tags.default : undefined;
   };
 }
