@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, isMain } from "./lib/args.js";
-import { lockHolderRuns, procStat, pulumiAsync, pulumiEnv, stackLocks, stopLeftovers, type StackLock } from "./lib/pulumi.js";
+import { lockHolderRuns, procStat, pulumiAsync, pulumiEnv, repairStateMetadata, stackLocks, stopLeftovers, type StackLock } from "./lib/pulumi.js";
 import { preflight, projectDir } from "../lib/tools.js";
 
 const USAGE = `
@@ -58,6 +58,8 @@ async function main(): Promise<number> {
   stopLeftovers();
   const locks = stackLocks(env, stack);
   for (const l of locks) if (l.hostname === os.hostname() && lockHolderRuns(l)) await stopHolder(l);
+  // a holder killed at a write of the state's metadata leaves a file pulumi cancel trips on
+  repairStateMetadata(env, stack);
   const r = await pulumiAsync(["cancel", "--yes", "--stack", stack], env, projectDir);
   if (r.status !== 0) {
     console.error(`npm run cancel: pulumi cancel --stack ${stack} failed: ${(r.stderr || r.stdout).trim()}`);

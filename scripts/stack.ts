@@ -4,7 +4,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { cliArgs, HELP, isMain, UsageError } from "./lib/args.js";
 import { status as clusterStatus, up as clusterUp } from "./lib/cluster.js";
-import { projectProgram, pulumiEnv, recoverInterruptedRun, runsProgram, runWithProgram, selectStackAsync } from "./lib/pulumi.js";
+import { projectProgram, pulumiEnv, recoverInterruptedRun, runsProgram, runWithProgram } from "./lib/pulumi.js";
 import { namespaceRevisions } from "../components/istio/guard.js";
 import { readStackConfig } from "../config/target.js";
 import { ConfigError } from "../config/index.js";
@@ -115,8 +115,8 @@ async function main(): Promise<number> {
   // the program's modules (~1 s to load) load while the CLI calls below run in their own processes
   if (runsProgram(cmd)) void projectProgram.preload?.().catch(() => undefined); // a failing import is reported when the program runs
   if (stack === "local") await clusterUp();
-  await selectStackAsync(stack, env);
-  // what a killed run left: its processes, the stack's lock, its pending operations
+  // what a killed run left (its processes, the stack's lock, half-written state metadata, its
+  // pending operations), and the stack selected
   await recoverInterruptedRun(env, stack, cmd);
   const extra = cmd === "preview" && !rest.some((a) => a === "--diff" || a === "-j" || a.startsWith("--json")) ? ["--diff"] : [];
   if (summary) {

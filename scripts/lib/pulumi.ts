@@ -384,7 +384,7 @@ export class StackLockedError extends Error {}
 export function clearStaleLocks(env: NodeJS.ProcessEnv, stack: string): void {
   for (const l of stackLocks(env, stack)) {
     if (!lockHolderRuns(l)) {
-      rmSync(l.file, { force: true });
+      for (const f of [l.file, `${l.file}.attrs`]) rmSync(f, { force: true });
       console.log(`[recover] stack ${stack}: cleared the lock of ${describeLock(l)}, which no longer runs (a killed run)`);
       continue;
     }
@@ -398,14 +398,14 @@ interface Checkpoint {
 }
 
 /** The stack's state as `pulumi stack export` gives it (undefined for a stack with no state yet). */
-async function exportState(env: NodeJS.ProcessEnv, stack: string): Promise<Checkpoint | undefined> {
+async function exportState(env: NodeJS.ProcessEnv, stack: string, cwd: string): Promise<Checkpoint | undefined> {
   const dir = backendDir(env);
   if (dir) {
     // the plain checkpoint file: a look at it costs no CLI start when nothing is pending
     const file = path.join(dir, ".pulumi", "stacks", PROJECT, `${stack}.json`);
     if (existsSync(file) && !readFileSync(file, "utf8").includes('"pending_operations"')) return undefined;
   }
-  const r = await pulumiAsync(["stack", "export", "--stack", stack], env);
+  const r = await pulumiAsync(["stack", "export", "--stack", stack], env, cwd);
   // no state, or an export that is not a checkpoint: nothing to clear here (the command that
   // follows reports pending operations itself)
   if (r.status !== 0 || !r.stdout.trim()) return undefined;
@@ -425,8 +425,8 @@ const shortUrn = (urn: string) => urn.split("::").slice(-2).join(" ");
  * they had created: the state forgets them (stack export, import) and the engine's warning does
  * not repeat on every later run. `preview` leaves the state alone and only says so.
  */
-export async function clearPendingOperations(env: NodeJS.ProcessEnv, stack: string, command: string): Promise<void> {
-  const state = await exportState(env, stack);
+export async function clearPendingOperations(env: NodeJS.ProcessEnv, stack: string, command: string, cwd = projectDir): Promise<void> {
+  const state = await exportState(env, stack, cwd);
   const pending = state?.deployment?.pending_operations ?? [];
   if (!state || !pending.length) return;
   const list = pending.map((op) => `${op.type} ${shortUrn(op.resource.urn)}`).join(", ");
@@ -439,7 +439,7 @@ export async function clearPendingOperations(env: NodeJS.ProcessEnv, stack: stri
   try {
     const file = path.join(dir, "state.json");
     writeFileSync(file, JSON.stringify(state));
-    const r = await pulumiAsync(["stack", "import", "--file", file, "--stack", stack], env);
+    const r = await pulumiAsync(["stack", "import", "--file", file, "--stack", stack], env, cwd);
     if (r.status !== 0) throw new Error(`clearing the pending operations of stack ${stack} failed: ${(r.stderr || r.stdout).trim()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -448,9 +448,63 @@ export async function clearPendingOperations(env: NodeJS.ProcessEnv, stack: stri
   console.log(`[recover] stack ${stack}: cleared ${pending.length} operation(s) a killed run left pending (${list}); ${next}`);
 }
 
-/** Everything a killed run may have left, before a command runs: its processes, the lock, pending operations. */
-export async function recoverInterruptedRun(env: NodeJS.ProcessEnv, stack: string, command: string): Promise<void> {
+/** Whether a file holds one JSON value, whole (an empty or cut-off file does not). */
+function wholeJson(file: string): boolean {
+  try {
+    JSON.parse(readFileSync(file, "utf8"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Metadata files of the stack's state in a file backend that a killed run left half-written.
+ * The backend (gocloud's fileblob) writes each state file to a temporary file and renames it into
+ * place, whole, but writes the `.attrs` file beside it in place: truncate, then write. A run
+ * killed between the two leaves it empty, and every later command on the stack, `stack select`
+ * first, fails with "failed to load checkpoint: EOF" (seen in CI after a SIGKILL). The file only
+ * holds a content type and a checksum that is checked on write, never on read; without it the
+ * backend reads the state as it is. So a broken one is removed, said in one line, and the state
+ * files themselves are not touched. Only this stack's files (state, backup, lock, history) and
+ * the backend's meta.yaml are looked at; call it once the stack's lock is known to be stale or absent.
+ */
+export function repairStateMetadata(env: NodeJS.ProcessEnv, stack: string): string[] {
+  const dir = backendDir(env);
+  if (!dir) return [];
+  const root = path.join(dir, ".pulumi");
+  const candidates: string[] = [path.join(root, "meta.yaml.attrs")];
+  const attrsIn = (d: string, prefix = "") => {
+    try {
+      for (const f of readdirSync(d)) if (f.startsWith(prefix) && f.endsWith(".attrs")) candidates.push(path.join(d, f));
+    } catch {
+      // no such folder in this backend's layout
+    }
+  };
+  // the project layout (locks under the stack's fully qualified name), then the legacy one
+  attrsIn(path.join(root, "stacks", PROJECT), `${stack}.json`);
+  attrsIn(path.join(root, "locks", "organization", PROJECT, stack));
+  attrsIn(path.join(root, "history", PROJECT, stack));
+  attrsIn(path.join(root, "stacks"), `${stack}.json`);
+  attrsIn(path.join(root, "locks", stack));
+  attrsIn(path.join(root, "history", stack));
+  const broken = candidates.filter((f) => existsSync(f) && statSync(f).isFile() && !wholeJson(f));
+  for (const f of broken) rmSync(f, { force: true });
+  if (broken.length) {
+    console.log(`[recover] stack ${stack}: removed ${broken.length} metadata file(s) a killed run left half-written: ${broken.map((f) => path.relative(dir, f)).join(", ")} (the state files are whole: the backend renames them into place)`);
+  }
+  return broken;
+}
+
+/**
+ * Everything a killed run may have left, then the stack selected (created when new): its
+ * processes and the lock, half-written state metadata (which `stack select` already trips on),
+ * and once selected, its pending operations.
+ */
+export async function recoverInterruptedRun(env: NodeJS.ProcessEnv, stack: string, command: string, cwd = projectDir): Promise<void> {
   stopLeftovers();
   clearStaleLocks(env, stack);
-  await clearPendingOperations(env, stack, command);
+  repairStateMetadata(env, stack);
+  await selectStackAsync(stack, env, cwd);
+  await clearPendingOperations(env, stack, command, cwd);
 }
