@@ -355,7 +355,8 @@ export function stackLocks(env: NodeJS.ProcessEnv, stack: string): StackLock[] {
   return locks;
 }
 
-const PROJECT = "observability-stack";
+/** The project's name (Pulumi.yaml), which names its folders in a file backend. */
+export const PROJECT = "observability-stack";
 
 /** Whether a lock's pulumi process runs on this machine: its pid is a pulumi process started no later than the lock. */
 export function lockHolderRuns(l: StackLock): boolean {
@@ -466,29 +467,17 @@ function wholeJson(file: string): boolean {
  * first, fails with "failed to load checkpoint: EOF" (seen in CI after a SIGKILL). The file only
  * holds a content type and a checksum that is checked on write, never on read; without it the
  * backend reads the state as it is. So a broken one is removed, said in one line, and the state
- * files themselves are not touched. Only this stack's files (state, backup, lock, history) and
- * the backend's meta.yaml are looked at; call it once the stack's lock is known to be stale or absent.
+ * files themselves are not touched. Only the stack's checkpoint and its backup are rewritten under
+ * the same name: locks and history files get a new name per write, so a kill there leaves only an
+ * attrs file without its file, which the backend's listing skips. Call it once the stack's lock is
+ * known to be stale or absent.
  */
 export function repairStateMetadata(env: NodeJS.ProcessEnv, stack: string): string[] {
   const dir = backendDir(env);
   if (!dir) return [];
-  const root = path.join(dir, ".pulumi");
-  const candidates: string[] = [path.join(root, "meta.yaml.attrs")];
-  const attrsIn = (d: string, prefix = "") => {
-    try {
-      for (const f of readdirSync(d)) if (f.startsWith(prefix) && f.endsWith(".attrs")) candidates.push(path.join(d, f));
-    } catch {
-      // no such folder in this backend's layout
-    }
-  };
-  // the project layout (locks under the stack's fully qualified name), then the legacy one
-  attrsIn(path.join(root, "stacks", PROJECT), `${stack}.json`);
-  attrsIn(path.join(root, "locks", "organization", PROJECT, stack));
-  attrsIn(path.join(root, "history", PROJECT, stack));
-  attrsIn(path.join(root, "stacks"), `${stack}.json`);
-  attrsIn(path.join(root, "locks", stack));
-  attrsIn(path.join(root, "history", stack));
-  const broken = candidates.filter((f) => existsSync(f) && statSync(f).isFile() && !wholeJson(f));
+  const stacks = path.join(dir, ".pulumi", "stacks", PROJECT);
+  const files = existsSync(stacks) ? readdirSync(stacks) : [];
+  const broken = files.filter((f) => f.startsWith(`${stack}.json`) && f.endsWith(".attrs")).map((f) => path.join(stacks, f)).filter((f) => !wholeJson(f));
   for (const f of broken) rmSync(f, { force: true });
   if (broken.length) {
     console.log(`[recover] stack ${stack}: removed ${broken.length} metadata file(s) a killed run left half-written: ${broken.map((f) => path.relative(dir, f)).join(", ")} (the state files are whole: the backend renames them into place)`);
